@@ -1,0 +1,1 @@
+"""The canonical model: the language between connectors (DESIGN §5). No I/O here."""

@@ -1,0 +1,1 @@
+"""One emulator package per system; each exposes a class with an ASGI `app`."""
