@@ -6,6 +6,8 @@ Column names match the dataclasses in `models.py`. A snapshot frame is built wit
 
 from __future__ import annotations
 
+import typing
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing.pandas import Series
@@ -179,8 +181,11 @@ def frame_from_records(entity: str, records: list) -> pd.DataFrame:
     columns = record_cls.columns()
     rows = [r.to_row() if isinstance(r, models.Record) else r for r in records]
     frame = pd.DataFrame(rows, columns=columns)
+    hints = typing.get_type_hints(record_cls)
     for column in columns:
-        if column in _TIME_COLUMNS:
+        if not rows and hints[column] in (int, bool):
+            frame[column] = frame[column].astype("int64" if hints[column] is int else "bool")
+        elif column in _TIME_COLUMNS:
             frame[column] = pd.to_datetime(frame[column], utc=True)
         elif column in _NULLABLE_BOOL_COLUMNS:
             frame[column] = frame[column].astype("boolean")

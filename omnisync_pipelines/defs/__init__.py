@@ -1,0 +1,1 @@
+"""Everything Dagster autoloads: resources, assets from small factories, jobs, schedules."""

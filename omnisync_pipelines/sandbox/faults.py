@@ -56,6 +56,13 @@ class FaultPlan:
             seed=seed,
         )
 
+    def configure(self, other: FaultPlan) -> FaultPlan:
+        """Take every knob of `other` (the emulators keep their own plan object); returns self."""
+        for name in ("latency_s", "error_rate", "throttle_rate", "throttle_burst", "retry_after_s", "timeout_rate",
+                     "hang_s", "drop_rate", "outage_until", "only_writes"):
+            setattr(self, name, getattr(other, name))
+        return self
+
     def outage(self, seconds: float) -> None:
         self.outage_until = time.monotonic() + seconds
 

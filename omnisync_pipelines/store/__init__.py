@@ -1,0 +1,1 @@
+"""Where state lives (DESIGN §4): DuckDB for analysts, an SQLAlchemy operational store for the rest."""

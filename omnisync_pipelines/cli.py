@@ -1,0 +1,88 @@
+"""`omnisync`: the demo, the sandbox, syncs and operator commands."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keep commercetools and your POS telling the same truth.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The sandbox: emulators of the public APIs.")
+rejected_app = typer.Typer(no_args_is_help=True, help="Records that could not be mapped or applied.")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(rejected_app, name="rejected")
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the sandbox world and its trading day.")] = 7,
+    faults: Annotated[float, typer.Option(help="Share of API calls that fail (5xx, 429, dropped) during syncs.")] = 0.0,
+    data_dir: Annotated[str, typer.Option(help="Where the demo leaves its DuckDB, ops store and Dagster home.")] = "data",
+) -> None:
+    """Fresh sandbox world -> full_sync -> one trading day -> delta_sync -> summary."""
+    from omnisync_pipelines.demo import run_demo
+
+    raise typer.Exit(run_demo(seed=seed, fault_rate=faults, data_dir=data_dir, echo=typer.echo))
+
+
+@app.command()
+def sync(
+    mode: Annotated[str, typer.Argument(help="full or delta")],
+) -> None:
+    """Run full_sync or delta_sync against the systems in the configuration file (OMNISYNC_CONFIG)."""
+    from omnisync_pipelines.runs import run_job
+
+    if mode not in ("full", "delta"):
+        raise typer.BadParameter("expected 'full' or 'delta'", param_hint="MODE")
+    result = run_job(f"{mode}_sync")
+    typer.echo(result.summary())
+    raise typer.Exit(0 if result.success else 1)
+
+
+@app.command()
+def reconcile() -> None:
+    """Compare both systems now and write reconciliation.stock and drift.stock_history."""
+    from omnisync_pipelines.runs import run_job
+
+    result = run_job("reconcile")
+    typer.echo(result.summary())
+    raise typer.Exit(0 if result.success else 1)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    system: Annotated[list[str] | None, typer.Option(help="Serve only these systems (repeatable).")] = None,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="First port; each further emulator takes the next one. 0 = any free port.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the world loaded into the emulators.")] = 7,
+) -> None:
+    """Serve the emulators (with a seeded world loaded) until stopped; one JSON line per emulator."""
+    from omnisync_pipelines.demo import start_sandbox
+
+    sandbox, _ = start_sandbox(seed=seed, host=host, first_port=port, systems=system)
+    for served in sandbox.served:
+        typer.echo(json.dumps(served.describe()), nl=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    sandbox.stop()
+
+
+@rejected_app.command("list")
+def rejected_list(status: Annotated[str, typer.Option(help="open, held, resolved, released or all")] = "open") -> None:
+    """Show rejected records with their reasons."""
+    from omnisync_pipelines.store.ops import OpsStore
+
+    frame = OpsStore.from_url().rejected_frame(None if status == "all" else status)
+    if not len(frame):
+        typer.echo(f"no {status} rejected records")
+        return
+    typer.echo(frame[["id", "flow", "system", "entity", "record_ref", "field", "reason", "status", "attempts"]].to_string(index=False))
+
+
+if __name__ == "__main__":
+    app()

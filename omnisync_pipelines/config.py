@@ -1,0 +1,120 @@
+"""The one configuration file (omnisync.yaml), validated at load with messages that name the bad key.
+
+Secrets never live here: credentials come from the environment (see `defs/resources.py`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+POS_SYSTEMS = ("lightspeed_x", "lightspeed_r", "newstore", "magento")
+NegativeStockPolicy = Literal["allow_negative_and_report", "clamp_to_zero_and_report", "hold_for_review"]
+DEFAULT_CONFIG_PATH = "omnisync.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CommercetoolsLocation(_Strict):
+    supply_channel_key: str
+    store_key: str | None = None
+
+
+class LightspeedXLocation(_Strict):
+    outlet_id: str
+
+
+class LocationMapping(_Strict):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    commercetools: CommercetoolsLocation
+    lightspeed_x: LightspeedXLocation | None = None
+
+
+class CommercetoolsSystem(_Strict):
+    api_url: str
+    auth_url: str
+    project_key: str
+    scopes: str | None = None
+
+
+class LightspeedXSystem(_Strict):
+    base_url: str
+    domain_prefix: str
+    registers: int = Field(default=1, ge=1)
+
+
+class Systems(_Strict):
+    commercetools: CommercetoolsSystem
+    lightspeed_x: LightspeedXSystem | None = None
+
+
+class StockOptions(_Strict):
+    negative_stock_policy: NegativeStockPolicy = "allow_negative_and_report"
+
+
+class ReconciliationOptions(_Strict):
+    drift_units_threshold: int = Field(default=0, ge=0)
+    top_n: int = Field(default=20, ge=1)
+
+
+class OmnisyncConfig(_Strict):
+    pos: Literal["lightspeed_x", "lightspeed_r", "newstore", "magento"]
+    systems: Systems
+    locations: list[LocationMapping] = Field(min_length=1)
+    stock: StockOptions = StockOptions()
+    reconciliation: ReconciliationOptions = ReconciliationOptions()
+
+    @model_validator(mode="after")
+    def _locations_consistent(self) -> OmnisyncConfig:
+        seen: dict[str, str] = {}
+        for index, location in enumerate(self.locations):
+            if location.key in seen:
+                raise ValueError(f"locations[{index}].key: duplicate location key {location.key!r}")
+            seen[location.key] = location.key
+            if getattr(location, self.pos, None) is None:
+                raise ValueError(f"locations[{index}].{self.pos}: location {location.key!r} has no mapping for the configured pos")
+        if getattr(self.systems, self.pos, None) is None:
+            raise ValueError(f"systems.{self.pos}: the configured pos has no system settings")
+        return self
+
+    def ct_channel_map(self) -> dict[str, str]:
+        """commercetools supply channel key -> location key."""
+        return {loc.commercetools.supply_channel_key: loc.key for loc in self.locations}
+
+    def pos_location_map(self) -> dict[str, str]:
+        """POS location id (outlet id, shop id, ...) -> location key."""
+        if self.pos == "lightspeed_x":
+            return {loc.lightspeed_x.outlet_id: loc.key for loc in self.locations if loc.lightspeed_x}
+        raise NotImplementedError(f"pos {self.pos!r} has no connector yet")
+
+
+class ConfigError(Exception):
+    """A configuration problem, said in terms of the file and key to fix."""
+
+
+def load_config(path: str | os.PathLike | None = None) -> OmnisyncConfig:
+    path = Path(path or os.environ.get("OMNISYNC_CONFIG", DEFAULT_CONFIG_PATH))
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found (set OMNISYNC_CONFIG or run `omnisync demo`)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict, source: str = "config") -> OmnisyncConfig:
+    try:
+        return OmnisyncConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            problems.append(f"{source}: {where}: {error['msg']}")
+        raise ConfigError("\n".join(problems)) from None

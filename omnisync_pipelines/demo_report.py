@@ -1,0 +1,60 @@
+"""What `omnisync demo` prints at the end, read back from DuckDB like an analyst would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+SNAPSHOT_TABLES = ("locations", "catalog", "prices", "stock", "stock_movements", "orders", "returns", "customers")
+
+
+def converged(data_dir: Path, play_report, echo: Callable[[str], None]) -> bool:
+    """Stock converged: no drift left, and commercetools holds the POS count the day should end with."""
+    with duckdb.connect(str(data_dir / "omnisync.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT sku, location_key, commercetools_on_hand, pos_on_hand, status FROM reconciliation.stock"
+        ).fetchall()
+    not_matching = [r for r in rows if r[4] != "match"]
+    expected = getattr(play_report, "expected_pos_stock", None) or {}
+    ct_counts = {(r[0], r[1]): r[2] for r in rows}
+    wrong = {k: (ct_counts.get(k), v) for k, v in expected.items() if (ct_counts.get(k) or 0) != v}
+    echo(f"  reconciliation.stock: {len(rows)} SKU x location rows, {len(not_matching)} not matching")
+    if expected:
+        echo(f"  commercetools vs the day's expected POS counts: {len(expected) - len(wrong)} of {len(expected)} equal")
+    for (sku, loc), (have, want) in list(wrong.items())[:10]:
+        echo(f"    {sku}@{loc}: commercetools {have}, expected {want}")
+    return not not_matching and not wrong
+
+
+def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None]) -> None:
+    with duckdb.connect(str(data_dir / "omnisync.duckdb"), read_only=True) as con:
+        echo("")
+        echo("Summary")
+        echo("  runs: " + ", ".join(f"{o.job} {'ok' if o.success else 'failed'}" for o in outcomes))
+        echo("  records in the snapshots (system.entity: rows)")
+        for system in ("commercetools", "lightspeed_x"):
+            counts = []
+            for table in SNAPSHOT_TABLES:
+                if _exists(con, system, table):
+                    counts.append(f"{table} {con.execute(f'SELECT count(*) FROM {system}.{table}').fetchone()[0]}")
+            echo(f"    {system}: " + ", ".join(counts))
+        ledger = dict(con.execute("SELECT status, count(*) FROM ops.ledger GROUP BY status").fetchall()) if _exists(con, "ops", "ledger") else {}
+        echo("  writes (ops.ledger): " + (", ".join(f"{k} {v}" for k, v in sorted(ledger.items())) or "none"))
+        rejected = con.execute("SELECT count(*) FROM ops.rejected WHERE status IN ('open', 'held')").fetchone()[0] if _exists(con, "ops", "rejected") else 0
+        echo(f"  rejected records open (ops.rejected): {rejected}")
+        status = dict(con.execute("SELECT status, count(*) FROM reconciliation.stock GROUP BY status").fetchall())
+        echo("  reconciliation.stock: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
+        calls = con.execute("SELECT system, count(*) FROM ops.api_calls GROUP BY system ORDER BY system").fetchall() if _exists(con, "ops", "api_calls") else []
+        echo("  API calls: " + ", ".join(f"{s} {n}" for s, n in calls))
+    injected = {s.system: dict(s.emulator.faults.injected) for s in server.served if s.emulator.faults.injected}
+    if injected:
+        echo(f"  faults injected: {injected}")
+    echo(f"  analysts: duckdb {data_dir / 'omnisync.duckdb'}  (schemas commercetools, lightspeed_x, plan, push, reconciliation, drift, ops)")
+
+
+def _exists(con, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchone()[0])

@@ -1,0 +1,238 @@
+"""The operational store: ledger, baselines, cursors, rejected records, call log, inbox.
+
+SQLite file under data/ by default, any SQLAlchemy URL (PostgreSQL in production) via
+OMNISYNC_OPS_URL. Several processes write here at once, so every write is a short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from omnisync_pipelines.canonical.models import Rejection
+from omnisync_pipelines.store import tables as t
+
+DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
+LEDGER_STATUSES = ("retrying", "applied", "rejected", "superseded")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ops_url_from_env() -> str:
+    return os.environ.get("OMNISYNC_OPS_URL", DEFAULT_OPS_URL)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class OpsStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+
+    @classmethod
+    def from_url(cls, url: str | None = None, create: bool = True) -> OpsStore:
+        url = url or ops_url_from_env()
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if create:
+            t.metadata.create_all(engine)
+        return store
+
+    # ledger -----------------------------------------------------------------------------------
+    def ledger_status(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.ledger.c.status).where(t.ledger.c.idempotency_key == key)).scalar()
+
+    def ledger_statuses(self, keys: Iterable[str]) -> dict[str, str]:
+        keys = list(keys)
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows = conn.execute(
+                    select(t.ledger.c.idempotency_key, t.ledger.c.status).where(t.ledger.c.idempotency_key.in_(chunk))
+                )
+                found.update({row.idempotency_key: row.status for row in rows})
+        return found
+
+    def mark_retrying(self, key: str, *, flow: str, target: str, source: str, record_ref: str, payload: dict) -> None:
+        """Record the intent before the call, so a crash after it leaves evidence to recover from."""
+        stamp = now()
+        stmt = self._insert(t.ledger).values(
+            idempotency_key=key, flow=flow, target_system=target, source_system=source, record_ref=record_ref,
+            status="retrying", attempts=1, payload=json.dumps(payload, default=str), created_at=stamp, updated_at=stamp,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["idempotency_key"],
+            set_={"status": "retrying", "attempts": t.ledger.c.attempts + 1, "updated_at": stamp},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def mark_applied(self, key: str, result: dict, baseline: dict | None = None) -> None:
+        """Applied, and the stock baseline advanced, in one transaction."""
+        stamp = now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.ledger)
+                .where(t.ledger.c.idempotency_key == key)
+                .values(status="applied", result=json.dumps(result, default=str), error=None, updated_at=stamp)
+            )
+            if baseline is not None:
+                self._upsert_baseline(conn, **baseline, last_key=key, stamp=stamp)
+            conn.execute(
+                update(t.rejected)
+                .where(t.rejected.c.idempotency_key == key, t.rejected.c.status.in_(("open", "held", "released")))
+                .values(status="resolved", updated_at=stamp)
+            )
+
+    def mark_failed(self, key: str, status: str, error: str) -> None:
+        assert status in ("rejected", "superseded", "retrying")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.ledger).where(t.ledger.c.idempotency_key == key).values(status=status, error=error, updated_at=now())
+            )
+
+    def in_flight(self, flow: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.ledger).where(t.ledger.c.flow == flow, t.ledger.c.status == "retrying"))
+            return [dict(row._mapping) for row in rows]
+
+    # stock baselines --------------------------------------------------------------------------
+    def _upsert_baseline(self, conn, *, source_system, sku, location_key, level, version, last_key, stamp) -> None:
+        stmt = self._insert(t.stock_baseline).values(
+            source_system=source_system, sku=sku, location_key=location_key, level=level, version=version,
+            last_key=last_key, updated_at=stamp,
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["source_system", "sku", "location_key"],
+                set_={"level": level, "version": version, "last_key": last_key, "updated_at": stamp},
+            )
+        )
+
+    def baseline(self, source_system: str, sku: str, location_key: str) -> dict | None:
+        c = t.stock_baseline.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.stock_baseline).where(c.source_system == source_system, c.sku == sku, c.location_key == location_key)
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def baselines_frame(self, source_system: str) -> pd.DataFrame:
+        c = t.stock_baseline.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.sku, c.location_key, c.level, c.version).where(c.source_system == source_system)
+            ).all()
+        return pd.DataFrame(rows, columns=["sku", "location_key", "level", "version"]).astype(
+            {"level": "int64", "version": "int64"}
+        )
+
+    # cursors ----------------------------------------------------------------------------------
+    def get_cursor(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.cursors.c.value).where(t.cursors.c.name == name)).scalar()
+
+    def set_cursor(self, name: str, value: str, evidence: dict | None = None) -> None:
+        stamp = now()
+        stmt = self._insert(t.cursors).values(name=name, value=value, evidence=json.dumps(evidence or {}, default=str), updated_at=stamp)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value, "evidence": stmt.excluded.evidence, "updated_at": stamp})
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def clear_cursors(self, prefix: str = "") -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.cursors.delete().where(t.cursors.c.name.startswith(prefix)))
+
+    # rejected records -------------------------------------------------------------------------
+    def add_rejections(self, flow: str, rejections: Iterable[Rejection], *, status: str = "open", key: str | None = None) -> int:
+        count = 0
+        stamp = now()
+        with self.engine.begin() as conn:
+            for r in rejections:
+                stmt = self._insert(t.rejected).values(
+                    flow=flow, system=r.system, entity=r.entity, record_ref=r.record_ref, field=r.field, reason=r.reason,
+                    payload=r.payload, idempotency_key=key, status=status, attempts=1, created_at=stamp, updated_at=stamp,
+                )
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["flow", "system", "record_ref", "field"],
+                    set_={"reason": r.reason, "payload": r.payload, "status": status, "attempts": t.rejected.c.attempts + 1,
+                          "updated_at": stamp, "idempotency_key": key},
+                )
+                conn.execute(stmt)
+                count += 1
+        return count
+
+    def resolve_rejections(self, flow: str, system: str, record_refs: Iterable[str]) -> None:
+        """Records that map cleanly now (after a fix at the source) close their open rejections."""
+        refs = list(record_refs)
+        c = t.rejected.c
+        with self.engine.begin() as conn:
+            for start in range(0, len(refs), 500):
+                conn.execute(
+                    update(t.rejected)
+                    .where(c.flow == flow, c.system == system, c.record_ref.in_(refs[start : start + 500]), c.status == "open")
+                    .values(status="resolved", updated_at=now())
+                )
+
+    def rejected_frame(self, status: str | None = None) -> pd.DataFrame:
+        query = select(t.rejected)
+        if status:
+            query = query.where(t.rejected.c.status == status)
+        with self.engine.connect() as conn:
+            return pd.DataFrame(conn.execute(query.order_by(t.rejected.c.id)).mappings().all(), columns=[c.name for c in t.rejected.c])
+
+    # call log ---------------------------------------------------------------------------------
+    def log_calls(self, records: list[dict]) -> None:
+        if not records:
+            return
+        stamp = now()
+        columns = {c.name for c in t.api_calls.c} - {"id"}
+        rows = [{**{k: v for k, v in r.items() if k in columns}, "created_at": r.get("created_at") or stamp} for r in records]
+        with self.engine.begin() as conn:
+            conn.execute(t.api_calls.insert(), rows)
+
+    # copies for analysts ----------------------------------------------------------------------
+    def table_frame(self, name: str) -> pd.DataFrame:
+        table = t.metadata.tables[name]
+        with self.engine.connect() as conn:
+            return pd.DataFrame(conn.execute(select(table)).mappings().all(), columns=[c.name for c in table.c])
+
+
+class CallLogBuffer:
+    """Collects API call records and writes them in batches (one transaction per batch)."""
+
+    def __init__(self, store: OpsStore, batch: int = 200):
+        self.store = store
+        self.batch = batch
+        self.records: list[dict] = []
+
+    def __call__(self, record: dict) -> None:
+        self.records.append(record)
+        if len(self.records) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        records, self.records = self.records, []
+        self.store.log_calls(records)

@@ -1,0 +1,111 @@
+"""Operational tables: ledger, stock baselines, cursors, rejected records, API call log, inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# One row per logical write. `status`: retrying (sent or about to be sent, outcome unknown),
+# applied, rejected, superseded (never applied; a later key for the same record replaced it).
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("idempotency_key", String(400), primary_key=True),
+    Column("flow", String(100), nullable=False, index=True),
+    Column("target_system", String(40), nullable=False),
+    Column("source_system", String(40), nullable=False),
+    Column("record_ref", String(300), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("payload", Text),
+    Column("result", Text),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The last POS count of each (sku, location) whose change has been applied to commercetools.
+stock_baseline = Table(
+    "stock_baseline",
+    metadata,
+    Column("source_system", String(40), primary_key=True),
+    Column("sku", String(200), primary_key=True),
+    Column("location_key", String(100), primary_key=True),
+    Column("level", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("last_key", String(400)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Where each delta read resumes, with the evidence of the run that advanced it.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("evidence", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Records that could not be mapped or applied. `status`: open, held (waiting for an operator),
+# resolved (a retry applied it), released (an operator let it through), dismissed.
+rejected = Table(
+    "rejected",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow", String(100), nullable=False),
+    Column("system", String(40), nullable=False),
+    Column("entity", String(60), nullable=False),
+    Column("record_ref", String(300), nullable=False),
+    Column("field", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text),
+    Column("idempotency_key", String(400)),
+    Column("status", String(20), nullable=False, default="open"),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("flow", "system", "record_ref", "field", name="uq_rejected_record"),
+)
+
+api_calls = Table(
+    "api_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(40), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("status", Integer),
+    Column("latency_ms", Integer),
+    Column("attempt", Integer),
+    Column("correlation_id", String(64)),
+    Column("error", Text),
+    Column("request_body", Text),
+    Column("response_body", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Webhook events as received, once per (system, event_id).
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(40), nullable=False),
+    Column("event_id", String(300), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    UniqueConstraint("system", "event_id", name="uq_inbox_event"),
+)

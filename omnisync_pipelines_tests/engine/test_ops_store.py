@@ -1,0 +1,46 @@
+"""The operational store: the ledger, baselines and rejected records keep their promises."""
+
+from omnisync_pipelines.canonical.models import Rejection
+from omnisync_pipelines.store.ops import OpsStore
+
+
+def store(tmp_path):
+    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+
+
+def test_applied_advances_the_baseline_in_the_same_transaction(tmp_path):
+    ops = store(tmp_path)
+    ops.mark_retrying("k1", flow="f", target="commercetools", source="lightspeed_x", record_ref="A@ber", payload={"delta": -1})
+    assert ops.ledger_status("k1") == "retrying"
+    assert [e["idempotency_key"] for e in ops.in_flight("f")] == ["k1"]
+    ops.mark_applied("k1", {"status": "applied"}, baseline={"source_system": "lightspeed_x", "sku": "A", "location_key": "ber", "level": 4, "version": 11})
+    assert ops.ledger_status("k1") == "applied"
+    assert ops.in_flight("f") == []
+    assert ops.baseline("lightspeed_x", "A", "ber")["level"] == 4
+    assert ops.baselines_frame("lightspeed_x").to_dict("records") == [{"sku": "A", "location_key": "ber", "level": 4, "version": 11}]
+
+
+def test_a_record_rejected_twice_is_one_row_with_two_attempts(tmp_path):
+    ops = store(tmp_path)
+    rejection = Rejection("lightspeed_x", "stock", "A@ber", "sku", "unknown SKU", "{}")
+    ops.add_rejections("f", [rejection])
+    ops.add_rejections("f", [rejection])
+    frame = ops.rejected_frame("open")
+    assert frame[["record_ref", "field", "attempts"]].to_dict("records") == [{"record_ref": "A@ber", "field": "sku", "attempts": 2}]
+
+
+def test_applying_a_rejected_key_resolves_its_rejection(tmp_path):
+    ops = store(tmp_path)
+    ops.mark_retrying("k1", flow="f", target="commercetools", source="lightspeed_x", record_ref="A@ber", payload={})
+    ops.mark_failed("k1", "rejected", "400")
+    ops.add_rejections("f", [Rejection("lightspeed_x", "stock", "A@ber", "quantity", "400", "{}")], key="k1")
+    ops.mark_applied("k1", {"status": "applied"})
+    assert ops.rejected_frame("resolved")["idempotency_key"].tolist() == ["k1"]
+
+
+def test_cursors_keep_their_evidence(tmp_path):
+    ops = store(tmp_path)
+    assert ops.get_cursor("lightspeed_x/stock") is None
+    ops.set_cursor("lightspeed_x/stock", "120", {"records": 3})
+    ops.set_cursor("lightspeed_x/stock", "150", {"records": 1})
+    assert ops.get_cursor("lightspeed_x/stock") == "150"
