@@ -1,6 +1,5 @@
 """Jobs and schedules: the same assets, in full or delta mode."""
 
-from __future__ import annotations
 
 import dagster as dg
 

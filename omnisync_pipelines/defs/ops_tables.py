@@ -1,6 +1,5 @@
 """Copies of the operational tables into DuckDB (`ops.<table>`), for analysts."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Reconciliation: fresh absolute counts from both systems, compared per SKU x location."""
 
-from __future__ import annotations
 
 import asyncio
 
@@ -8,7 +7,11 @@ import dagster as dg
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import CommercetoolsCredentials, LightspeedXCredentials, OmnisyncResource
+from omnisync_pipelines.defs.resources import (
+    CommercetoolsCredentials,
+    LightspeedXCredentials,
+    OmnisyncResource,
+)
 from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
 from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
 from omnisync_pipelines.engine.stock_plan import stock_flow

@@ -1,6 +1,5 @@
 """All resources, wired once. Secrets only through EnvVar; paths and URLs are not secrets."""
 
-from __future__ import annotations
 
 import os
 from collections.abc import Iterator

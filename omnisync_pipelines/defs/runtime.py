@@ -1,6 +1,5 @@
 """What every asset does at the edge: pick the mode, open a connector, log its API calls."""
 
-from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable

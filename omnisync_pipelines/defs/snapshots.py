@@ -5,13 +5,16 @@ and merges what changed. The cursor advances only after the snapshot is written 
 Records that cannot be mapped go to the rejected-records table with their reason.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import pandera.errors as pa_errors
 
 from omnisync_pipelines.canonical import schemas
-from omnisync_pipelines.defs.resources import CommercetoolsCredentials, LightspeedXCredentials, OmnisyncResource
+from omnisync_pipelines.defs.resources import (
+    CommercetoolsCredentials,
+    LightspeedXCredentials,
+    OmnisyncResource,
+)
 from omnisync_pipelines.defs.runtime import run_mode, with_connector
 from omnisync_pipelines.defs.specs import TABLE_KEYS, SnapshotSpec, snapshot_specs
 from omnisync_pipelines.store import warehouse

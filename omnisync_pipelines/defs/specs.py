@@ -1,6 +1,5 @@
 """The table the factories read: which snapshots and flows exist, and their keys."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 

@@ -1,6 +1,5 @@
 """The stock flow: POS counts -> plan -> relative pushes to commercetools inventory per supply channel."""
 
-from __future__ import annotations
 
 import asyncio
 
@@ -64,7 +63,7 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
         async def main():
             async with open_connector("commercetools", config, commercetools.secrets(), call_log=call_log) as ct:
                 return await push_stock(
-                    plan_rows, ct.stock_target(), ops, pos_system=pos,
+                    plan_rows, ct, ops, pos_system=pos,
                     options=SyncOptions(negative_stock_policy=config.stock.negative_stock_policy),
                 )
 

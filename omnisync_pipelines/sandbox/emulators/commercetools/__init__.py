@@ -1,0 +1,5 @@
+"""Emulator of the commercetools Composable Commerce HTTP API (auth, query, update, import)."""
+
+from .emulator import CommercetoolsEmulator
+
+__all__ = ["CommercetoolsEmulator"]

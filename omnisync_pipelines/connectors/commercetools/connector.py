@@ -1,0 +1,209 @@
+"""The commercetools `Connector`: reads each entity into canonical records (full or since a cursor)
+and is the stock target of the engine's push (by canonical location key)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from omnisync_pipelines.canonical.models import Rejection
+from omnisync_pipelines.connectors.base import ReadResult, UnknownEntity
+from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
+from omnisync_pipelines.connectors.commercetools.inventory import last_movement
+from omnisync_pipelines.connectors.commercetools.mapping import (
+    Invalid,
+    map_channel,
+    map_customer,
+    map_inventory_entry,
+    map_product_prices,
+    map_product_projection,
+    timestamp,
+)
+from omnisync_pipelines.connectors.commercetools.order_mapping import map_order, map_order_returns
+from omnisync_pipelines.connectors.commercetools.settings import SYSTEM
+
+INVENTORY_SUPPLY = "InventorySupply"
+
+
+class UnmappedLocation(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class InventoryState:
+    """What the engine needs to know about an entry (duck-compatible with engine's TargetStock)."""
+
+    quantity_on_stock: int
+    last_movement: str | None
+    entry_id: str
+    version: int
+
+
+class _Batch:
+    """Accumulates one read: tables, rejections, raw count and the newest lastModifiedAt."""
+
+    def __init__(self, *tables: str):
+        self.result = ReadResult(tables={t: [] for t in tables}, rejected=[])
+        self.newest: datetime | None = None
+
+    def saw(self, raw: dict) -> None:
+        self.result.raw_count += 1
+        try:
+            modified = timestamp(raw.get("lastModifiedAt"), "lastModifiedAt") if isinstance(raw, dict) else None
+        except Invalid:
+            modified = None
+        if modified is not None and (self.newest is None or modified > self.newest):
+            self.newest = modified
+
+    def add(self, table: str, records: Any) -> None:
+        if isinstance(records, Rejection):
+            self.result.rejected.append(records)
+        else:
+            self.result.tables[table].extend(records if isinstance(records, list) else [records])
+
+    def done(self, since: str | None) -> ReadResult:
+        self.result.cursor = self.newest.isoformat() if self.newest else since
+        return self.result
+
+
+def _latest_per_id(items: list[dict]) -> list[dict]:
+    latest: dict[str, dict] = {}
+    for item in items:
+        known = latest.get(item.get("id"))
+        if known is None or (item.get("version") or 0) >= (known.get("version") or 0):
+            latest[item.get("id")] = item
+    return list(latest.values())
+
+
+class CommercetoolsConnector:
+    system = SYSTEM
+
+    def __init__(
+        self,
+        client: CommercetoolsClient,
+        location_map: dict[str, str],
+        store_map: dict[str, str] | None = None,
+    ):
+        """`location_map`: supply channel key -> location key; `store_map`: store key -> location key."""
+        self.client = client
+        self.location_map = dict(location_map)
+        self.store_map = dict(store_map or {})
+        self._channel_locations: dict[str, str] | None = None
+        self._channel_ids: dict[str, str] | None = None
+
+    async def channel_locations(self) -> dict[str, str]:
+        """Channel id -> location key, resolved once from the configured channel keys."""
+        if self._channel_locations is None:
+            ids = await self.client.channel_ids_by_key()
+            self._channel_ids = {loc: ids[key] for key, loc in self.location_map.items() if key in ids}
+            self._channel_locations = {ids[key]: loc for key, loc in self.location_map.items() if key in ids}
+        return self._channel_locations
+
+    async def channel_id_for(self, location_key: str) -> str:
+        await self.channel_locations()
+        channel_id = (self._channel_ids or {}).get(location_key)
+        if channel_id is None:
+            raise UnmappedLocation(f"location {location_key!r} has no commercetools supply channel (by key) in the map")
+        return channel_id
+
+    async def read(self, entity: str, *, since: str | None = None) -> ReadResult:
+        readers: dict[str, Callable[[datetime | None], Any]] = {
+            "locations": self._locations,
+            "catalog": self._catalog,
+            "prices": self._prices,
+            "stock": self._stock,
+            "orders": self._orders,
+            "returns": self._returns,
+            "customers": self._customers,
+        }
+        if entity not in readers:
+            raise UnknownEntity(SYSTEM, entity)
+        batch = await readers[entity](datetime.fromisoformat(since) if since else None)
+        return batch.done(since)
+
+    async def _each(self, source: AsyncIterator[dict], batch: _Batch) -> list[dict]:
+        items = []
+        async for raw in source:
+            batch.saw(raw)
+            items.append(raw)
+        return _latest_per_id(items)
+
+    async def _locations(self, since: datetime | None) -> _Batch:
+        batch = _Batch("locations")
+        for raw in await self.client.channels(INVENTORY_SUPPLY):
+            batch.saw(raw)
+            batch.add("locations", map_channel(raw, self.location_map, self.client.settings.locale))
+        return batch
+
+    async def _catalog(self, since: datetime | None) -> _Batch:
+        batch = _Batch("catalog")
+        for raw in await self._each(self.client.iter_product_projections(since=since), batch):
+            items, rejected = map_product_projection(raw, self.client.settings.locale)
+            batch.add("catalog", items)
+            batch.result.rejected.extend(rejected)
+        return batch
+
+    async def _prices(self, since: datetime | None) -> _Batch:
+        batch = _Batch("prices")
+        channels = await self.channel_locations()
+        for raw in await self._each(self.client.iter_product_projections(since=since), batch):
+            prices, rejected = map_product_prices(raw, channels)
+            batch.add("prices", prices)
+            batch.result.rejected.extend(rejected)
+        return batch
+
+    async def _stock(self, since: datetime | None) -> _Batch:
+        batch = _Batch("stock")
+        channels = await self.channel_locations()
+        for raw in await self._each(self.client.iter_inventory(since=since), batch):
+            batch.add("stock", map_inventory_entry(raw, channels))
+        return batch
+
+    async def _orders(self, since: datetime | None) -> _Batch:
+        batch = _Batch("orders", "order_lines", "order_payments")
+        channels = await self.channel_locations()
+        for raw in await self._each(self.client.iter_orders(since=since), batch):
+            mapped = map_order(raw, channels, self.store_map)
+            if isinstance(mapped, Rejection):
+                batch.add("orders", mapped)
+                continue
+            order, lines, payments = mapped
+            batch.add("orders", order)
+            batch.add("order_lines", lines)
+            batch.add("order_payments", payments)
+        return batch
+
+    async def _returns(self, since: datetime | None) -> _Batch:
+        batch = _Batch("returns", "return_lines")
+        channels = await self.channel_locations()
+        for raw in await self._each(self.client.iter_orders(since=since), batch):
+            returns, rejected = map_order_returns(raw, channels, self.store_map)
+            for ret, lines in returns:
+                batch.add("returns", ret)
+                batch.add("return_lines", lines)
+            batch.result.rejected.extend(rejected)
+        return batch
+
+    async def _customers(self, since: datetime | None) -> _Batch:
+        batch = _Batch("customers")
+        for raw in await self._each(self.client.iter_customers(since=since), batch):
+            batch.add("customers", map_customer(raw))
+        return batch
+
+    # the engine's stock target ---------------------------------------------------------------
+
+    async def read_stock(self, sku: str, location_key: str) -> InventoryState | None:
+        entry = await self.client.find_inventory_entry(sku, await self.channel_id_for(location_key))
+        if entry is None:
+            return None
+        return InventoryState(entry["quantityOnStock"], last_movement(entry), entry["id"], entry["version"])
+
+    async def apply_stock_delta(self, sku: str, location_key: str, delta: int, movement_key: str) -> dict:
+        channel_id = await self.channel_id_for(location_key)
+        result = await self.client.apply_stock_delta(sku, channel_id, delta, movement_key)
+        return result.as_dict()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,171 @@
+"""OAuth2 as `httpx.Auth`: the token is cached, refreshed before it expires and once on a 401
+`invalid_token`. The token request goes through the same client (and transport) as the API calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+
+import httpx
+
+from omnisync_pipelines.rest.errors import raise_for_status
+
+
+class BearerToken(httpx.Auth):
+    """A fixed token (a personal access token)."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+class OAuthTokenAuth(httpx.Auth):
+    """Base for token-endpoint grants; subclasses build the token request."""
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        token_url: str,
+        *,
+        system: str = "oauth",
+        refresh_margin_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.token_url = token_url
+        self.system = system
+        self.refresh_margin_s = refresh_margin_s
+        self._clock = clock
+        self._access_token: str | None = None
+        self._expires_at = 0.0
+        self._lock: asyncio.Lock | None = None
+        self.tokens_fetched = 0
+
+    def token_request(self) -> httpx.Request:
+        raise NotImplementedError
+
+    def store_token(self, payload: dict) -> None:
+        self._access_token = payload["access_token"]
+        expires_in = float(payload.get("expires_in") or 3600)
+        margin = min(self.refresh_margin_s, expires_in / 2)
+        self._expires_at = self._clock() + expires_in - margin
+        self.tokens_fetched += 1
+
+    def invalidate(self) -> None:
+        self._access_token = None
+        self._expires_at = 0.0
+
+    @property
+    def token_is_fresh(self) -> bool:
+        return self._access_token is not None and self._clock() < self._expires_at
+
+    def _authorise(self, request: httpx.Request) -> None:
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+
+    def _handle_token_response(self, response: httpx.Response) -> None:
+        raise_for_status(self.system, response)
+        self.store_token(response.json())
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self.token_is_fresh:
+            self._handle_token_response((yield self.token_request()))
+        self._authorise(request)
+        response = yield request
+        if _is_invalid_token(response):
+            self.invalidate()
+            self._handle_token_response((yield self.token_request()))
+            self._authorise(request)
+            yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        sent_token: str | None = None
+        async with self._lock:  # one token fetch for many concurrent requests
+            if not self.token_is_fresh:
+                self._handle_token_response((yield self.token_request()))
+            sent_token = self._access_token
+        self._authorise(request)
+        response = yield request
+        if _is_invalid_token(response):
+            async with self._lock:
+                if self._access_token == sent_token:  # nobody refreshed it meanwhile
+                    self.invalidate()
+                    self._handle_token_response((yield self.token_request()))
+            self._authorise(request)
+            yield request
+
+
+class OAuthClientCredentials(OAuthTokenAuth):
+    """`grant_type=client_credentials`, client id and secret as HTTP Basic (commercetools)."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, scopes: str | None = None, **kwargs):
+        super().__init__(token_url, **kwargs)
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.scopes = scopes
+
+    def token_request(self) -> httpx.Request:
+        form = {"grant_type": "client_credentials"}
+        if self.scopes:
+            form["scope"] = self.scopes
+        return httpx.Request("POST", self.token_url, data=form, headers=_basic(self.client_id, self._client_secret))
+
+
+class OAuthRefreshToken(OAuthTokenAuth):
+    """`grant_type=refresh_token` with the client in the form (X-Series); keeps a rotated refresh token."""
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        on_refresh_token: Callable[[str], None] | None = None,
+        **kwargs,
+    ):
+        super().__init__(token_url, **kwargs)
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self._on_refresh_token = on_refresh_token
+
+    def token_request(self) -> httpx.Request:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self._refresh_token,
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+        }
+        return httpx.Request("POST", self.token_url, data=form)
+
+    def store_token(self, payload: dict) -> None:
+        super().store_token(payload)
+        rotated = payload.get("refresh_token")
+        if rotated and rotated != self._refresh_token:
+            self._refresh_token = rotated
+            if self._on_refresh_token:
+                self._on_refresh_token(rotated)
+
+
+def _basic(client_id: str, client_secret: str) -> dict[str, str]:
+    credentials = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def _is_invalid_token(response: httpx.Response) -> bool:
+    if response.status_code != 401:
+        return False
+    if "invalid_token" in response.headers.get("www-authenticate", ""):
+        return True
+    try:
+        return "invalid_token" in response.text
+    except httpx.ResponseNotRead:
+        return False

@@ -1,0 +1,226 @@
+"""HTTP layer: Starlette routes mapping commercetools endpoints onto the store and resource kinds."""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .auth import Auth
+from .errors import CtError, concurrent_modification, duplicate, invalid_input, invalid_json, not_found
+from .query import run_query
+from .resources import KINDS, ResourceKind
+from .resources.orders import ORDERS, import_order
+from .resources.products import price_selection, projection
+from .store import Ctx, Store
+
+MAX_ACTIONS = 500
+Handler = Callable[[Request], Awaitable[JSONResponse]]
+
+
+def respond(body: dict, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers={"X-Correlation-ID": "projects-" + secrets.token_hex(8)})
+
+
+def handles_errors(handler: Handler) -> Handler:
+    @wraps(handler)
+    async def run(request: Request) -> JSONResponse:
+        try:
+            return await handler(request)
+        except CtError as exc:
+            return respond(exc.body(), exc.status)
+
+    return run
+
+
+async def json_body(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise CtError(400, "InvalidJsonInput", "Request body does not contain valid JSON.") from None
+    if not isinstance(body, dict):
+        raise CtError(400, "InvalidJsonInput", "Request body does not contain valid JSON.")
+    return body
+
+
+def _kind(request: Request) -> ResourceKind:
+    kind = KINDS.get(request.path_params["resource"])
+    if kind is None:
+        raise CtError(404, "ResourceNotFound", f"The endpoint '{request.url.path}' was not found.")
+    return kind
+
+
+class Api:
+    def __init__(self, store: Store, auth: Auth):
+        self.store = store
+        self.auth = auth
+
+    def build(self) -> Starlette:
+        routes = [
+            Route("/oauth/token", handles_errors(self.token), methods=["POST"]),
+            Route("/{project}", handles_errors(self.project), methods=["GET"]),
+            Route("/{project}/orders/import", handles_errors(self.import_order), methods=["POST"]),
+            Route("/{project}/product-projections", handles_errors(self.projections), methods=["GET"]),
+            Route("/{project}/product-projections/{ident:path}", handles_errors(self.projection), methods=["GET"]),
+            Route("/{project}/messages", handles_errors(self.messages), methods=["GET"]),
+            Route("/{project}/messages/{ident}", handles_errors(self.message), methods=["GET"]),
+            Route("/{project}/{resource}", handles_errors(self.collection), methods=["GET", "POST"]),
+            Route("/{project}/{resource}/{ident:path}", handles_errors(self.item), methods=["GET", "POST", "DELETE"]),
+        ]
+        return Starlette(routes=routes)
+
+    # -- auth -----------------------------------------------------------------------------
+    async def token(self, request: Request) -> JSONResponse:
+        form = dict(await request.form())
+        form.update({k: v for k, v in request.query_params.items() if k not in form})
+        return respond(self.auth.issue(request.headers.get("authorization"), form))
+
+    def _authorize(self, request: Request, kind: ResourceKind, write: bool) -> None:
+        any_of = kind.manage_scopes if write else kind.view_scopes + kind.manage_scopes
+        self.auth.check(request.headers.get("authorization"), request.path_params["project"], any_of)
+
+    async def project(self, request: Request) -> JSONResponse:
+        self.auth.check(request.headers.get("authorization"), request.path_params["project"],
+                        ("view_project_settings", "manage_project_settings"))
+        return respond({"key": self.auth.project_key, "name": self.auth.project_key, "version": 1,
+                        "countries": ["DE"], "currencies": ["EUR"], "languages": ["en", "de"],
+                        "messages": {"enabled": True, "deleteDaysAfterCreation": 15}})
+
+    # -- generic resources ----------------------------------------------------------------
+    def _lookup(self, kind: ResourceKind, ident: str) -> dict:
+        if ident.startswith("key="):
+            found, by = self.store.find(kind.type_id, "key", ident[4:]), "key"
+        elif ident.startswith("order-number=") and kind is ORDERS:
+            found, by = self.store.find(kind.type_id, "orderNumber", ident[13:]), "orderNumber"
+        else:
+            found, by = self.store.get(kind.type_id, ident), "ID"
+        if found is None:
+            raise not_found(ident.split("=", 1)[-1] if by != "ID" else ident, by)
+        return found
+
+    async def collection(self, request: Request) -> JSONResponse:
+        kind = _kind(request)
+        if request.method == "GET":
+            self._authorize(request, kind, write=False)
+            return respond(run_query(self.store.all(kind.type_id), request.query_params))
+        self._authorize(request, kind, write=True)
+        if kind is ORDERS:
+            raise invalid_input("Creating orders from carts is not supported by the emulator; use /orders/import.")
+        return await self._create(kind, await json_body(request), kind.create)
+
+    async def import_order(self, request: Request) -> JSONResponse:
+        self._authorize(request, ORDERS, write=True)
+        return await self._create(ORDERS, await json_body(request), import_order)
+
+    async def _create(self, kind: ResourceKind, draft: dict, create) -> JSONResponse:
+        async with self.store.lock:
+            ctx = Ctx(self.store)
+            fields = {k: v for k, v in create(ctx, draft).items() if v is not None}
+            resource = ctx.stage_new(kind.type_id, fields)
+            self._validate(ctx, kind, resource)
+            if kind.message_prefix:
+                payload_key = kind.message_prefix[0].lower() + kind.message_prefix[1:]
+                ctx.emit(kind.type_id, resource["id"], kind.created_message or f"{kind.message_prefix}Created",
+                         **{payload_key: copy.deepcopy(resource)})
+            ctx.commit()
+            body = copy.deepcopy(resource)
+        return respond({kind.wrap_created: body} if kind.wrap_created else body, 201)
+
+    def _validate(self, ctx: Ctx, kind: ResourceKind, resource: dict) -> None:
+        key = resource.get("key")
+        if key is not None and any(r["id"] != resource["id"] and r.get("key") == key for r in ctx.all(kind.type_id)):
+            raise duplicate("key", key)
+        if kind.validate is not None:
+            kind.validate(ctx, resource)
+
+    async def item(self, request: Request) -> JSONResponse:
+        kind = _kind(request)
+        ident = request.path_params["ident"]
+        self._authorize(request, kind, write=request.method != "GET")
+        if request.method == "GET":
+            return respond(self._lookup(kind, ident))
+        if request.method == "DELETE":
+            return await self._delete(kind, ident, request.query_params.get("version"))
+        return await self._update(kind, ident, await json_body(request))
+
+    async def _update(self, kind: ResourceKind, ident: str, body: dict) -> JSONResponse:
+        version, actions = body.get("version"), body.get("actions")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise invalid_json("version: Missing required value")
+        if not isinstance(actions, list):
+            raise invalid_json("actions: Missing required value")
+        if len(actions) > MAX_ACTIONS:
+            raise invalid_input(f"The number of update actions ({len(actions)}) exceeds the limit of {MAX_ACTIONS}.")
+        async with self.store.lock:
+            current = self._lookup(kind, ident)
+            if version != current["version"]:
+                raise concurrent_modification(current["id"], version, current["version"])
+            ctx = Ctx(self.store)
+            changed = copy.deepcopy(current)
+            for action in actions:
+                name = action.get("action") if isinstance(action, dict) else None
+                apply = kind.actions.get(name)
+                if apply is None:
+                    raise invalid_input(f"Unknown update action '{name}' for resource type '{kind.type_id}'.")
+                apply(ctx, changed, action)
+            ctx.stage_update(kind.type_id, changed)
+            self._validate(ctx, kind, changed)
+            ctx.commit()
+            return respond(copy.deepcopy(self.store.get(kind.type_id, current["id"])))
+
+    async def _delete(self, kind: ResourceKind, ident: str, version_param: str | None) -> JSONResponse:
+        if version_param is None or not version_param.lstrip("-").isdigit():
+            raise invalid_input("Missing or invalid required query parameter 'version'.")
+        async with self.store.lock:
+            current = self._lookup(kind, ident)
+            if int(version_param) != current["version"]:
+                raise concurrent_modification(current["id"], int(version_param), current["version"])
+            self.store.remove(kind.type_id, current["id"])
+            deleted = copy.deepcopy(current)
+            if kind.message_prefix:
+                ctx = Ctx(self.store)
+                ctx.emit(kind.type_id, current["id"], f"{kind.message_prefix}Deleted", _deleted=current)
+                ctx.commit()
+        return respond(deleted)
+
+    # -- product projections and messages -------------------------------------------------
+    def _projections(self, request: Request) -> list[dict]:
+        self.auth.check(request.headers.get("authorization"), request.path_params["project"],
+                        ("view_published_products", "view_products", "manage_products"))
+        staged = request.query_params.get("staged", "false").lower() == "true"
+        selection = price_selection(request.query_params)
+        inventory = self.store.all("inventory-entry")
+        built = (projection(p, staged, inventory, selection) for p in self.store.all("product"))
+        return [p for p in built if p is not None]
+
+    async def projections(self, request: Request) -> JSONResponse:
+        return respond(run_query(self._projections(request), request.query_params))
+
+    async def projection(self, request: Request) -> JSONResponse:
+        ident = request.path_params["ident"]
+        field, value = ("key", ident[4:]) if ident.startswith("key=") else ("id", ident)
+        found = next((p for p in self._projections(request) if p.get(field) == value), None)
+        if found is None:
+            raise not_found(value, "key" if field == "key" else "ID")
+        return respond(found)
+
+    def _authorize_messages(self, request: Request) -> None:
+        self.auth.check(request.headers.get("authorization"), request.path_params["project"], ("view_messages",))
+
+    async def messages(self, request: Request) -> JSONResponse:
+        self._authorize_messages(request)
+        return respond(run_query(list(self.store.messages), request.query_params))
+
+    async def message(self, request: Request) -> JSONResponse:
+        self._authorize_messages(request)
+        found = next((m for m in self.store.messages if m["id"] == request.path_params["ident"]), None)
+        if found is None:
+            raise not_found(request.path_params["ident"])
+        return respond(found)

@@ -1,0 +1,16 @@
+"""Every stored resource type, by URL segment."""
+
+from .base import ResourceKind
+from .customers import CUSTOMERS
+from .inventory import INVENTORY
+from .orders import ORDERS
+from .payments import PAYMENTS
+from .products import PRODUCTS
+from .setup import CHANNELS, PRODUCT_TYPES, STORES, TYPES
+
+KINDS: dict[str, ResourceKind] = {
+    kind.path: kind
+    for kind in (CHANNELS, STORES, TYPES, PRODUCT_TYPES, PRODUCTS, INVENTORY, ORDERS, PAYMENTS, CUSTOMERS)
+}
+
+__all__ = ["KINDS", "ResourceKind"]
