@@ -19,7 +19,7 @@ OPS_TABLES = {
     name="ops_tables",
     specs=[
         dg.AssetSpec(["ops", name], group_name="ops", kinds={"duckdb"}, description=text,
-                     deps=[dg.AssetKey(["reconciliation", "stock"])])
+                     deps=[dg.AssetKey(["drift", "stock_history"])])
         for name, text in OPS_TABLES.items()
     ],
     pool="duckdb",

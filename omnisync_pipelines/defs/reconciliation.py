@@ -21,16 +21,29 @@ from omnisync_pipelines.store.ops import CallLogBuffer
 NO_DRIFT_CHECK = "no_drift_above_threshold"
 
 
-@dg.asset(
-    key=["reconciliation", "stock"],
-    deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in POS_SYSTEMS_WITH_CONNECTORS],
-    group_name="reconciliation",
-    kinds={"duckdb"},
-    pool="duckdb",
+@dg.multi_asset(
+    name="reconciliation_stock",
+    specs=[
+        dg.AssetSpec(
+            ["reconciliation", "stock"],
+            deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in POS_SYSTEMS_WITH_CONNECTORS],
+            group_name="reconciliation",
+            kinds={"duckdb"},
+            description="Per SKU x location: commercetools on hand vs POS on hand, read fresh after the push; "
+            "difference (commercetools minus POS), in-flight units, status match / explained (a POS change "
+            "still in flight) / drift.",
+        ),
+        dg.AssetSpec(
+            ["drift", "stock_history"],
+            deps=[dg.AssetKey(["reconciliation", "stock"])],
+            group_name="reconciliation",
+            kinds={"duckdb"},
+            description="Every drift row of every reconciliation run, with run_id and checked_at: which stores "
+            "drift most, since when a SKU has been off, how much drift per day.",
+        ),
+    ],
     check_specs=[dg.AssetCheckSpec(NO_DRIFT_CHECK, asset=["reconciliation", "stock"])],
-    description="Per SKU x location: commercetools on hand vs POS on hand, read fresh after the push; "
-    "status match / explained (a POS change still in flight) / drift. Drift rows are also appended to "
-    "drift.stock_history.",
+    pool="duckdb",
 )
 def reconciliation_stock(
     context: dg.AssetExecutionContext,
@@ -73,6 +86,7 @@ def reconciliation_stock(
     counts = frame["status"].value_counts().to_dict()
     worst = drift.reindex(drift["difference"].abs().sort_values(ascending=False).index).head(config.reconciliation.top_n)
     yield dg.MaterializeResult(
+        asset_key=["reconciliation", "stock"],
         metadata={
             "rows": len(frame),
             "match": int(counts.get("match", 0)),
@@ -81,7 +95,9 @@ def reconciliation_stock(
             "worst_drift": dg.MetadataValue.md(worst.to_markdown(index=False) if len(worst) else "no drift"),
         }
     )
+    yield dg.MaterializeResult(asset_key=["drift", "stock_history"], metadata={"rows_added": len(drift)})
     yield dg.AssetCheckResult(
+        asset_key=["reconciliation", "stock"],
         check_name=NO_DRIFT_CHECK,
         passed=len(above) == 0,
         severity=dg.AssetCheckSeverity.WARN,

@@ -1,0 +1,134 @@
+"""Pushing the stock plan to commercetools (the emulator, over HTTP): each change lands exactly once,
+a run interrupted between the call and the ledger is recovered from the entry's stamp instead of
+being sent again, and a record commercetools refuses is rejected with a reason while the rest
+land."""
+
+import pandas as pd
+import pytest
+
+from omnisync_pipelines.connectors.commercetools.client import build_client
+from omnisync_pipelines.connectors.commercetools.connector import CommercetoolsConnector
+from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
+from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS, stock_flow
+from omnisync_pipelines.engine.stock_push import push_stock
+from omnisync_pipelines.rest.retry import RetryPolicy
+from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
+from omnisync_pipelines.sandbox.transport import EmulatorTransport
+from omnisync_pipelines.store.ops import OpsStore
+
+pytestmark = pytest.mark.anyio
+FLOW = stock_flow("lightspeed_x")
+BASE = "http://ct.test"
+
+
+# fixtures ------------------------------------------------------------------------------------
+@pytest.fixture
+def emulator():
+    return CommercetoolsEmulator(seed=3)
+
+
+@pytest.fixture
+def ops(tmp_path):
+    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+
+
+@pytest.fixture
+async def ct(emulator):
+    creds = emulator.credentials(BASE)
+    settings = CommercetoolsSettings(
+        api_url=BASE, auth_url=BASE, project_key=creds["project_key"], client_id=creds["client_id"],
+        client_secret=creds["client_secret"],
+    )
+    client = build_client(settings, transport=EmulatorTransport(emulator.app), retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    for key in ("store-berlin", "store-munich"):
+        await client.create("channels", {"key": key, "roles": ["InventorySupply"]})
+    connector = CommercetoolsConnector(client, {"store-berlin": "berlin", "store-munich": "munich"})
+    yield connector
+    await connector.aclose()
+
+
+def plan(*rows):
+    """rows: (sku, location, pos_level, pos_version)"""
+    frame = pd.DataFrame(
+        [
+            {"idempotency_key": f"{FLOW}|lightspeed_x|{sku}@{loc}|{version}", "source_system": "lightspeed_x",
+             "sku": sku, "location_key": loc, "pos_level": level, "pos_version": version,
+             "baseline_level": None, "expected_delta": 0, "kind": "level_change"}
+            for sku, loc, level, version in rows
+        ],
+        columns=PLAN_COLUMNS,
+    )
+    return frame
+
+
+async def on_hand(ct, sku, loc):
+    state = await ct.read_stock(sku, loc)
+    return None if state is None else state.quantity_on_stock
+
+
+# tests ---------------------------------------------------------------------------------------
+async def test_first_push_creates_entries_then_a_sale_is_one_relative_change(ct, ops):
+    stats = await push_stock(plan(("TEE-S", "berlin", 5, 10), ("TEE-S", "munich", 2, 11)), ct, ops, pos_system="lightspeed_x")
+    assert (stats.applied, stats.rejected, stats.failed) == (2, 0, 0)
+    assert await on_hand(ct, "TEE-S", "berlin") == 5
+
+    # an online order takes one in commercetools meanwhile; the POS then sells two
+    state = await ct.read_stock("TEE-S", "berlin")
+    await ct.client.update_inventory_entry(state.entry_id, state.version, [{"action": "removeQuantity", "quantity": 1}])
+    stats = await push_stock(plan(("TEE-S", "berlin", 3, 20)), ct, ops, pos_system="lightspeed_x")
+    assert stats.applied == 1
+    assert await on_hand(ct, "TEE-S", "berlin") == 2  # 5 - 1 online - 2 in store: nothing overwritten
+
+
+async def test_pushing_the_same_plan_twice_writes_nothing_the_second_time(ct, ops):
+    rows = plan(("TEE-S", "berlin", 5, 10), ("TEE-M", "berlin", 1, 12))
+    await push_stock(rows, ct, ops, pos_system="lightspeed_x")
+    again = await push_stock(rows, ct, ops, pos_system="lightspeed_x")
+    assert (again.applied, again.already_applied, again.api_writes) == (0, 2, 0)
+    assert await on_hand(ct, "TEE-S", "berlin") == 5
+
+
+async def test_a_write_whose_outcome_was_lost_is_recovered_not_resent(ct, ops):
+    await push_stock(plan(("TEE-S", "berlin", 5, 10)), ct, ops, pos_system="lightspeed_x")
+    key = f"{FLOW}|lightspeed_x|TEE-S@berlin|20"
+    # the previous run recorded its intent, sent the change, and died before writing the outcome
+    ops.mark_retrying(key, flow=FLOW, target="commercetools", source="lightspeed_x", record_ref="TEE-S@berlin",
+                      payload={"sku": "TEE-S", "location_key": "berlin", "pos_level": 3, "pos_version": 20, "delta": -2})
+    await ct.apply_stock_delta("TEE-S", "berlin", -2, key)
+
+    stats = await push_stock(plan(("TEE-S", "berlin", 3, 20)), ct, ops, pos_system="lightspeed_x")
+    assert (stats.recovered, stats.applied, stats.api_writes) == (1, 0, 0)
+    assert await on_hand(ct, "TEE-S", "berlin") == 3
+    assert ops.ledger_status(key) == "applied"
+    assert ops.baseline("lightspeed_x", "TEE-S", "berlin")["level"] == 3
+
+
+async def test_a_write_that_never_left_is_sent_once_after_the_interruption(ct, ops):
+    await push_stock(plan(("TEE-S", "berlin", 5, 10)), ct, ops, pos_system="lightspeed_x")
+    key = f"{FLOW}|lightspeed_x|TEE-S@berlin|20"
+    ops.mark_retrying(key, flow=FLOW, target="commercetools", source="lightspeed_x", record_ref="TEE-S@berlin",
+                      payload={"sku": "TEE-S", "location_key": "berlin", "pos_level": 3, "pos_version": 20, "delta": -2})
+    stats = await push_stock(plan(("TEE-S", "berlin", 3, 20)), ct, ops, pos_system="lightspeed_x")
+    assert (stats.recovered, stats.applied) == (0, 1)
+    assert await on_hand(ct, "TEE-S", "berlin") == 3
+
+
+async def test_a_refused_record_is_rejected_with_a_reason_and_the_rest_land(ct, ops):
+    # an entry someone else gave a custom type without our field: commercetools refuses our stamp
+    foreign = await ct.client.create("types", {
+        "key": "erp-inventory", "name": {"en": "ERP"}, "resourceTypeIds": ["inventory-entry"],
+        "fieldDefinitions": [{"name": "erpId", "type": {"name": "String"}, "required": False, "label": {"en": "ERP"}, "inputHint": "SingleLine"}],
+    })
+    channel_id = await ct.channel_id_for("berlin")
+    await ct.client.create("inventory", {
+        "sku": "MUG-1", "supplyChannel": {"typeId": "channel", "id": channel_id}, "quantityOnStock": 4,
+        "custom": {"type": {"typeId": "type", "id": foreign["id"]}, "fields": {"erpId": "E1"}},
+    })
+    stats = await push_stock(plan(("MUG-1", "berlin", 9, 30), ("TEE-S", "berlin", 5, 31)), ct, ops, pos_system="lightspeed_x")
+    assert (stats.applied, stats.rejected) == (1, 1)
+    rejected = ops.rejected_frame("open")
+    assert rejected[["record_ref", "field"]].to_dict("records") == [{"record_ref": "MUG-1@berlin", "field": "quantity"}]
+    assert "MUG-1 at berlin" in rejected.iloc[0]["reason"]
+    assert ops.ledger_status(f"{FLOW}|lightspeed_x|MUG-1@berlin|30") == "rejected"
+    assert await on_hand(ct, "TEE-S", "berlin") == 5
+    assert await on_hand(ct, "MUG-1", "berlin") == 4
