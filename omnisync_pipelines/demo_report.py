@@ -38,11 +38,11 @@ def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None])
             counts = []
             for table in SNAPSHOT_TABLES:
                 if _exists(con, system, table):
-                    counts.append(f"{table} {con.execute(f'SELECT count(*) FROM {system}.{table}').fetchone()[0]}")
+                    counts.append(f"{table} {con.execute(f'SELECT count(*) FROM {system}.{table}').fetchall()[0][0]}")
             echo(f"    {system}: " + ", ".join(counts))
         ledger = dict(con.execute("SELECT status, count(*) FROM ops.ledger GROUP BY status").fetchall()) if _exists(con, "ops", "ledger") else {}
         echo("  writes (ops.ledger): " + (", ".join(f"{k} {v}" for k, v in sorted(ledger.items())) or "none"))
-        rejected = con.execute("SELECT count(*) FROM ops.rejected WHERE status IN ('open', 'held')").fetchone()[0] if _exists(con, "ops", "rejected") else 0
+        rejected = con.execute("SELECT count(*) FROM ops.rejected WHERE status IN ('open', 'held')").fetchall()[0][0] if _exists(con, "ops", "rejected") else 0
         echo(f"  rejected records open (ops.rejected): {rejected}")
         status = dict(con.execute("SELECT status, count(*) FROM reconciliation.stock GROUP BY status").fetchall())
         echo("  reconciliation.stock: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
@@ -57,4 +57,4 @@ def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None])
 def _exists(con, schema: str, table: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-    ).fetchone()[0])
+    ).fetchall()[0][0])

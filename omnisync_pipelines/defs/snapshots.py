@@ -67,7 +67,7 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
                     warehouse.replace_table(con, spec.system, table, frame)
                 else:
                     warehouse.upsert_table(con, spec.system, table, frame, list(TABLE_KEYS[table]))
-                total = con.execute(f"SELECT count(*) FROM {spec.system}.{table}").fetchone()[0]
+                total = con.execute(f"SELECT count(*) FROM {spec.system}.{table}").fetchall()[0][0]
                 yield dg.MaterializeResult(
                     asset_key=key,
                     metadata={

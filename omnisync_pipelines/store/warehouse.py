@@ -66,11 +66,11 @@ def upsert_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-        ).fetchone()[0]
-    )
+    # fetchall, not fetchone: duckdb 2.0 keeps an unfinished result open on the connection otherwise
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.DataFrame:

@@ -1,0 +1,25 @@
+"""DuckDB writes: a full snapshot replaces its table; a delta snapshot merges by natural key."""
+
+import duckdb
+import pandas as pd
+
+from omnisync_pipelines.store import warehouse
+
+
+def test_a_delta_merges_by_key_and_keeps_the_other_rows():
+    con = duckdb.connect()
+    warehouse.replace_table(con, "lightspeed_x", "stock", pd.DataFrame({"sku": ["A", "B"], "location_key": ["ber", "ber"], "on_hand": [1, 2]}))
+    warehouse.upsert_table(con, "lightspeed_x", "stock", pd.DataFrame({"sku": ["B", "C"], "location_key": ["ber", "ber"], "on_hand": [5, 7]}), ["sku", "location_key"])
+    warehouse.upsert_table(con, "lightspeed_x", "stock", pd.DataFrame({"sku": ["A"], "location_key": ["ber"], "on_hand": [0]}), ["sku", "location_key"])
+    rows = con.execute("SELECT sku, on_hand FROM lightspeed_x.stock ORDER BY sku").fetchall()
+    assert rows == [("A", 0), ("B", 5), ("C", 7)]
+
+
+def test_identifiers_are_checked_not_interpolated():
+    con = duckdb.connect()
+    try:
+        warehouse.replace_table(con, "ops; DROP TABLE x", "t", pd.DataFrame({"a": [1]}))
+    except ValueError as error:
+        assert "not a safe identifier" in str(error)
+    else:
+        raise AssertionError("an unsafe schema name was accepted")
