@@ -32,6 +32,7 @@ class LightspeedXLocation(_Strict):
 
 class LocationMapping(_Strict):
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # tax country of the store
     commercetools: CommercetoolsLocation
     lightspeed_x: LightspeedXLocation | None = None
 
@@ -58,6 +59,18 @@ class StockOptions(_Strict):
     negative_stock_policy: NegativeStockPolicy = "allow_negative_and_report"
 
 
+class ReturnOptions(_Strict):
+    # POS reason -> commercetools return comment/reason code; an unmapped reason is rejected, never guessed
+    reason_codes: dict[str, str] = {}
+    # "stock_flow": the POS count carries the restock (X-Series restocks at the register); "return": the
+    # return flow adds the units itself (for a POS whose returns do not move its count)
+    restock_via: Literal["stock_flow", "return"] = "stock_flow"
+
+
+class OrderOptions(_Strict):
+    payment_methods: dict[str, str] = {}  # canonical tender -> commercetools payment method name
+
+
 class ReconciliationOptions(_Strict):
     drift_units_threshold: int = Field(default=0, ge=0)
     top_n: int = Field(default=20, ge=1)
@@ -68,6 +81,8 @@ class OmnisyncConfig(_Strict):
     systems: Systems
     locations: list[LocationMapping] = Field(min_length=1)
     stock: StockOptions = StockOptions()
+    orders: OrderOptions = OrderOptions()
+    returns: ReturnOptions = ReturnOptions()
     reconciliation: ReconciliationOptions = ReconciliationOptions()
 
     @model_validator(mode="after")
