@@ -12,6 +12,7 @@ OPS_TABLES = {
     "api_calls": "Every API call: method, path, status, latency, attempt, correlation id, redacted bodies.",
     "cursors": "Where each delta read resumes, with the evidence of the run that advanced it.",
     "stock_baseline": "The last POS count per SKU x location whose change reached commercetools.",
+    "crosswalk": "Each system's id of a customer (or other entity) and the canonical id it maps to.",
 }
 
 

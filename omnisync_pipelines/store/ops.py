@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnisync_pipelines.canonical.models import Rejection
+from omnisync_pipelines.store import crosswalk as _crosswalk  # noqa: F401  (registers the crosswalk table)
 from omnisync_pipelines.store import tables as t
 
 DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
