@@ -1,0 +1,179 @@
+"""Routes of the X-Series API: 2.0 reads and writes, 2.1 product writes, 0.9 register_sales, OAuth."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from omnisync_pipelines.sandbox.emulators.lightspeed_x import sales, writes
+from omnisync_pipelines.sandbox.emulators.lightspeed_x.sales import SaleError
+
+if TYPE_CHECKING:
+    from omnisync_pipelines.sandbox.emulators.lightspeed_x.emulator import LightspeedXEmulator
+
+READABLE = ("outlets", "registers", "payment_types", "taxes", "users", "products", "inventory", "customers", "sales",
+            "consignments", "price_books", "price_book_products", "webhooks")
+MAX_PAGE_SIZE = {"sales": 500}
+DEFAULT_MAX_PAGE_SIZE = 10_000
+
+
+def error(status: int, message: str, details: dict | None = None, headers: dict | None = None) -> JSONResponse:
+    body = {"error": message}
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def build_app(emu: LightspeedXEmulator) -> Starlette:
+    store = emu.store
+
+    async def guarded(request: Request, handler):
+        token = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        if not emu.token_valid(token):
+            return error(401, "Access token is not valid")
+        allowed, headers = emu.limiter.check(token)
+        if not allowed:
+            return JSONResponse({"error": "Too Many Requests", "message": "Rate limiting enforced"}, 429, headers=headers)
+        try:
+            async with emu.lock:
+                response = await handler(request)
+        except SaleError as exc:
+            response = error(exc.status, str(exc), exc.details)
+        except json.JSONDecodeError:
+            response = error(400, "request body is not valid JSON")
+        response.headers.update(headers)
+        return response
+
+    def route(path, handler, methods):
+        async def endpoint(request: Request):
+            return await guarded(request, handler)
+        return Route(path, endpoint, methods=methods)
+
+    async def list_collection(request: Request):
+        collection = request.path_params["collection"]
+        if collection not in READABLE:
+            return error(404, "Not Found")
+        q = request.query_params
+        try:
+            after = int(q.get("after", 0))
+            before = int(q["before"]) if "before" in q else None
+            size = int(q.get("page_size", 100))
+        except ValueError:
+            return error(400, "after, before and page_size must be integers")
+        size = max(1, min(size, MAX_PAGE_SIZE.get(collection, DEFAULT_MAX_PAGE_SIZE)))
+        rows = store.page(collection, after, before, size, q.get("deleted") == "true")
+        if collection == "products" and "sku" in q:
+            rows = [r for r in rows if r.get("sku") == q["sku"]]
+        data = [emu.present(collection, r) for r in rows]
+        version = {"min": rows[0]["version"], "max": rows[-1]["version"]} if rows else {"min": None, "max": None}
+        return JSONResponse({"data": data, "version": version})
+
+    async def get_one(request: Request):
+        collection, row_id = request.path_params["collection"], request.path_params["id"]
+        row = store.get(collection, row_id) if collection in READABLE else None
+        if row is None:
+            return error(404, "Not Found", {"id": row_id})
+        return JSONResponse({"data": emu.present(collection, row)})
+
+    async def product_inventory(request: Request):
+        product_id = request.path_params["id"]
+        if store.get("products", product_id) is None:
+            return error(404, "Not Found", {"id": product_id})
+        rows = [r for r in store.rows["inventory"].values() if r["product_id"] == product_id]
+        return JSONResponse({"data": rows, "version": {"min": None, "max": None}})
+
+    async def create_products(request: Request):
+        ids = writes.create_products(store, await request.json())
+        return JSONResponse({"data": ids}, status_code=201)
+
+    async def update_product(request: Request):
+        row = writes.update_product(store, request.path_params["id"], await request.json())
+        return JSONResponse({"data": [row["id"]]})
+
+    async def create_customer(request: Request):
+        return JSONResponse({"data": writes.save_customer(store, await request.json())}, status_code=201)
+
+    async def update_customer(request: Request):
+        return JSONResponse({"data": writes.save_customer(store, await request.json(), request.path_params["id"])})
+
+    async def register_sales(request: Request):
+        sale = sales.save_register_sale(store, await request.json())
+        return JSONResponse({"register_sale": sales.public(sale)})
+
+    async def return_sale(request: Request):
+        return JSONResponse({"data": sales.public(sales.start_return(store, request.path_params["id"]))})
+
+    async def fulfill_sale(request: Request):
+        body = await request.json()
+        sale = sales.fulfill(store, request.path_params["id"], body.get("fulfillment_type", ""))
+        return JSONResponse({"data": sales.public(sale)})
+
+    async def sale_fulfillments(request: Request):
+        sale = store.get("sales", request.path_params["id"])
+        if sale is None:
+            return error(404, "Not Found")
+        return JSONResponse({"data": sale.get("fulfillments", [])})
+
+    async def create_consignment(request: Request):
+        return JSONResponse({"data": writes.public(writes.create_consignment(store, await request.json()))}, status_code=201)
+
+    async def change_consignment(request: Request):
+        row = writes.change_consignment(store, request.path_params["id"], await request.json())
+        return JSONResponse({"data": writes.public(row)})
+
+    async def consignment_products(request: Request):
+        consignment_id = request.path_params["id"]
+        if request.method == "POST":
+            return JSONResponse({"data": writes.add_consignment_product(store, consignment_id, await request.json())}, 201)
+        if store.get("consignments", consignment_id) is None:
+            return error(404, "Not Found")
+        return JSONResponse({"data": store.consignment_products[consignment_id]})
+
+    async def webhooks(request: Request):
+        if request.method == "GET":
+            return JSONResponse({"data": list(store.rows["webhooks"].values())})
+        body = await request.json()
+        if not body.get("url") or not body.get("type"):
+            return error(422, "url and type are required")
+        if any(w["url"] == body["url"] and w["type"] == body["type"] for w in store.rows["webhooks"].values()):
+            return error(409, "a webhook with this type and url already exists")
+        row = {"id": store.new_id(), "url": body["url"], "type": body["type"], "active": body.get("active", True)}
+        store.rows["webhooks"][row["id"]] = row
+        return JSONResponse({"data": row}, status_code=201)
+
+    async def delete_webhook(request: Request):
+        if store.rows["webhooks"].pop(request.path_params["id"], None) is None:
+            return error(404, "Not Found")
+        return Response(status_code=204)
+
+    async def token(request: Request):
+        form = await request.form()
+        answer = emu.exchange_token(dict(form))
+        if answer is None:
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        return JSONResponse(answer)
+
+    return Starlette(routes=[
+        Route("/api/1.0/token", token, methods=["POST"]),
+        route("/api/register_sales", register_sales, ["POST"]),
+        route("/api/2.1/products", create_products, ["POST"]),
+        route("/api/2.1/products/{id}", update_product, ["PUT"]),
+        route("/api/2.0/customers", create_customer, ["POST"]),
+        route("/api/2.0/customers/{id}", update_customer, ["PUT"]),
+        route("/api/2.0/sales/{id}/actions/return", return_sale, ["PUT"]),
+        route("/api/2.0/sales/{id}/fulfill", fulfill_sale, ["POST"]),
+        route("/api/2.0/sales/{id}/fulfillments", sale_fulfillments, ["GET"]),
+        route("/api/2.0/consignments", create_consignment, ["POST"]),
+        route("/api/2.0/consignments/{id}", change_consignment, ["PUT"]),
+        route("/api/2.0/consignments/{id}/products", consignment_products, ["GET", "POST"]),
+        route("/api/2.0/webhooks", webhooks, ["GET", "POST"]),
+        route("/api/2.0/webhooks/{id}", delete_webhook, ["DELETE"]),
+        route("/api/2.0/products/{id}/inventory", product_inventory, ["GET"]),
+        route("/api/2.0/{collection}", list_collection, ["GET"]),
+        route("/api/2.0/{collection}/{id}", get_one, ["GET"]),
+    ])
