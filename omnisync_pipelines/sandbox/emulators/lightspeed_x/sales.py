@@ -47,8 +47,8 @@ def save_register_sale(store: Store, body: dict) -> dict:
     if existing is not None:
         lines = lines or existing["line_items"]
         payments = existing["payments"] + payments
-    total_price = sum(_money(l["price"]) * l["quantity"] for l in lines)
-    total_tax = sum(_money(l["tax"]) * l["quantity"] for l in lines)
+    total_price = sum(_money(x["price"]) * x["quantity"] for x in lines)
+    total_tax = sum(_money(x["tax"]) * x["quantity"] for x in lines)
     paid = sum(_money(p["amount"]) for p in payments)
     if status in MUST_BALANCE and paid.quantize(Decimal("0.01")) != (total_price + total_tax).quantize(Decimal("0.01")):
         raise SaleError(400, f"payments ({paid}) do not balance the sale total ({total_price + total_tax})")
