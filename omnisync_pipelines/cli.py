@@ -14,6 +14,8 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="The sandbox: emulators of 
 rejected_app = typer.Typer(no_args_is_help=True, help="Records that could not be mapped or applied.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(rejected_app, name="rejected")
+webhooks_app = typer.Typer(no_args_is_help=True, help="The webhook receiver.")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 @app.command()
@@ -82,6 +84,30 @@ def rejected_list(status: Annotated[str, typer.Option(help="open, held, resolved
         typer.echo(f"no {status} rejected records")
         return
     typer.echo(frame[["id", "flow", "system", "entity", "record_ref", "field", "reason", "status", "attempts"]].to_string(index=False))
+
+
+@webhooks_app.command("serve")
+def webhooks_serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8090,
+) -> None:
+    """Receive webhooks into the inbox (secrets from OMNISYNC_WEBHOOK_SECRET_<SYSTEM>, store from OMNISYNC_OPS_URL)."""
+    import logging
+
+    import uvicorn
+
+    from omnisync_pipelines.store.inbox import Inbox
+    from omnisync_pipelines.store.ops import OpsStore
+    from omnisync_pipelines.webhooks import create_webhook_app, secrets_from_env
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secrets = secrets_from_env()
+    if not secrets:
+        typer.echo("no OMNISYNC_WEBHOOK_SECRET_<SYSTEM> set: every delivery will be refused", err=True)
+    typer.echo(f"receiving webhooks for: {', '.join(sorted(secrets)) or 'none'} on http://{host}:{port}/webhooks/<system>")
+    webhook_app = create_webhook_app(Inbox(OpsStore.from_url()), secrets)
+    # uvicorn's access log prints the query string, which carries the X-Series token: keep it off.
+    uvicorn.run(webhook_app, host=host, port=port, access_log=False, log_level="info")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ def write_config(path: Path, server: SandboxServer, loaded) -> None:
             },
         },
         "locations": loaded.location_map,
+        "returns": {"reason_codes": {"size": "wrong-size", "damaged": "damaged", "changed_mind": "changed-mind"}},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 

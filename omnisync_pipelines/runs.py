@@ -27,11 +27,16 @@ def load_definitions() -> dg.Definitions:
     return defs() if callable(defs) and not isinstance(defs, dg.Definitions) else defs
 
 
-def run_job(job_name: str, instance: dg.DagsterInstance | None = None, tags: dict | None = None) -> RunOutcome:
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_job(
+    job_name: str, instance: dg.DagsterInstance | None = None, tags: dict | None = None, quiet: bool = True
+) -> RunOutcome:
     definitions = load_definitions()
     job = definitions.resolve_job_def(job_name)
     instance = instance or dg.DagsterInstance.get()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+    result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags, run_config=QUIET if quiet else None)
     failures = [
         f"{event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[0]}"
         for event in result.all_events

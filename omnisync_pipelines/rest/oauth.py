@@ -72,14 +72,21 @@ class OAuthTokenAuth(httpx.Auth):
         raise_for_status(self.system, response)
         self.store_token(response.json())
 
+    # httpx reads bodies for an auth flow only through the base class's wrappers, which these
+    # overrides replace: over a socket every response must be read here before it is inspected.
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if not self.token_is_fresh:
-            self._handle_token_response((yield self.token_request()))
+            token_response = yield self.token_request()
+            token_response.read()
+            self._handle_token_response(token_response)
         self._authorise(request)
         response = yield request
+        response.read()
         if _is_invalid_token(response):
             self.invalidate()
-            self._handle_token_response((yield self.token_request()))
+            token_response = yield self.token_request()
+            token_response.read()
+            self._handle_token_response(token_response)
             self._authorise(request)
             yield request
 
@@ -89,15 +96,20 @@ class OAuthTokenAuth(httpx.Auth):
         sent_token: str | None = None
         async with self._lock:  # one token fetch for many concurrent requests
             if not self.token_is_fresh:
-                self._handle_token_response((yield self.token_request()))
+                token_response = yield self.token_request()
+                await token_response.aread()
+                self._handle_token_response(token_response)
             sent_token = self._access_token
         self._authorise(request)
         response = yield request
+        await response.aread()
         if _is_invalid_token(response):
             async with self._lock:
                 if self._access_token == sent_token:  # nobody refreshed it meanwhile
                     self.invalidate()
-                    self._handle_token_response((yield self.token_request()))
+                    token_response = yield self.token_request()
+                    await token_response.aread()
+                    self._handle_token_response(token_response)
             self._authorise(request)
             yield request
 

@@ -45,13 +45,14 @@ class OpsStore:
         self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
     @classmethod
-    def from_url(cls, url: str | None = None, create: bool = True) -> OpsStore:
+    def from_url(cls, url: str | None = None, create: bool = True, connect_args: dict | None = None) -> OpsStore:
+        """`connect_args` go to the DBAPI connect (e.g. a PostgreSQL `options` search_path)."""
         url = url or ops_url_from_env()
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args or {})
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)

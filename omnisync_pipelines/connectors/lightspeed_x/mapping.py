@@ -164,11 +164,18 @@ def sale_return(raw: dict, *, sku_of: dict[str, str], location_map: dict[str, st
             raise MappingError("line_items.product_id", f"return {raw['id']}: product {line['product_id']} unknown")
         _, _, _, total = _line_money(line, currency)
         lines.append(ReturnLine(SYSTEM, raw["id"], line["id"], sku_of[line["product_id"]], -int(line["quantity"]), total))
-    note = (raw.get("note") or "").strip()
-    reason = note.split("reason:", 1)[1].strip().split()[0] if "reason:" in note else (note or None)
+    tags = note_tags(raw.get("note"))
+    reason = tags.get("reason") or (raw.get("note") or "").strip() or None
     refund = -minor_units(Decimal(str(raw["total_price"])) + Decimal(str(raw["total_tax"])), currency, "total_price")
-    return Return(SYSTEM, raw["id"], currency, refund, timestamp(raw.get("sale_date")), raw.get("return_for"),
+    # a return of an online order has no sale to point at: the till records the order number in the note
+    original = raw.get("return_for") or tags.get("order")
+    return Return(SYSTEM, raw["id"], currency, refund, timestamp(raw.get("sale_date")), original,
                   location_map[raw["outlet_id"]], reason), lines
+
+
+def note_tags(note: str | None) -> dict[str, str]:
+    """`key:value` words of a sale note (e.g. "order:WEB-1 reason:size") as a dict."""
+    return dict(word.split(":", 1) for word in (note or "").split() if ":" in word and not word.startswith(":"))
 
 
 def sale_movements(raw: dict, sku_of: dict[str, str], location_map: dict[str, str]) -> list[StockMovement]:

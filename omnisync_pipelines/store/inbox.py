@@ -1,0 +1,60 @@
+"""The webhook inbox: each delivered event stored once per (system, event_id), then processed.
+
+Dedupe is the table's unique constraint `uq_inbox_event` with INSERT ... ON CONFLICT DO NOTHING, so
+two receivers (or two workers of one) racing on the same event store it once: the database, not
+a read-then-write in Python, decides which insert wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from omnisync_pipelines.store import tables as t
+from omnisync_pipelines.store.ops import OpsStore, now
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    system: str
+    event_id: str
+    event_type: str
+    payload_json: str
+
+
+class Inbox:
+    def __init__(self, ops: OpsStore):
+        self.ops = ops
+
+    def add(self, event: InboxEvent) -> bool:
+        """Store the event; True when it is new, False for a duplicate. Committed on return."""
+        stmt = (
+            self.ops._insert(t.inbox)
+            .values(
+                system=event.system, event_id=event.event_id, event_type=event.event_type,
+                payload=event.payload_json, received_at=now(),
+            )
+            .on_conflict_do_nothing(index_elements=["system", "event_id"])
+        )
+        with self.ops.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def pending(self, after_id: int = 0, limit: int = 500) -> list[dict]:
+        """Unprocessed events with id > after_id, oldest first."""
+        c = t.inbox.c
+        query = select(t.inbox).where(c.processed_at.is_(None), c.id > after_id).order_by(c.id).limit(limit)
+        with self.ops.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def mark_processed(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        stamp = now()
+        with self.ops.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    update(t.inbox)
+                    .where(t.inbox.c.id.in_(ids[start : start + 500]), t.inbox.c.processed_at.is_(None))
+                    .values(processed_at=stamp)
+                )
