@@ -154,7 +154,7 @@ def trading_day(world: World, seed: int, day: int = 1, sales_per_store: int = 10
         variant = b.rng.choice([v for v in world.variants if b.on_hand[(v.sku, store.key)] > 0])
         b.on_hand[(variant.sku, store.key)] += delta
         b.events.append(Adjustment(b.next_id("adjust"), b.tick(), store.key, variant.sku, delta, reason))
-    source, target = world.stores[0], world.stores[2]
+    source, target = world.stores[0], world.stores[-1 if len(world.stores) < 3 else 2]
     moving = [(v.sku, 1) for v in world.variants if b.on_hand[(v.sku, source.key)] > 1][:3]
     for sku, quantity in moving:
         b.on_hand[(sku, source.key)] -= quantity

@@ -38,7 +38,7 @@ class SandboxServer:
         self._thread.start()
         for system, emulator in emulators.items():
             port = ports.get(system) or _free_port(self.host)
-            config = uvicorn.Config(emulator.app, host=self.host, port=port, log_level="warning", lifespan="off", access_log=False)
+            config = uvicorn.Config(emulator.app, host=self.host, port=port, log_level="critical", lifespan="off", access_log=False)
             server = uvicorn.Server(config)
             asyncio.run_coroutine_threadsafe(server.serve(), self._loop)
             self.served.append(ServedEmulator(system, emulator, f"http://{self.host}:{port}", server))

@@ -1,0 +1,52 @@
+"""A running sandbox (both emulators over sockets, a small seeded world loaded) and the
+environment a deployment would give omnisync: configuration file, secrets, state paths."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from omnisync_pipelines.demo import _load, demo_environment, write_config
+from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
+from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
+from omnisync_pipelines.sandbox.scenario import build_world
+from omnisync_pipelines.sandbox.serve import SandboxServer
+
+
+class Sandbox:
+    def __init__(self, data_dir: Path, seed: int = 3):
+        self.ct = CommercetoolsEmulator(seed=seed)
+        self.lsx = LightspeedXEmulator(seed=seed)
+        self.server = SandboxServer().start({"commercetools": self.ct, "lightspeed_x": self.lsx})
+        self.world = build_world(seed, stores=2, products=3, customers=6)
+        self.loaded = self.server.run(_load(self.world, self.server), timeout=60)
+        self.data_dir = data_dir
+        write_config(data_dir / "omnisync.yaml", self.server, self.loaded)
+        self.env = demo_environment(data_dir, self.server)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("omnisync")
+    box = Sandbox(data_dir)
+    saved = {k: os.environ.get(k) for k in box.env}
+    os.environ.update(box.env)
+    try:
+        yield box
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        box.stop()
+
+
+@pytest.fixture(scope="module")
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance

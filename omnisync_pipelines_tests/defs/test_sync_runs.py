@@ -1,0 +1,102 @@
+"""Real Dagster runs of full_sync and delta_sync against the emulators over sockets.
+
+Contract: the first full sync aligns commercetools to the POS counts; a trading day's stock
+changes reach commercetools through delta_sync as relative changes; running delta_sync again
+applies nothing; a malformed POS record is rejected with its field and reason while the other
+records of the same run are applied; the stock path can be materialized on its own.
+"""
+
+import duckdb
+import pandas as pd
+
+from omnisync_pipelines.demo import _play
+from omnisync_pipelines.runs import load_definitions, run_job
+from omnisync_pipelines.sandbox.scenario import trading_day
+from omnisync_pipelines.store.ops import OpsStore
+
+STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
+
+
+def query(sandbox, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(sandbox.data_dir / "omnisync.duckdb"), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def ledger_counts(sandbox) -> dict:
+    ops = OpsStore.from_url(sandbox.env["OMNISYNC_OPS_URL"])
+    frame = ops.table_frame("ledger")
+    return frame.groupby(["flow", "status"]).size().to_dict()
+
+
+def test_full_sync_then_a_trading_day_then_delta_sync_converge(sandbox, instance):
+    outcome = run_job("full_sync", instance=instance)
+    assert outcome.success, outcome.summary()
+    statuses = query(sandbox, "SELECT status, count(*) AS n FROM reconciliation.stock GROUP BY status")
+    assert statuses.set_index("status")["n"].to_dict() == {"match": len(sandbox.world.variants) * 2}
+
+    report = sandbox.server.run(_play(trading_day(sandbox.world, 3, day=1, sales_per_store=4), sandbox.loaded, sandbox.server))
+    outcome = run_job("delta_sync", instance=instance)
+    assert outcome.success, outcome.summary()
+    recon = query(sandbox, "SELECT sku, location_key, commercetools_on_hand, pos_on_hand, status FROM reconciliation.stock")
+    assert set(recon["status"]) == {"match"}
+    expected = report.expected_pos_stock
+    assert {(r.sku, r.location_key): r.commercetools_on_hand for r in recon.itertuples()} == expected
+
+    sales = query(sandbox, "SELECT count(*) AS n FROM lightspeed_x.orders")["n"][0]
+    assert ledger_counts(sandbox)[("orders_lightspeed_x_to_commercetools", "applied")] == sales
+
+
+def test_a_second_delta_sync_applies_nothing(sandbox, instance):
+    before = ledger_counts(sandbox)
+    calls_before = len(OpsStore.from_url(sandbox.env["OMNISYNC_OPS_URL"]).table_frame("api_calls"))
+    outcome = run_job("delta_sync", instance=instance)
+    assert outcome.success, outcome.summary()
+    assert ledger_counts(sandbox) == before
+    calls = OpsStore.from_url(sandbox.env["OMNISYNC_OPS_URL"]).table_frame("api_calls").iloc[calls_before:]
+    writes = calls[(calls["system"] == "commercetools") & (calls["method"] != "GET") & ~calls["path"].str.contains("oauth")]
+    assert len(writes) == 0, writes[["method", "path"]].to_string()
+
+
+def test_malformed_pos_records_are_rejected_and_the_rest_applied(sandbox, instance):
+    lsx, loaded = sandbox.lsx, sandbox.loaded
+    berlin = loaded.outlet_ids["berlin"]
+    # a product sold at the till whose SKU commercetools does not know
+    ghost = lsx.store.bump("products", {"id": "ghost-product", "name": "Ghost", "sku": "GHOST-1", "variant_options": [],
+                                        "product_codes": [], "active": True, "deleted_at": None})
+    lsx.store.set_stock(ghost["id"], berlin, 3)
+    # a count with a fraction of a unit, as a buggy integration might leave it
+    sku = sandbox.world.variants[0].sku
+    bad = dict(lsx.store.inventory_row(loaded.product_ids[sku], berlin))
+    bad["inventory_level"] = 2.5
+    lsx.store.bump("inventory", bad)
+    # and an ordinary change that must still be applied
+    good_sku = sandbox.world.variants[1].sku
+    lsx.adjust_inventory(loaded.product_ids[good_sku], berlin, +5, "STOCK_FOUND")
+    pos_level = lsx.store.inventory_row(loaded.product_ids[good_sku], berlin)["inventory_level"]
+
+    outcome = run_job("delta_sync", instance=instance)
+    assert outcome.success, outcome.summary()
+    rejected = OpsStore.from_url(sandbox.env["OMNISYNC_OPS_URL"]).rejected_frame("open")
+    found = {(r.record_ref, r.field) for r in rejected.itertuples()}
+    assert ("GHOST-1@berlin", "sku") in found
+    assert (bad["id"], "inventory_level") in found
+    reasons = " ".join(rejected["reason"])
+    assert "not in the commercetools catalog" in reasons and "2.5 is not a whole number" in reasons
+    recon = query(sandbox, f"SELECT commercetools_on_hand FROM reconciliation.stock WHERE sku = '{good_sku}' AND location_key = 'berlin'")
+    assert recon["commercetools_on_hand"][0] == pos_level
+
+
+def test_the_stock_path_materializes_on_its_own(sandbox, instance):
+    import dagster as dg
+
+    definitions = load_definitions()
+    selection = dg.AssetSelection.assets(
+        ["lightspeed_x", "stock"], ["commercetools", "catalog"], ["plan", STOCK_FLOW], ["push", STOCK_FLOW]
+    )
+    job = definitions.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=selection.resolve(definitions.resolve_asset_graph())
+    )
+    result = job.execute_in_process(instance=instance, tags={"omnisync/mode": "delta"}, raise_on_error=False)
+    assert result.success
+    materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
+    assert ("push", STOCK_FLOW) in materialized and ("plan", STOCK_FLOW) in materialized
