@@ -1,0 +1,237 @@
+"""Drift: thresholds on stock discrepancies, the worst of them, history rows, a chart, analyst
+queries, and the stock auto-correction plan.
+
+`apply_thresholds` adds to `reconciliation.stock` (THRESHOLD_COLUMNS): `velocity_daily_units`
+(recent sales per day of the SKU at the location, 0 when unknown), `unit_price` (minor units; the
+location's price, else the base price; None when unknown), `value_minor` (|difference| x
+unit_price) and `above_threshold`. Only `drift` rows can be above. A row with no price counts as
+above a value threshold: an unknown value is not a reason to hide a discrepancy.
+
+`history_rows` gives `drift.stock_history` / `drift.orders_history`: every row of a run whose
+status is neither `match` nor `explained`, with `run_id` and `checked_at`. A run without any
+discrepancy adds no rows, so the analyst queries see only runs that found something.
+
+`corrections` plans, for locations whose policy is `correct_to_pos`, one row per drift (above
+threshold when the frame has been through `apply_thresholds`) in `stock_plan.PLAN_COLUMNS`:
+kind `correction`, pos_level = the POS count, expected_delta = POS - commercetools, pos_version and
+baseline_level <NA> (a reconciliation row has neither), key `stock_correction|<pos>|<sku>@<loc>|<run id or checked_at>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import duckdb
+import pandas as pd
+
+from omnisync_pipelines.canonical.keys import idempotency_key
+from omnisync_pipelines.canonical.models import MovementKind
+from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS
+
+CORRECTION_FLOW = "stock_correction"
+THRESHOLD_COLUMNS = ["velocity_daily_units", "unit_price", "value_minor", "above_threshold"]
+NOT_DRIFT = ("match", "explained")
+Policy = Literal["report_only", "correct_to_pos"]
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    units: int = 0
+    velocity_days: float | None = None
+    value_minor: int | None = None
+    max_share_of_estate: float = 0.05
+
+
+def sales_velocity(movements: pd.DataFrame, *, as_of: datetime, days: int = 28) -> pd.DataFrame:
+    """(sku, location_key, daily_units) from canonical POS `stock_movements`: units sold per day
+    over the `days` before `as_of`, net of nothing (returns do not slow a seller down)."""
+    con = duckdb.connect()
+    try:
+        con.register("m", movements[["sku", "location_key", "quantity", "kind", "occurred_at"]])
+        return con.execute(
+            """
+            SELECT sku, location_key, -sum(quantity) / $days::DOUBLE AS daily_units
+            FROM m WHERE kind = $sale AND occurred_at >= $start AND occurred_at < $end
+            GROUP BY sku, location_key ORDER BY location_key, sku
+            """,
+            {"days": days, "sale": MovementKind.SALE.value, "start": as_of - timedelta(days=days), "end": as_of},
+        ).df()
+    finally:
+        con.close()
+
+
+def apply_thresholds(
+    stock: pd.DataFrame, velocity: pd.DataFrame, prices: pd.DataFrame, thresholds: DriftThresholds
+) -> pd.DataFrame:
+    """stock: `reconciliation.stock`; velocity: (sku, location_key, daily_units); prices: canonical
+    commercetools `prices` (rows valid at the row's checked_at, no customer group)."""
+    con = duckdb.connect()
+    try:
+        con.register("s", stock)
+        con.register("v", velocity[["sku", "location_key", "daily_units"]])
+        con.register("p", prices[["sku", "location_key", "amount", "customer_group", "valid_from", "valid_until"]])
+        out = con.execute(
+            """
+            WITH priced AS (
+                SELECT s.sku, s.location_key, s.checked_at, arg_min(p.amount, p.location_key IS NULL) AS unit_price
+                FROM s JOIN p ON p.sku = s.sku AND (p.location_key = s.location_key OR p.location_key IS NULL)
+                WHERE p.customer_group IS NULL
+                  AND (p.valid_from IS NULL OR p.valid_from <= s.checked_at)
+                  AND (p.valid_until IS NULL OR p.valid_until > s.checked_at)
+                GROUP BY ALL
+            ), valued AS (
+                SELECT s.*, coalesce(v.daily_units, 0)::DOUBLE AS velocity_daily_units, priced.unit_price,
+                       abs(s.difference) * priced.unit_price AS value_minor
+                FROM s LEFT JOIN v USING (sku, location_key) LEFT JOIN priced USING (sku, location_key, checked_at)
+            )
+            SELECT *,
+                   status = 'drift' AND abs(difference) > $units
+                   AND ($days IS NULL OR abs(difference) > $days * velocity_daily_units)
+                   AND ($value IS NULL OR value_minor IS NULL OR value_minor > $value) AS above_threshold
+            FROM valued ORDER BY location_key, sku
+            """,
+            {"units": thresholds.units, "days": thresholds.velocity_days, "value": thresholds.value_minor},
+        ).df()
+    finally:
+        con.close()
+    for column in ("unit_price", "value_minor"):
+        out[column] = out[column].astype("Int64")
+    out["above_threshold"] = out["above_threshold"].astype(bool)
+    return out[[*stock.columns, *THRESHOLD_COLUMNS]]
+
+
+def drift_share(frame: pd.DataFrame) -> float:
+    """Share of SKU x location rows drifting above threshold (0.0 for an empty estate)."""
+    return float(frame["above_threshold"].mean()) if len(frame) else 0.0
+
+
+def share_check(frame: pd.DataFrame, thresholds: DriftThresholds) -> tuple[bool, float]:
+    """(passed, share): the asset check fails when the share exceeds `max_share_of_estate`."""
+    share = drift_share(frame)
+    return share <= thresholds.max_share_of_estate, share
+
+
+def top_n(frame: pd.DataFrame, n: int = 20) -> str:
+    """Markdown table of the worst discrepancies: by |value_minor| (when known), then |difference|."""
+    rows = frame[~frame["status"].isin(NOT_DRIFT)].copy()
+    if "above_threshold" in rows:
+        rows = rows[rows["above_threshold"]]
+    if rows.empty:
+        return "no drift"
+    value = rows["value_minor"].abs() if "value_minor" in rows else pd.Series(0, index=rows.index)
+    rows["_value"], rows["_units"] = value.fillna(-1), rows["difference"].abs()
+    rows = rows.sort_values(["_value", "_units"], ascending=False, kind="stable").head(n)
+    shown = [c for c in ("sku", "location_key", "pos_order_id", "commercetools_order_id", "commercetools_on_hand",
+                         "pos_on_hand", "difference", "value_minor", "status") if c in rows]
+    return rows[shown].to_markdown(index=False)
+
+
+def history_rows(frame: pd.DataFrame, run_id: str, checked_at: datetime) -> pd.DataFrame:
+    """One row per discrepancy (status not match/explained) of this run, stamped for a history table."""
+    rows = frame[~frame["status"].isin(NOT_DRIFT)].copy()
+    rows["run_id"] = run_id
+    rows["checked_at"] = pd.Timestamp(checked_at)
+    return rows.reset_index(drop=True)
+
+
+# analyst queries: run against drift.stock_history ----------------------------------------------
+
+WHICH_STORES_DRIFT_MOST = """
+SELECT location_key, count(DISTINCT sku) AS skus_off, count(DISTINCT run_id) AS runs_with_drift,
+       sum(abs(difference)) AS abs_units
+FROM drift.stock_history
+GROUP BY location_key
+ORDER BY abs_units DESC, skus_off DESC, location_key
+"""
+
+# Runs are numbered in time order; the SKUs in the latest run's history are "off now", and their
+# island of consecutive runs ending there says since when.
+SINCE_WHEN_SKU_OFF = """
+WITH runs AS (
+    SELECT run_id, min(checked_at) AS checked_at, row_number() OVER (ORDER BY min(checked_at), run_id) AS n
+    FROM drift.stock_history GROUP BY run_id
+), islands AS (
+    SELECT h.sku, h.location_key, h.difference, r.n, r.checked_at,
+           r.n - row_number() OVER (PARTITION BY h.sku, h.location_key ORDER BY r.n) AS island
+    FROM drift.stock_history AS h JOIN runs AS r USING (run_id)
+)
+SELECT sku, location_key, min(checked_at) AS off_since, count(*) AS runs_off,
+       arg_max(difference, n) AS current_difference
+FROM islands
+GROUP BY sku, location_key, island
+HAVING max(n) = (SELECT max(n) FROM runs)
+ORDER BY off_since, location_key, sku
+"""
+
+# Per day, the state at that day's last run: how many SKU x locations were off and by how much.
+DRIFT_PER_DAY = """
+WITH last_runs AS (
+    SELECT CAST(checked_at AS DATE) AS day, arg_max(run_id, checked_at) AS run_id, count(DISTINCT run_id) AS runs
+    FROM drift.stock_history GROUP BY day
+)
+SELECT l.day, l.runs, count(*) AS discrepancies, sum(abs(h.difference)) AS abs_units
+FROM last_runs AS l JOIN drift.stock_history AS h USING (run_id)
+GROUP BY l.day, l.runs
+ORDER BY l.day
+"""
+
+
+def run_query(sql: str, *, stock_history: pd.DataFrame | None = None, orders_history: pd.DataFrame | None = None,
+              params: Mapping | None = None) -> pd.DataFrame:
+    """Run an analyst query against history frames (as drift.stock_history / drift.orders_history)."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE SCHEMA drift")
+        for table, frame in (("stock_history", stock_history), ("orders_history", orders_history)):
+            if frame is not None:
+                con.register("_frame", frame)
+                con.execute(f"CREATE TABLE drift.{table} AS SELECT * FROM _frame")
+                con.unregister("_frame")
+        return con.execute(sql, dict(params or {})).df()
+    finally:
+        con.close()
+
+
+def drift_chart(history: pd.DataFrame, width: int = 30) -> str:
+    """Markdown: drift per day (DRIFT_PER_DAY) as unicode bars of absolute units off."""
+    if history.empty:
+        return "no drift recorded"
+    days = run_query(DRIFT_PER_DAY, stock_history=history)
+    peak = max(int(days["abs_units"].max()), 1)
+    lines = ["| day | discrepancies | units off | |", "| --- | ---: | ---: | --- |"]
+    for row in days.itertuples():
+        bar = "█" * max(1, round(width * int(row.abs_units) / peak))
+        lines.append(f"| {row.day:%Y-%m-%d} | {row.discrepancies} | {int(row.abs_units)} | {bar} |")
+    return "\n".join(lines)
+
+
+# auto-correction ---------------------------------------------------------------------------------
+
+def corrections(
+    stock: pd.DataFrame, policy_by_location: Mapping[str, Policy], *, run_id: str | None = None
+) -> pd.DataFrame:
+    """Plan rows (stock_plan.PLAN_COLUMNS) aligning commercetools to the POS where the policy says so.
+    Locations not in `policy_by_location` are `report_only`."""
+    rows = stock[(stock["status"] == "drift") & stock["pos_on_hand"].notna()]
+    if "above_threshold" in rows:
+        rows = rows[rows["above_threshold"]]
+    rows = rows[rows["location_key"].isin([loc for loc, p in policy_by_location.items() if p == "correct_to_pos"])]
+    plan = pd.DataFrame({
+        "idempotency_key": [
+            idempotency_key(pos, f"{sku}@{loc}", run_id or pd.Timestamp(at).isoformat(), CORRECTION_FLOW)
+            for pos, sku, loc, at in zip(rows["pos_system"], rows["sku"], rows["location_key"], rows["checked_at"],
+                                         strict=True)
+        ],
+        "source_system": rows["pos_system"].astype(object),
+        "sku": rows["sku"].astype(object),
+        "location_key": rows["location_key"].astype(object),
+        "pos_level": rows["pos_on_hand"].astype("int64"),
+        "pos_version": pd.Series(pd.NA, index=rows.index, dtype="Int64"),
+        "baseline_level": pd.Series(pd.NA, index=rows.index, dtype="Int64"),
+        "expected_delta": (-rows["difference"]).astype("int64"),
+        "kind": "correction",
+    }, columns=PLAN_COLUMNS)
+    return plan.reset_index(drop=True)

@@ -1,0 +1,154 @@
+"""Order reconciliation: every POS store sale against its commercetools order, and the reverse.
+
+A POS sale is paired with the store-channel commercetools order that carries its id as
+`custom.fields.posSaleId` (column `pos_sale_id` on the commercetools frame, when the caller has it)
+or, failing that, whose orderNumber is the derived `pos_order_number(location_key, pos number)`.
+Online orders are not this table's business. Amounts are integer minor units.
+
+`reconciliation.orders` (ORDERS_COLUMNS), one row per sale or store order:
+    pos_system, pos_order_id, pos_order_number          POS side keys (None when missing_in_pos)
+    commercetools_order_id, commercetools_order_number  commercetools side keys (None when missing)
+    location_key, currency
+    pos_total_gross, commercetools_total_gross          order gross totals
+    pos_total_tax, commercetools_total_tax
+    pos_payments, commercetools_payments                sum of successful charges (refunds are
+                                                        reconciled in reconciliation.returns);
+                                                        None when no payments frame was given
+    difference          commercetools gross minus POS gross, a missing side counting 0
+    tax_difference, payments_difference                 commercetools minus POS (None if unknown)
+    in_flight           the sale's ledger key is `retrying`, or it was created after the last push
+    status              match | missing_in_commercetools | missing_in_pos | amount_mismatch |
+                        explained (missing in commercetools while in flight: the next push
+                        imports it). An in-flight amount mismatch stays `amount_mismatch`:
+                        imported orders are never rewritten, so no push will fix it.
+    checked_at
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+from omnisync_pipelines.canonical.models import OrderChannel
+from omnisync_pipelines.engine.order_drafts import pos_order_number
+
+ORDERS_COLUMNS = [
+    "pos_system", "pos_order_id", "pos_order_number", "commercetools_order_id", "commercetools_order_number",
+    "location_key", "currency", "pos_total_gross", "commercetools_total_gross", "pos_total_tax",
+    "commercetools_total_tax", "pos_payments", "commercetools_payments", "difference", "tax_difference",
+    "payments_difference", "in_flight", "status", "checked_at",
+]
+_ORDER = ["order_id", "order_number", "channel", "currency", "total_gross", "total_tax", "created_at", "location_key"]
+_INT_COLUMNS = [c for c in ORDERS_COLUMNS if c.startswith(("pos_total", "commercetools_total", "pos_pay",
+                                                              "commercetools_pay")) or c.endswith("difference")]
+
+
+def reconcile_orders(
+    pos_orders: pd.DataFrame,
+    ct_orders: pd.DataFrame,
+    *,
+    pos_system: str,
+    pos_payments: pd.DataFrame | None = None,
+    ct_payments: pd.DataFrame | None = None,
+    in_flight: Iterable[str] = (),
+    last_push_at: datetime | None = None,
+    since: datetime | None = None,
+    checked_at: datetime | None = None,
+) -> pd.DataFrame:
+    """Frames have the canonical `orders` / `order_payments` columns; `ct_orders` may add
+    `pos_sale_id`. `in_flight`: POS order ids whose ledger key is `retrying`. `since` limits both
+    sides to orders created at or after it (a POS read rarely covers all of history)."""
+    pos = _orders(pos_orders)
+    pos["expected_number"] = [
+        pos_order_number(loc, str(num)) if isinstance(loc, str) else None
+        for loc, num in zip(pos["location_key"], pos["order_number"], strict=True)
+    ]
+    ct = _orders(ct_orders)
+    ct["pos_sale_id"] = ct_orders.get("pos_sale_id")
+    ct["pos_sale_id"] = ct["pos_sale_id"].astype(object)
+    compare_payments = pos_payments is not None and ct_payments is not None
+    con = duckdb.connect()
+    try:
+        con.register("pos", pos)
+        con.register("ct", ct)
+        con.register("pos_pay", _charges(pos_payments))
+        con.register("ct_pay", _charges(ct_payments))
+        con.register("flight", pd.DataFrame({"order_id": pd.Series(sorted(set(in_flight)), dtype=object)}))
+        frame = con.execute(_SQL, {
+            "store": OrderChannel.STORE.value, "since": _ts(since), "last_push": _ts(last_push_at),
+            "payments": compare_payments,
+        }).df()
+    finally:
+        con.close()
+    frame["pos_system"] = pos_system
+    frame["checked_at"] = pd.Timestamp(checked_at or datetime.now(UTC))
+    for column in _INT_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    frame["in_flight"] = frame["in_flight"].astype(bool)
+    return frame[ORDERS_COLUMNS]
+
+
+_SQL = """
+WITH p AS (
+    SELECT * FROM pos WHERE channel = $store AND ($since IS NULL OR created_at >= $since)
+), c AS (
+    SELECT * FROM ct WHERE channel = $store AND ($since IS NULL OR created_at >= $since)
+), c_keyed AS (
+    -- posSaleId when present, else the POS sale whose derived orderNumber this order carries
+    SELECT c.*, coalesce(c.pos_sale_id, byno.order_id) AS sale_id
+    FROM c LEFT JOIN (SELECT order_id, expected_number FROM p) AS byno ON c.order_number = byno.expected_number
+), pp AS (SELECT order_id, sum(amount) AS paid FROM pos_pay GROUP BY order_id
+), cp AS (SELECT order_id, sum(amount) AS paid FROM ct_pay GROUP BY order_id
+), joined AS (
+    SELECT p.order_id AS pos_order_id, p.order_number AS pos_order_number,
+           c.order_id AS commercetools_order_id, c.order_number AS commercetools_order_number,
+           coalesce(p.location_key, c.location_key) AS location_key,
+           coalesce(p.currency, c.currency) AS currency,
+           p.currency AS pos_currency, c.currency AS ct_currency,
+           p.total_gross AS pos_total_gross, c.total_gross AS commercetools_total_gross,
+           p.total_tax AS pos_total_tax, c.total_tax AS commercetools_total_tax,
+           CASE WHEN $payments AND p.order_id IS NOT NULL THEN coalesce(pp.paid, 0) END AS pos_payments,
+           CASE WHEN $payments AND c.order_id IS NOT NULL THEN coalesce(cp.paid, 0) END AS commercetools_payments,
+           p.order_id IS NOT NULL AND (p.order_id IN (SELECT order_id FROM flight)
+               OR ($last_push IS NOT NULL AND p.created_at > $last_push)) AS in_flight
+    FROM p FULL OUTER JOIN c_keyed AS c ON c.sale_id = p.order_id
+    LEFT JOIN pp ON pp.order_id = p.order_id
+    LEFT JOIN cp ON cp.order_id = c.order_id
+), diffs AS (
+    SELECT *,
+           coalesce(commercetools_total_gross, 0) - coalesce(pos_total_gross, 0) AS difference,
+           commercetools_total_tax - pos_total_tax AS tax_difference,
+           commercetools_payments - pos_payments AS payments_difference
+    FROM joined
+)
+SELECT *,
+       CASE WHEN commercetools_order_id IS NULL AND in_flight THEN 'explained'
+            WHEN commercetools_order_id IS NULL THEN 'missing_in_commercetools'
+            WHEN pos_order_id IS NULL THEN 'missing_in_pos'
+            WHEN difference <> 0 OR tax_difference <> 0 OR coalesce(payments_difference, 0) <> 0
+                 OR pos_currency <> ct_currency THEN 'amount_mismatch'
+            ELSE 'match' END AS status
+FROM diffs
+ORDER BY location_key, coalesce(pos_order_number, commercetools_order_number)
+"""
+
+
+def _orders(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame[_ORDER].copy() if len(frame) else pd.DataFrame({c: pd.Series(dtype=object) for c in _ORDER})
+    out["created_at"] = pd.to_datetime(out["created_at"], utc=True)
+    for column in ("total_gross", "total_tax"):
+        out[column] = out[column].astype("int64")
+    return out
+
+
+def _charges(frame: pd.DataFrame | None) -> pd.DataFrame:
+    if frame is None or not len(frame):
+        return pd.DataFrame({"order_id": pd.Series(dtype=object), "amount": pd.Series(dtype="int64")})
+    return frame.loc[frame["amount"] > 0, ["order_id", "amount"]]
+
+
+def _ts(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None

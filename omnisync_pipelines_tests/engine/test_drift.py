@@ -1,0 +1,209 @@
+"""Drift: stock scenarios, thresholds (units / velocity / value), the estate share, top-N, history,
+the analyst queries on a small history, the chart, and auto-corrections per location policy."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from omnisync_pipelines.canonical.models import Price, StockMovement
+from omnisync_pipelines.canonical.schemas import frame_from_records
+from omnisync_pipelines.engine.drift import (
+    DRIFT_PER_DAY,
+    SINCE_WHEN_SKU_OFF,
+    WHICH_STORES_DRIFT_MOST,
+    DriftThresholds,
+    apply_thresholds,
+    corrections,
+    drift_chart,
+    drift_share,
+    history_rows,
+    run_query,
+    sales_velocity,
+    share_check,
+    top_n,
+)
+from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
+from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS
+
+CHECKED = datetime(2025, 3, 2, 6, 0, tzinfo=UTC)
+
+
+def levels(rows, value="on_hand"):
+    return pd.DataFrame(rows, columns=["sku", "location_key", value])
+
+
+def reconcile(ct, pos, base):
+    return reconcile_stock(levels(ct), levels(pos), levels(base, "level"), pos_system="lightspeed_x",
+                           checked_at=CHECKED)
+
+
+def no_velocity():
+    return pd.DataFrame({"sku": pd.Series(dtype=object), "location_key": pd.Series(dtype=object),
+                         "daily_units": pd.Series(dtype=float)})
+
+
+def prices(rows):
+    return frame_from_records("prices", [Price("commercetools", sku, "EUR", amount, f"p-{sku}-{loc}", location_key=loc)
+                                         for sku, loc, amount in rows])
+
+
+# stock scenarios ---------------------------------------------------------------------------------
+
+def test_a_manual_adjustment_made_only_in_commercetools_is_drift_with_the_right_amount():
+    row = reconcile([("A", "ber", 12)], [("A", "ber", 5)], [("A", "ber", 5)]).iloc[0]
+    assert (row["status"], row["difference"], row["in_flight_units"]) == ("drift", 7, 0)
+
+
+def test_a_dropped_movement_is_drift():
+    # the POS sold 3 (8 -> 5) and the baseline advanced to 5, but commercetools never got the -3
+    row = reconcile([("A", "ber", 8)], [("A", "ber", 5)], [("A", "ber", 5)]).iloc[0]
+    assert (row["status"], row["difference"]) == ("drift", 3)
+
+
+def test_an_in_flight_movement_is_explained_not_drift():
+    # the POS sold 3 since the last push: baseline 8, commercetools 8, POS 5; the next push carries -3
+    row = reconcile([("A", "ber", 8)], [("A", "ber", 5)], [("A", "ber", 8)]).iloc[0]
+    assert (row["status"], row["difference"], row["in_flight_units"]) == ("explained", 3, -3)
+
+
+# thresholds --------------------------------------------------------------------------------------
+
+ESTATE = (
+    [("A", "ber", 10), ("B", "ber", 4), ("C", "ham", 20), ("D", "ham", 7)],  # commercetools
+    [("A", "ber", 5), ("B", "ber", 3), ("C", "ham", 18), ("D", "ham", 7)],  # POS
+    [("A", "ber", 5), ("B", "ber", 3), ("C", "ham", 18), ("D", "ham", 7)],  # baselines: nothing in flight
+)  # differences: A +5, B +1, C +2, D 0
+
+
+def above(thresholds, velocity=None, price_rows=()):
+    frame = apply_thresholds(reconcile(*ESTATE), no_velocity() if velocity is None else velocity,
+                             prices(price_rows), thresholds)
+    return frame.set_index("sku")["above_threshold"].to_dict()
+
+
+def test_units_threshold_keeps_differences_strictly_above():
+    assert above(DriftThresholds(units=0)) == {"A": True, "B": True, "C": True, "D": False}
+    assert above(DriftThresholds(units=2)) == {"A": True, "B": False, "C": False, "D": False}
+
+
+def test_velocity_threshold_ignores_what_a_fast_seller_sells_in_a_day():
+    velocity = pd.DataFrame([("A", "ber", 3.0), ("C", "ham", 0.5)], columns=["sku", "location_key", "daily_units"])
+    # A: 5 <= 2 days x 3/day -> filtered; C: 2 > 2 x 0.5; B: no sales -> any difference counts
+    assert above(DriftThresholds(velocity_days=2), velocity) == {"A": False, "B": True, "C": True, "D": False}
+
+
+def test_value_threshold_uses_the_location_price_before_the_base_price():
+    price_rows = [("A", None, 100), ("B", None, 5000), ("C", None, 100), ("C", "ham", 300)]
+    # A 5 x 100 = 500, B 1 x 5000 = 5000, C 2 x 300 = 600 (the ham price)
+    assert above(DriftThresholds(value_minor=550), price_rows=price_rows) == {"A": False, "B": True, "C": True, "D": False}
+    frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices(price_rows), DriftThresholds())
+    values = frame.set_index("sku")["value_minor"]
+    assert values[["A", "B", "C"]].tolist() == [500, 5000, 600] and pd.isna(values["D"])  # D: no price
+
+
+def test_a_discrepancy_without_a_price_is_not_hidden_by_the_value_threshold():
+    assert above(DriftThresholds(value_minor=10_000), price_rows=[("A", None, 100)]) == {
+        "A": False, "B": True, "C": True, "D": False}
+
+
+def test_sales_velocity_from_pos_sale_movements():
+    def move(mid, qty, kind, day):
+        return StockMovement(mid, "lightspeed_x", "A", "ber", qty, kind, "s", datetime(2025, 3, day, tzinfo=UTC))
+    movements = frame_from_records("stock_movements", [move("m1", -4, "sale", 1), move("m2", -2, "sale", 1),
+                                                       move("m3", 1, "return", 1), move("m4", -9, "sale", 2)])
+    velocity = sales_velocity(movements, as_of=datetime(2025, 3, 2, tzinfo=UTC), days=2)
+    assert velocity.values.tolist() == [["A", "ber", 3.0]]
+
+
+def test_share_of_the_estate_drifting_and_the_check():
+    frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices([]), DriftThresholds(units=2))
+    assert drift_share(frame) == 0.25
+    assert share_check(frame, DriftThresholds(max_share_of_estate=0.25)) == (True, 0.25)
+    assert share_check(frame, DriftThresholds(max_share_of_estate=0.2)) == (False, 0.25)
+
+
+def test_top_n_markdown_lists_the_worst_first():
+    frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices([("B", None, 5000), ("A", None, 100),
+                                                                        ("C", None, 100)]), DriftThresholds())
+    table = top_n(frame, n=2).splitlines()
+    assert table[0].split("|")[1].strip() == "sku" and len(table) == 4
+    assert [line.split("|")[1].strip() for line in table[2:]] == ["B", "A"]  # 5000 then 500 in value
+    assert top_n(reconcile(*ESTATE)).splitlines()[2].split("|")[1].strip() == "A"  # no prices: by units
+    assert top_n(reconcile([("A", "ber", 1)], [("A", "ber", 1)], [("A", "ber", 1)])) == "no drift"
+
+
+# history and analyst queries ----------------------------------------------------------------------
+
+def run_at(run_id, at, rows):
+    """rows: (sku, location, difference) drifting in this run; plus one matching row."""
+    frame = pd.DataFrame([(s, loc, d, "drift") for s, loc, d in rows] + [("Z", "ber", 0, "match")],
+                         columns=["sku", "location_key", "difference", "status"])
+    return history_rows(frame, run_id, at)
+
+
+def history():
+    return pd.concat([
+        run_at("r1", datetime(2025, 3, 1, 6, tzinfo=UTC), [("A", "ber", 2), ("B", "ham", -1)]),
+        run_at("r2", datetime(2025, 3, 1, 18, tzinfo=UTC), [("A", "ber", 3)]),
+        run_at("r3", datetime(2025, 3, 2, 6, tzinfo=UTC), [("A", "ber", 3), ("B", "ham", -4), ("C", "ber", 1)]),
+    ], ignore_index=True)
+
+
+def test_history_rows_keep_only_discrepancies_stamped_with_the_run():
+    rows = run_at("r1", datetime(2025, 3, 1, 6, tzinfo=UTC), [("A", "ber", 2)])
+    assert rows[["sku", "run_id"]].values.tolist() == [["A", "r1"]]
+    assert rows["checked_at"].tolist() == [pd.Timestamp("2025-03-01 06:00", tz="UTC")]
+
+
+def test_which_stores_drift_most():
+    result = run_query(WHICH_STORES_DRIFT_MOST, stock_history=history())
+    assert result.values.tolist() == [["ber", 2, 3, 9], ["ham", 1, 2, 5]]
+
+
+def test_since_when_a_sku_is_off():
+    result = run_query(SINCE_WHEN_SKU_OFF, stock_history=history())
+    # A off in all three runs; B dropped out in r2, so its current streak starts at r3; C new in r3
+    assert result[["sku", "location_key", "runs_off", "current_difference"]].values.tolist() == [
+        ["A", "ber", 3, 3], ["C", "ber", 1, 1], ["B", "ham", 1, -4]]
+    assert result["off_since"].dt.tz_convert("UTC").tolist() == [
+        pd.Timestamp("2025-03-01 06:00", tz="UTC"), pd.Timestamp("2025-03-02 06:00", tz="UTC"),
+        pd.Timestamp("2025-03-02 06:00", tz="UTC")]
+
+
+def test_drift_per_day_is_the_state_at_each_days_last_run():
+    result = run_query(DRIFT_PER_DAY, stock_history=history())
+    assert [(str(d)[:10], runs, n, units) for d, runs, n, units in result.values.tolist()] == [
+        ("2025-03-01", 2, 1, 3), ("2025-03-02", 1, 3, 8)]
+
+
+def test_drift_chart_has_a_bar_per_day_scaled_to_the_worst():
+    chart = drift_chart(history(), width=8).splitlines()
+    assert chart[2] == "| 2025-03-01 | 1 | 3 | ███ |"
+    assert chart[3] == "| 2025-03-02 | 3 | 8 | ████████ |"
+    assert drift_chart(history().iloc[0:0]) == "no drift recorded"
+
+
+# corrections --------------------------------------------------------------------------------------
+
+def test_corrections_only_for_correct_to_pos_locations():
+    frame = reconcile([("A", "ber", 10), ("B", "ham", 9), ("C", "ber", 8)],
+                      [("A", "ber", 5), ("B", "ham", 3), ("C", "ber", 5)],
+                      [("A", "ber", 5), ("B", "ham", 3), ("C", "ber", 8)])  # C: in flight, explained
+    plan = corrections(frame, {"ber": "correct_to_pos", "ham": "report_only"}, run_id="run-7")
+    assert list(plan.columns) == PLAN_COLUMNS
+    assert plan[["idempotency_key", "sku", "location_key", "pos_level", "expected_delta", "kind"]].values.tolist() == [
+        ["stock_correction|lightspeed_x|A@ber|run-7", "A", "ber", 5, -5, "correction"]]
+    assert corrections(frame, {}).empty  # report_only is the default
+
+
+def test_corrections_respect_thresholds_and_key_on_checked_at_without_a_run_id():
+    frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices([]), DriftThresholds(units=2))
+    plan = corrections(frame, {"ber": "correct_to_pos", "ham": "correct_to_pos"})
+    assert plan[["idempotency_key", "expected_delta"]].values.tolist() == [
+        ["stock_correction|lightspeed_x|A@ber|2025-03-02T06:00:00+00:00", -5]]
+
+
+def test_an_empty_estate_has_no_drift_and_no_corrections():
+    frame = apply_thresholds(reconcile([], [], []), no_velocity(), prices([]), DriftThresholds(velocity_days=1, value_minor=1))
+    assert (len(frame), drift_share(frame), top_n(frame)) == (0, 0.0, "no drift")
+    assert corrections(frame, {"ber": "correct_to_pos"}).empty
