@@ -72,8 +72,13 @@ class OrderOptions(_Strict):
 
 
 class ReconciliationOptions(_Strict):
-    drift_units_threshold: int = Field(default=0, ge=0)
+    drift_units_threshold: int = Field(default=0, ge=0)  # |difference| must exceed this many units
+    velocity_days: float | None = Field(default=None, gt=0)  # ... and this many days of the SKU's sales there
+    value_minor: int | None = Field(default=None, ge=0)  # ... and this value (difference x unit price)
+    max_share_of_estate: float = Field(default=0.05, ge=0, le=1)  # the drift check fails above this share
     top_n: int = Field(default=20, ge=1)
+    # per location: report_only (default) or correct_to_pos (commercetools set to the POS count, idempotently)
+    correction: dict[str, Literal["report_only", "correct_to_pos"]] = {}
 
 
 class OmnisyncConfig(_Strict):

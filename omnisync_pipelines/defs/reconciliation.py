@@ -1,24 +1,44 @@
-"""Reconciliation: fresh absolute counts from both systems, compared per SKU x location."""
-
+"""Stock reconciliation: fresh absolute counts from both systems, compared per SKU x location,
+measured against the configured thresholds, appended to the drift history, and (where a location
+is set to `correct_to_pos`) corrected through the same idempotent stock push."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import (
-    CommercetoolsCredentials,
-    LightspeedXCredentials,
-    OmnisyncResource,
-)
+from omnisync_pipelines.defs.resources import CommercetoolsCredentials, LightspeedXCredentials, OmnisyncResource
 from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
 from omnisync_pipelines.engine.stock_plan import stock_flow
+from omnisync_pipelines.engine.stock_push import push_stock
 from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.ops import CallLogBuffer
 
-NO_DRIFT_CHECK = "no_drift_above_threshold"
+SHARE_CHECK = "drift_share_within_limit"
+
+
+def thresholds_of(config) -> drift.DriftThresholds:
+    r = config.reconciliation
+    return drift.DriftThresholds(r.drift_units_threshold, r.velocity_days, r.value_minor, r.max_share_of_estate)
+
+
+def append_history(con, table: str, rows) -> None:
+    if not len(rows):
+        if not warehouse.table_exists(con, "drift", table):
+            warehouse.replace_table(con, "drift", table, rows)
+        return
+    if warehouse.table_exists(con, "drift", table):
+        con.register("_history", rows)
+        try:
+            con.execute(f"INSERT INTO drift.{table} BY NAME SELECT * FROM _history")
+        finally:
+            con.unregister("_history")
+    else:
+        warehouse.replace_table(con, "drift", table, rows)
 
 
 @dg.multi_asset(
@@ -26,83 +46,92 @@ NO_DRIFT_CHECK = "no_drift_above_threshold"
     specs=[
         dg.AssetSpec(
             ["reconciliation", "stock"],
-            deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in POS_SYSTEMS_WITH_CONNECTORS],
-            group_name="reconciliation",
-            kinds={"duckdb"},
+            deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in POS_SYSTEMS_WITH_CONNECTORS]
+            + [dg.AssetKey(["commercetools", "prices"])],
+            group_name="reconciliation", kinds={"duckdb"},
             description="Per SKU x location: commercetools on hand vs POS on hand, read fresh after the push; "
-            "difference (commercetools minus POS), in-flight units, status match / explained (a POS change "
-            "still in flight) / drift.",
+            "difference (commercetools minus POS), in-flight units, status match / explained (a POS change still in "
+            "flight) / drift, sales velocity, unit price, value, and whether it is above the configured threshold.",
         ),
         dg.AssetSpec(
-            ["drift", "stock_history"],
-            deps=[dg.AssetKey(["reconciliation", "stock"])],
-            group_name="reconciliation",
-            kinds={"duckdb"},
-            description="Every drift row of every reconciliation run, with run_id and checked_at: which stores "
-            "drift most, since when a SKU has been off, how much drift per day.",
+            ["drift", "stock_history"], deps=[dg.AssetKey(["reconciliation", "stock"])],
+            group_name="reconciliation", kinds={"duckdb"},
+            description="Every stock discrepancy of every reconciliation run (run_id, checked_at): which stores drift "
+            "most, since when a SKU has been off, how much drift per day.",
         ),
     ],
-    check_specs=[dg.AssetCheckSpec(NO_DRIFT_CHECK, asset=["reconciliation", "stock"])],
+    check_specs=[dg.AssetCheckSpec(SHARE_CHECK, asset=["reconciliation", "stock"],
+                                   description="Fails when the share of SKU x location rows drifting above threshold "
+                                   "exceeds reconciliation.max_share_of_estate.")],
     pool="duckdb",
 )
 def reconciliation_stock(
-    context: dg.AssetExecutionContext,
-    omnisync: OmnisyncResource,
-    commercetools: CommercetoolsCredentials,
+    context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials,
     lightspeed_x: LightspeedXCredentials,
 ):
-    config = omnisync.load_config()
-    ops = omnisync.ops_store()
+    config, ops = omnisync.load_config(), omnisync.ops_store()
     call_log = CallLogBuffer(ops)
     secrets = {"commercetools": commercetools.secrets(), "lightspeed_x": lightspeed_x.secrets()}
+    thresholds = thresholds_of(config)
+    checked_at = datetime.now(UTC)
 
-    async def read_both():
+    async def reconcile_and_correct():
         async with open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct, \
                 open_connector(config.pos, config, secrets[config.pos], call_log=call_log) as pos:
-            return await asyncio.gather(ct.read("stock"), pos.read("stock"))
+            ct_read, pos_read = await asyncio.gather(ct.read("stock"), pos.read("stock"))
+            frame = reconcile_stock(
+                schemas.frame_from_records("stock", ct_read.tables.get("stock", [])),
+                schemas.frame_from_records("stock", pos_read.tables.get("stock", [])),
+                ops.baselines_frame(config.pos), pos_system=config.pos, checked_at=checked_at,
+            )
+            with omnisync.warehouse() as con:
+                movements = warehouse.read_table(con, config.pos, "stock_movements")
+                prices = warehouse.read_table(con, "commercetools", "prices")
+            velocity = drift.sales_velocity(movements, as_of=checked_at) if len(movements) else movements
+            frame = drift.apply_thresholds(frame, velocity if len(velocity) else _no_velocity(), prices if len(prices) else _no_prices(), thresholds)
+            fixes = drift.corrections(frame, config.reconciliation.correction, run_id=context.run_id)
+            stats = await push_stock(fixes, ct, ops, pos_system=config.pos) if len(fixes) else None
+            return frame, fixes, stats
 
     try:
-        ct_read, pos_read = asyncio.run(read_both())
+        frame, fixes, correction_stats = asyncio.run(reconcile_and_correct())
     finally:
         call_log.flush()
-    frame = reconcile_stock(
-        schemas.frame_from_records("stock", ct_read.tables.get("stock", [])),
-        schemas.frame_from_records("stock", pos_read.tables.get("stock", [])),
-        ops.baselines_frame(config.pos),
-        pos_system=config.pos,
-    )
-    drift = frame[frame["status"] == "drift"]
-    threshold = config.reconciliation.drift_units_threshold
-    above = drift[drift["difference"].abs() > threshold]
+    history = drift.history_rows(frame, context.run_id, checked_at)
     with omnisync.warehouse() as con:
         warehouse.replace_table(con, "reconciliation", "stock", frame)
-        history = drift.assign(run_id=context.run_id)
-        if warehouse.table_exists(con, "drift", "stock_history"):
-            con.register("_history", history)
-            con.execute("INSERT INTO drift.stock_history BY NAME SELECT * FROM _history")
-            con.unregister("_history")
-        else:
-            warehouse.replace_table(con, "drift", "stock_history", history)
+        append_history(con, "stock_history", history)
+        full_history = warehouse.read_table(con, "drift", "stock_history")
     counts = frame["status"].value_counts().to_dict()
-    worst = drift.reindex(drift["difference"].abs().sort_values(ascending=False).index).head(config.reconciliation.top_n)
+    passed, share = drift.share_check(frame, thresholds)
     yield dg.MaterializeResult(
         asset_key=["reconciliation", "stock"],
         metadata={
-            "rows": len(frame),
-            "match": int(counts.get("match", 0)),
-            "explained": int(counts.get("explained", 0)),
-            "drift": int(counts.get("drift", 0)),
-            "worst_drift": dg.MetadataValue.md(worst.to_markdown(index=False) if len(worst) else "no drift"),
-        }
+            "rows": len(frame), "match": int(counts.get("match", 0)), "explained": int(counts.get("explained", 0)),
+            "drift": int(counts.get("drift", 0)), "above_threshold": int(frame["above_threshold"].sum()),
+            "corrections_applied": correction_stats.applied if correction_stats else 0,
+            "worst_drift": dg.MetadataValue.md(drift.top_n(frame, config.reconciliation.top_n)),
+        },
     )
-    yield dg.MaterializeResult(asset_key=["drift", "stock_history"], metadata={"rows_added": len(drift)})
+    yield dg.MaterializeResult(
+        asset_key=["drift", "stock_history"],
+        metadata={"rows_added": len(history), "drift_over_time": dg.MetadataValue.md(drift.drift_chart(full_history))},
+    )
     yield dg.AssetCheckResult(
-        asset_key=["reconciliation", "stock"],
-        check_name=NO_DRIFT_CHECK,
-        passed=len(above) == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"above_threshold": len(above), "threshold_units": threshold},
+        asset_key=["reconciliation", "stock"], check_name=SHARE_CHECK, passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"share_above_threshold": round(share, 4), "max_share_of_estate": thresholds.max_share_of_estate,
+                  "corrections_planned": len(fixes)},
     )
+
+
+def _no_velocity():
+    import pandas as pd
+
+    return pd.DataFrame({"sku": pd.Series(dtype=str), "location_key": pd.Series(dtype=str), "daily_units": pd.Series(dtype=float)})
+
+
+def _no_prices():
+    return schemas.frame_from_records("prices", [])
 
 
 @dg.definitions

@@ -77,6 +77,9 @@ async def _push_one(row, flow, pos_system, target, ops, stats, baselines, status
     if prior == "rejected":
         stats.rejected += 1  # stays in the rejected table until an operator retries or releases it
         return
+    if getattr(row, "kind", None) == "correction":
+        await _push_correction(row, key, flow, pos_system, target, ops, stats)
+        return
     pos_level, pos_version = int(row.pos_level), int(row.pos_version)
     baseline = baselines.get((row.sku, row.location_key))
     if baseline is not None and baseline[1] >= pos_version:
@@ -108,6 +111,22 @@ async def _push_one(row, flow, pos_system, target, ops, stats, baselines, status
         stats.applied += 1
 
 
+async def _push_correction(row, key, flow, pos_system, target, ops: OpsStore, stats: SyncStatistics) -> None:
+    """A reconciliation correction: commercetools is moved by the measured difference, relatively, so
+    changes made there since the check survive; the baseline (the POS side) does not move."""
+    delta = int(row.expected_delta)
+    payload = {"sku": row.sku, "location_key": row.location_key, "delta": delta, "kind": "correction"}
+    ops.mark_retrying(key, flow=flow, target=target.system, source=pos_system, record_ref=f"{row.sku}@{row.location_key}", payload=payload)
+    try:
+        result = await target.apply_stock_delta(row.sku, row.location_key, delta, key)
+    except ApiError as exc:
+        _record_failure(exc, key, flow, pos_system, row, payload, ops, stats)
+        return
+    stats.api_writes += 1
+    stats.applied += 1
+    ops.mark_applied(key, result)
+
+
 def _record_failure(exc: ApiError, key, flow, pos_system, row, payload, ops: OpsStore, stats: SyncStatistics) -> None:
     status = getattr(exc, "status", None)
     if status in SYSTEMIC_STATUSES:
@@ -136,7 +155,10 @@ async def recover_in_flight(flow: str, target: StockTarget, ops: OpsStore, stats
         payload = json.loads(entry["payload"])
         current = await target.read_stock(payload["sku"], payload["location_key"])
         key = entry["idempotency_key"]
-        if current is not None and current.last_movement == key:
+        if current is not None and current.last_movement == key and payload.get("kind") == "correction":
+            ops.mark_applied(key, {"status": "recovered", "quantity_on_stock": current.quantity_on_stock})
+            stats.recovered += 1
+        elif current is not None and current.last_movement == key:
             ops.mark_applied(
                 key,
                 {"status": "recovered", "quantity_on_stock": current.quantity_on_stock},

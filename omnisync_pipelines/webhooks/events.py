@@ -105,9 +105,7 @@ def _commercetools(route_type: str | None, document: dict, body: bytes) -> Inbox
             raise MalformedDelivery("Pub/Sub 'message.data' is not base64 UTF-8") from None
         document = _json_object(raw, "Pub/Sub 'message.data'")
     resource = document.get("resource") if isinstance(document.get("resource"), dict) else {}
-    if "specversion" in document:  # CloudEvents format
-        event_type, native = document.get("type"), document.get("id")
-    elif document.get("notificationType") == "Message":
+    if "specversion" in document or document.get("notificationType") == "Message":  # CloudEvents or Platform
         event_type, native = document.get("type"), document.get("id")
     elif str(document.get("notificationType", "")).startswith("Resource"):
         event_type = f"{resource.get('typeId')}.{document['notificationType']}"
@@ -125,10 +123,7 @@ def _generic(system: str, route_type: str | None, document: dict, body: bytes, h
     named = next((document[k] for k in ("type", "event", "name") if isinstance(document.get(k), str)), None)
     event_type = _event_type(route_type or named, "the route or a 'type' field")
     native = headers.get("x-omnisync-event-id") or document.get("event_id") or document.get("id")
-    if native:
-        event_id = _native_id(str(native))
-    else:
-        event_id = _digest(system, event_type, _canonical(document))
+    event_id = _native_id(str(native)) if native else _digest(system, event_type, _canonical(document))
     return InboxEvent(system, event_id, event_type, _text(body))
 
 
