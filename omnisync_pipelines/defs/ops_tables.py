@@ -20,7 +20,7 @@ OPS_TABLES = {
     name="ops_tables",
     specs=[
         dg.AssetSpec(["ops", name], group_name="ops", kinds={"duckdb"}, description=text,
-                     deps=[dg.AssetKey(["drift", "stock_history"])])
+                     deps=[dg.AssetKey(["drift", "stock_history"]), dg.AssetKey(["drift", "orders_history"])])
         for name, text in OPS_TABLES.items()
     ],
     pool="duckdb",

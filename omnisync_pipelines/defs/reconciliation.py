@@ -9,7 +9,11 @@ import dagster as dg
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import CommercetoolsCredentials, LightspeedXCredentials, OmnisyncResource
+from omnisync_pipelines.defs.resources import (
+    CommercetoolsCredentials,
+    LightspeedXCredentials,
+    OmnisyncResource,
+)
 from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.reconcile_stock import reconcile_stock

@@ -42,7 +42,19 @@ def replace_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame
         con.execute(f"CREATE OR REPLACE TABLE {schema}.{table} AS SELECT * FROM _incoming")
     finally:
         con.unregister("_incoming")
+    _type_null_columns(con, schema, table)
     return len(frame)
+
+
+def _type_null_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """A column that was empty or all-missing arrives typed NULL, into which no later value fits."""
+    columns = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? AND data_type IN ('NULL', '\"NULL\"')",
+        [schema, table],
+    ).fetchall()
+    for (column,) in columns:
+        con.execute(f'ALTER TABLE {schema}.{table} ALTER COLUMN "{column}" TYPE VARCHAR')
 
 
 def upsert_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame, keys: list[str]) -> int:

@@ -23,3 +23,14 @@ def test_identifiers_are_checked_not_interpolated():
         assert "not a safe identifier" in str(error)
     else:
         raise AssertionError("an unsafe schema name was accepted")
+
+
+def test_an_empty_first_snapshot_still_takes_values_later():
+    from omnisync_pipelines.canonical import schemas
+    from omnisync_pipelines.canonical.models import Return
+
+    con = duckdb.connect()
+    warehouse.replace_table(con, "commercetools", "returns", schemas.frame_from_records("returns", []))
+    later = schemas.frame_from_records("returns", [Return("commercetools", "r1", "EUR", 1999, pd.Timestamp("2026-11-02", tz="UTC"))])
+    warehouse.upsert_table(con, "commercetools", "returns", later, ["return_id"])
+    assert con.execute("SELECT return_id, refund_total FROM commercetools.returns").fetchall() == [("r1", 1999)]
