@@ -8,6 +8,7 @@ records of the same run are applied; the stock path can be materialized on its o
 
 import duckdb
 import pandas as pd
+import pytest
 
 from omnisync_pipelines.demo import _play
 from omnisync_pipelines.runs import load_definitions, run_job
@@ -15,6 +16,8 @@ from omnisync_pipelines.sandbox.scenario import trading_day
 from omnisync_pipelines.store.ops import OpsStore
 
 STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
+# one retailer's story in order (first sync, a day, a re-run, bad input): one worker, one sandbox
+pytestmark = pytest.mark.xdist_group("dagster_runs")
 
 
 def query(sandbox, sql: str) -> pd.DataFrame:
