@@ -16,6 +16,8 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(rejected_app, name="rejected")
 webhooks_app = typer.Typer(no_args_is_help=True, help="The webhook receiver.")
 app.add_typer(webhooks_app, name="webhooks")
+fastlane_app = typer.Typer(no_args_is_help=True, help="The low-latency stock lane beside Dagster.")
+app.add_typer(fastlane_app, name="fastlane")
 
 
 @app.command()
@@ -54,6 +56,18 @@ def reconcile() -> None:
     raise typer.Exit(0 if result.success else 1)
 
 
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="Small sizes (CI): checks the harness, not the speed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout: one object per benchmark.")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="Run only this benchmark (repeatable).")] = None,
+) -> None:
+    """Performance and scale benchmarks, each against a baseline measured in the same run."""
+    from omnisync_pipelines.bench.cli import main
+
+    raise typer.Exit(main(quick=quick, as_json=as_json, only=only, echo=typer.echo))
+
+
 @sandbox_app.command("serve")
 def sandbox_serve(
     system: Annotated[list[str] | None, typer.Option(help="Serve only these systems (repeatable).")] = None,
@@ -84,6 +98,51 @@ def rejected_list(status: Annotated[str, typer.Option(help="open, held, resolved
         typer.echo(f"no {status} rejected records")
         return
     typer.echo(frame[["id", "flow", "system", "entity", "record_ref", "field", "reason", "status", "attempts"]].to_string(index=False))
+
+
+@rejected_app.command("retry")
+def rejected_retry(
+    id: Annotated[list[int] | None, typer.Option("--id", help="Rejected record id (repeatable).")] = None,
+    flow: Annotated[str | None, typer.Option(help="Every open or held record of this flow.")] = None,
+    by: Annotated[str | None, typer.Option(help="Who asks (default: the OS user); kept in the audit trail.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, e.g. the fix that was made.")] = None,
+) -> None:
+    """Retry open or held rejected records after a fix (job reprocess_rejected); each outcome is audited."""
+    from omnisync_pipelines.operator_commands import actor_name, retry_rejected
+
+    if not id and not flow:
+        raise typer.BadParameter("name records with --id N (repeatable) or --flow FLOW")
+    raise typer.Exit(0 if retry_rejected(id or [], flow, actor_name(by), reason, typer.echo) else 1)
+
+
+@rejected_app.command("release")
+def rejected_release(
+    id: Annotated[int, typer.Option("--id", help="Rejected record id.")],
+    reason: Annotated[str, typer.Option(help="Why the record is let through; kept in the audit trail.")],
+    by: Annotated[str | None, typer.Option(help="Who releases (default: the OS user).")] = None,
+) -> None:
+    """Let a held or open record through as it is (the next push applies it); it is never retried."""
+    from omnisync_pipelines.engine.reprocess import NothingToDo, release
+    from omnisync_pipelines.operator_commands import actor_name
+    from omnisync_pipelines.store.ops import OpsStore
+
+    try:
+        release(OpsStore.from_url(), id, actor=actor_name(by), reason=reason)
+    except NothingToDo as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"released rejected record {id}")
+
+
+@fastlane_app.command("run")
+def fastlane_run(
+    poll: Annotated[float, typer.Option(help="Seconds between inbox polls when idle.")] = 0.2,
+    once: Annotated[bool, typer.Option(help="Drain the inbox once and exit.")] = False,
+) -> None:
+    """Apply X-Series sales and stock events from the webhook inbox to commercetools within about a second."""
+    from omnisync_pipelines.operator_commands import run_fast_lane_forever
+
+    run_fast_lane_forever(poll, once, typer.echo)
 
 
 @webhooks_app.command("serve")

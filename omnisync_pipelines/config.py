@@ -48,6 +48,9 @@ class LightspeedXSystem(_Strict):
     base_url: str
     domain_prefix: str
     registers: int = Field(default=1, ge=1)
+    # payment type name (case-insensitive) or `type:<payment_type_id>` -> canonical payment method
+    # (cash, card, gift_card, store_credit, other); unmapped names fall back to keywords, else rejected
+    tender_map: dict[str, Literal["cash", "card", "gift_card", "store_credit", "other"]] = {}
 
 
 class Systems(_Strict):
@@ -71,6 +74,42 @@ class OrderOptions(_Strict):
     payment_methods: dict[str, str] = {}  # canonical tender -> commercetools payment method name
 
 
+class FulfilmentOptions(_Strict):
+    # click-and-collect / ship-from-store: store key -> stores tried, in order, when the live POS check fails
+    fallback_stores: dict[str, list[str]] = {}
+    default_fallback: list[str] = []  # tried after a store's own list; an order none can serve is an exception row
+
+
+class AvailabilityOptions(_Strict):
+    # aggregate commercetools supply channel key -> the locations whose sellable stock counts toward it
+    channels: dict[str, list[str]] = {}
+    safety_stock: int = Field(default=0, ge=0)  # units held back per SKU x location
+    safety_stock_by_location: dict[str, int] = {}  # overrides the default for a location
+    safety_stock_by_sku: dict[str, int] = {}  # overrides location and default for a SKU
+
+
+class CatalogOptions(_Strict):
+    # commercetools tax category key -> the POS's tax id; a category missing here is rejected (field tax_category)
+    tax_classes: dict[str, str] = {}
+    # commercetools customer group id -> the POS customer group its price book is for; other groups' prices stay online
+    customer_groups: dict[str, str] = {}
+    # attributes that define a variant at the POS (None: every attribute except barcode/GTIN ones)
+    variant_attributes: list[str] | None = None
+
+
+class CustomerOptions(_Strict):
+    # field -> owner ("commercetools" or "pos"); a field is only written in its owner's direction
+    ownership: dict[Literal["email", "first_name", "last_name", "phone", "loyalty_id", "consent_marketing"],
+                    Literal["commercetools", "pos"]] = {
+        "email": "commercetools", "first_name": "commercetools", "last_name": "commercetools",
+        "phone": "commercetools", "loyalty_id": "pos", "consent_marketing": "pos",
+    }
+    private_fields: list[str] = ["phone", "date_of_birth"]  # never copied, whoever owns them
+    create_missing: dict[Literal["pos_to_commercetools", "commercetools_to_pos"], bool] = {
+        "pos_to_commercetools": True, "commercetools_to_pos": False,
+    }
+
+
 class ReconciliationOptions(_Strict):
     drift_units_threshold: int = Field(default=0, ge=0)  # |difference| must exceed this many units
     velocity_days: float | None = Field(default=None, gt=0)  # ... and this many days of the SKU's sales there
@@ -88,7 +127,11 @@ class OmnisyncConfig(_Strict):
     stock: StockOptions = StockOptions()
     orders: OrderOptions = OrderOptions()
     returns: ReturnOptions = ReturnOptions()
+    catalog: CatalogOptions = CatalogOptions()
+    customers: CustomerOptions = CustomerOptions()
     reconciliation: ReconciliationOptions = ReconciliationOptions()
+    fulfilment: FulfilmentOptions = FulfilmentOptions()
+    availability: AvailabilityOptions = AvailabilityOptions()
 
     @model_validator(mode="after")
     def _locations_consistent(self) -> OmnisyncConfig:
@@ -99,6 +142,14 @@ class OmnisyncConfig(_Strict):
             seen[location.key] = location.key
             if getattr(location, self.pos, None) is None:
                 raise ValueError(f"locations[{index}].{self.pos}: location {location.key!r} has no mapping for the configured pos")
+        known = set(seen)
+        for store, fallbacks in {**self.fulfilment.fallback_stores, "*": self.fulfilment.default_fallback}.items():
+            for name in ([store] if store != "*" else []) + list(fallbacks):
+                if name not in known:
+                    raise ValueError(f"fulfilment.fallback_stores: unknown location {name!r}")
+        for channel, members in self.availability.channels.items():
+            if unknown := sorted(set(members) - known):
+                raise ValueError(f"availability.channels.{channel}: unknown locations {unknown}")
         if getattr(self.systems, self.pos, None) is None:
             raise ValueError(f"systems.{self.pos}: the configured pos has no system settings")
         return self

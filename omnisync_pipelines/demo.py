@@ -7,6 +7,7 @@ are real Dagster runs recorded in the instance under <data_dir>/dagster_home.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmul
 from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.faults import FaultPlan
 from omnisync_pipelines.sandbox.loader import load_world, play_day
+from omnisync_pipelines.sandbox.loader_commercetools import CommercetoolsLoader
 from omnisync_pipelines.sandbox.scenario import build_world, trading_day
 from omnisync_pipelines.sandbox.serve import SandboxServer
 
@@ -61,11 +63,25 @@ async def _play(day, loaded, server: SandboxServer):
         return await play_day(day, loaded, ct, lsx, _emulator(server, "lightspeed_x"))
 
 
+async def _back_office(loaded, server: SandboxServer, seed: int, edits: int = 3) -> list[tuple[str, str, int, int]]:
+    """Hand edits in commercetools that no till knows of: the drift the reconciliation must find."""
+    rng = random.Random(seed)
+    world = loaded.world
+    done = []
+    async with httpx.AsyncClient(base_url=server.base_url("commercetools"), timeout=30) as ct:
+        storefront = CommercetoolsLoader(ct, loaded.ct_credentials, loaded.channel_ids)
+        for store in rng.sample([s.key for s in world.stores], min(edits, len(world.stores))):
+            sku = rng.choice(world.variants).sku
+            units = rng.choice((2, 3, 5))
+            done.append((sku, store, units, await storefront.clerk_adjusts_inventory(sku, store, units)))
+    return done
+
+
 def _emulator(server: SandboxServer, system: str):
     return next(s.emulator for s in server.served if s.system == system)
 
 
-def write_config(path: Path, server: SandboxServer, loaded) -> None:
+def write_config(path: Path, server: SandboxServer, loaded, correction: dict[str, str] | None = None) -> None:
     ct_credentials = _emulator(server, "commercetools").credentials(server.base_url("commercetools"))
     lsx_credentials = _emulator(server, "lightspeed_x").credentials(server.base_url("lightspeed_x"))
     config = {
@@ -85,6 +101,8 @@ def write_config(path: Path, server: SandboxServer, loaded) -> None:
         "locations": loaded.location_map,
         "returns": {"reason_codes": {"size": "wrong-size", "damaged": "damaged", "changed_mind": "changed-mind"}},
     }
+    if correction:
+        config["reconciliation"] = {"correction": correction}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -124,7 +142,9 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
     try:
         for served in server.served:
             step(f"  {served.system} emulator at {served.base_url}")
-        write_config(data / "omnisync.yaml", server, loaded)
+        # the demo retailer trusts its tills: drift found in commercetools is set back to the POS count
+        write_config(data / "omnisync.yaml", server, loaded,
+                     correction={store.key: "correct_to_pos" for store in loaded.world.stores})
         os.environ.update(demo_environment(data, server))
         for served in server.served:
             served.emulator.faults.configure(FaultPlan.uniform(fault_rate, seed=seed))
@@ -134,9 +154,13 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         step("playing one trading day at the stores and online")
         with _faults_paused(server):
             report = server.run(_play(trading_day(loaded.world, seed, day=1), loaded, server), timeout=300)
-        step(f"  {report.summary() if hasattr(report, 'summary') else report}")
-        step("delta_sync: what changed since the cursors")
+            step(f"  {report.summary() if hasattr(report, 'summary') else report}")
+            for sku, store, units, now in server.run(_back_office(loaded, server, seed)):
+                step(f"  back office: {units:+d} x {sku} at {store} in commercetools only (now {now})")
+        step("delta_sync: what changed since the cursors; drift found is corrected to the POS count")
         outcomes.append(_run_until_clean("delta_sync", run_job, step))
+        step("reconcile: both systems compared once more")
+        outcomes.append(_run_until_clean("reconcile", run_job, step))
         with _faults_paused(server):
             ok = converged(data, report, echo=step)
         print_summary(data, outcomes, server, echo=echo)

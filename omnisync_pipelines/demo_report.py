@@ -42,6 +42,11 @@ def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None])
             echo(f"    {system}: " + ", ".join(counts))
         ledger = dict(con.execute("SELECT status, count(*) FROM ops.ledger GROUP BY status").fetchall()) if _exists(con, "ops", "ledger") else {}
         echo("  writes (ops.ledger): " + (", ".join(f"{k} {v}" for k, v in sorted(ledger.items())) or "none"))
+        if _exists(con, "drift", "stock_history"):
+            found, units = con.execute("SELECT count(*), coalesce(sum(abs(difference)), 0) FROM drift.stock_history").fetchall()[0]
+            corrected = con.execute("SELECT count(*) FROM ops.ledger WHERE flow = 'stock_correction' AND status = 'applied'"
+                                    ).fetchall()[0][0] if _exists(con, "ops", "ledger") else 0
+            echo(f"  stock drift found (drift.stock_history): {found} SKU x location, {units} units; corrected to the POS: {corrected}")
         rejected = con.execute("SELECT count(*) FROM ops.rejected WHERE status IN ('open', 'held')").fetchall()[0][0] if _exists(con, "ops", "rejected") else 0
         echo(f"  rejected records open (ops.rejected): {rejected}")
         status = dict(con.execute("SELECT status, count(*) FROM reconciliation.stock GROUP BY status").fetchall())

@@ -31,3 +31,15 @@ class Connector(Protocol):
 class UnknownEntity(ValueError):
     def __init__(self, system: str, entity: str):
         super().__init__(f"{system} cannot read {entity!r}; entities: {', '.join(ENTITIES)}")
+
+
+class LocationMapError(ValueError):
+    """The configuration's location map names a location the system does not have: fix the map
+    (or create the location) before anything is written."""
+
+
+def unknown_locations(system: str, field: str, missing: dict[str, str]) -> LocationMapError:
+    """`missing`: location key -> the configured value the system does not know."""
+    where = "; ".join(f"locations[{loc}].{system}.{field} = {value!r}" for loc, value in sorted(missing.items()))
+    return LocationMapError(f"{system} does not know {where}: correct it in the configuration file "
+                            f"(OMNISYNC_CONFIG) or create it in {system}; nothing was written")

@@ -31,7 +31,8 @@ def build_connector(
         )
         store_map = {loc.commercetools.store_key: loc.key for loc in config.locations if loc.commercetools.store_key}
         client = build_client(settings, transport=transport, call_log=call_log)
-        return CommercetoolsConnector(client, config.ct_channel_map(), store_map=store_map)
+        return CommercetoolsConnector(client, config.ct_channel_map(), store_map=store_map,
+                                      aggregate_channels=tuple(config.availability.channels))
     if system == "lightspeed_x":
         from omnisync_pipelines.connectors.lightspeed_x.client import build_client
         from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector
@@ -44,7 +45,7 @@ def build_connector(
             domain_prefix=lsx.domain_prefix, base_url=lsx.base_url, registers=lsx.registers, **secrets
         )
         client = build_client(settings, transport=transport, call_log=call_log)
-        return LightspeedXConnector(client, config.pos_location_map())
+        return LightspeedXConnector(client, config.pos_location_map(), tender_map=dict(lsx.tender_map) or None)
     raise ValueError(f"no connector for system {system!r} yet")
 
 
@@ -62,3 +63,25 @@ async def open_connector(
         yield connector
     finally:
         await connector.aclose()
+
+
+def build_catalog_target(connector: Connector, config: OmnisyncConfig):
+    """The engine's `CatalogTarget` over an open POS connector (catalog and prices flow to the POS)."""
+    if connector.system == "lightspeed_x":
+        from omnisync_pipelines.connectors.lightspeed_x.catalog_target import LightspeedXCatalog
+
+        return LightspeedXCatalog(connector.client, {v: k for k, v in config.pos_location_map().items()})
+    raise ValueError(f"no catalog target for system {connector.system!r} yet")
+
+
+def build_customer_target(connector: Connector):
+    """The engine's `CustomerTarget` over an open connector of either side."""
+    if connector.system == "commercetools":
+        from omnisync_pipelines.connectors.commercetools.customer_target import CommercetoolsCustomers
+
+        return CommercetoolsCustomers(connector.client)
+    if connector.system == "lightspeed_x":
+        from omnisync_pipelines.connectors.lightspeed_x.customer_target import LightspeedXCustomers
+
+        return LightspeedXCustomers(connector.client)
+    raise ValueError(f"no customer target for system {connector.system!r} yet")

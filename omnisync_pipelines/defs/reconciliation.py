@@ -61,7 +61,8 @@ def append_history(con, table: str, rows) -> None:
             ["drift", "stock_history"], deps=[dg.AssetKey(["reconciliation", "stock"])],
             group_name="reconciliation", kinds={"duckdb"},
             description="Every stock discrepancy of every reconciliation run (run_id, checked_at): which stores drift "
-            "most, since when a SKU has been off, how much drift per day.",
+            "most, since when a SKU has been off, how much drift per day. Beside it drift.stock_runs: one row per "
+            "reconciliation run (clean ones too) with its status counts.",
         ),
     ],
     check_specs=[dg.AssetCheckSpec(SHARE_CHECK, asset=["reconciliation", "stock"],
@@ -105,7 +106,11 @@ def reconciliation_stock(
     with omnisync.warehouse() as con:
         warehouse.replace_table(con, "reconciliation", "stock", frame)
         append_history(con, "stock_history", history)
+        append_history(con, "stock_runs", drift.run_row(frame, context.run_id, checked_at))
         full_history = warehouse.read_table(con, "drift", "stock_history")
+        runs = warehouse.read_table(con, "drift", "stock_runs")
+        for view, sql in drift.ANALYST_VIEWS.items():
+            con.execute(f"CREATE OR REPLACE VIEW drift.{view} AS {sql}")
     counts = frame["status"].value_counts().to_dict()
     passed, share = drift.share_check(frame, thresholds)
     yield dg.MaterializeResult(
@@ -119,7 +124,7 @@ def reconciliation_stock(
     )
     yield dg.MaterializeResult(
         asset_key=["drift", "stock_history"],
-        metadata={"rows_added": len(history), "drift_over_time": dg.MetadataValue.md(drift.drift_chart(full_history))},
+        metadata={"rows_added": len(history), "drift_over_time": dg.MetadataValue.md(drift.drift_chart(full_history, runs=runs))},
     )
     yield dg.AssetCheckResult(
         asset_key=["reconciliation", "stock"], check_name=SHARE_CHECK, passed=passed, severity=dg.AssetCheckSeverity.ERROR,

@@ -10,6 +10,7 @@ import dagster as dg
 import pandera.errors as pa_errors
 
 from omnisync_pipelines.canonical import schemas
+from omnisync_pipelines.connectors.base import LocationMapError
 from omnisync_pipelines.defs.resources import (
     CommercetoolsCredentials,
     LightspeedXCredentials,
@@ -54,7 +55,10 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
         mode = run_mode(context)
         since = ops.get_cursor(spec.cursor_name) if mode == "delta" else None
         secrets = {"commercetools": commercetools, "lightspeed_x": lightspeed_x}[spec.system].secrets()
-        result = with_connector(spec.system, config, secrets, ops, lambda c: c.read(spec.entity, since=since))
+        try:  # a location map the system does not match stops the run here, before any push writes
+            result = with_connector(spec.system, config, secrets, ops, lambda c: _verified_read(c, spec.entity, since))
+        except LocationMapError as exc:
+            raise dg.Failure(str(exc)) from exc
         ops.add_rejections(f"snapshot/{spec.system}/{spec.entity}", result.rejected)
 
         all_valid = True
@@ -90,6 +94,13 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
             ops.set_cursor(spec.cursor_name, result.cursor, {"mode": mode, "records": result.raw_count, "run_id": context.run_id})
 
     return snapshot
+
+
+async def _verified_read(connector, entity: str, since: str | None):
+    verify = getattr(connector, "verify_locations", None)
+    if verify is not None:
+        await verify()
+    return await connector.read(entity, since=since)
 
 
 def _validate(table: str, frame) -> str | None:

@@ -9,6 +9,8 @@ import pandas as pd
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
 from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.targets import only_targeted_stock
+from omnisync_pipelines.engine.fulfilment_status import status_flow
 from omnisync_pipelines.engine.options import SyncOptions
 from omnisync_pipelines.engine.stock_plan import plan_stock, stock_flow
 from omnisync_pipelines.engine.stock_push import push_stock
@@ -21,7 +23,9 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=["plan", flow],
-        deps=[dg.AssetKey([pos, "stock"]), dg.AssetKey(["commercetools", "catalog"])],
+        # after the fulfilment pushes: their POS sales (and voids) move counts this plan must carry (flow 5)
+        deps=[dg.AssetKey([pos, "stock"]), dg.AssetKey(["commercetools", "catalog"]),
+              dg.AssetKey(["push", status_flow(pos)])],
         group_name="stock",
         kinds={"duckdb"},
         pool="duckdb",
@@ -32,6 +36,7 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
         ops = omnisync.ops_store()
         with omnisync.warehouse() as con:
             rows, rejections = plan_stock(con, pos, ops.baselines_frame(pos))
+            rows = only_targeted_stock(context, con, pos, rows)
             warehouse.replace_table(con, "plan", flow, rows)
         ops.add_rejections(flow, rejections)
         return dg.MaterializeResult(

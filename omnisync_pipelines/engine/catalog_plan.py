@@ -26,7 +26,7 @@ analysts and checks.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import duckdb
@@ -47,6 +47,7 @@ PLAN_COLUMNS = [
     "idempotency_key", "source_system", "sku", "action", "changes", "desired", "prices", "pos_system_id", "desired_hash",
 ]
 PRICE_COLUMNS = ["sku", "location_key", "currency", "price_book", "amount", "scope"]
+BARCODE_ATTRIBUTES = frozenset({"gtin", "ean", "barcode", "upc"})  # carried as the barcode, not as an attribute
 
 
 def catalog_flow(pos_system: str) -> str:
@@ -83,10 +84,26 @@ FIELDS: dict[str, Callable[[object], object]] = {
 }
 
 
+def _same_name(current, desired) -> bool:
+    """A POS that shows a variant as "<product> / <option> / ..." (X-Series) holds the product name."""
+    have, want = _text(current), _text(desired)
+    return have == want or (have is not None and want is not None and have.startswith(f"{want} / "))
+
+
 def changed_fields(current: dict | None, desired: dict) -> list[str]:
     if current is None:
         return list(FIELDS)
-    return [field for field, normal in FIELDS.items() if normal(current.get(field)) != normal(desired.get(field))]
+    changed = []
+    for field, normal in FIELDS.items():
+        if field == "name":
+            same = _same_name(current.get(field), desired.get(field))
+        elif field == "tax_category" and desired.get(field) is None:
+            same = True  # no tax class named: the POS's default tax applies, whatever it is
+        else:
+            same = normal(current.get(field)) == normal(desired.get(field))
+        if not same:
+            changed.append(field)
+    return changed
 
 
 # prices --------------------------------------------------------------------------------------
@@ -126,8 +143,11 @@ def resolve_prices(
         con.unregister("_catalog_locations")
 
 
-def prices_by_sku(resolved: pd.DataFrame) -> dict[str, dict]:
-    """{sku: {location_key: {"currency", "amount", "price_books": {group: amount}}}} (the set_prices shape)."""
+def prices_by_sku(resolved: pd.DataFrame, groups: Mapping[str, str] | None = None) -> dict[str, dict]:
+    """{sku: {location_key: {"currency", "amount", "price_books": {group: amount}}}} (the set_prices shape).
+
+    `groups` (customer group -> the POS's price book group) translates group prices into POS terms;
+    prices of a group it does not list are left out (they stay online). None keeps the groups as they are."""
     out: dict[str, dict] = {}
     for r in resolved.itertuples(index=False):
         slot = out.setdefault(r.sku, {}).setdefault(
@@ -135,8 +155,10 @@ def prices_by_sku(resolved: pd.DataFrame) -> dict[str, dict]:
         )
         if r.price_book is None or pd.isna(r.price_book):
             slot["amount"] = int(r.amount)
-        else:
+        elif groups is None:
             slot["price_books"][r.price_book] = int(r.amount)
+        elif r.price_book in groups:
+            slot["price_books"][groups[r.price_book]] = int(r.amount)
     return out
 
 
@@ -147,11 +169,23 @@ def plan_catalog(
     locations: Sequence[CatalogLocation],
     *,
     as_of: datetime | None = None,
+    tax_classes: Mapping[str, str] | None = None,
+    customer_groups: Mapping[str, str] | None = None,
+    variant_attributes: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Return (plan rows, rejections). Reads `commercetools.catalog|prices` and `<pos>.catalog|prices`."""
+    """Return (plan rows, rejections). Reads `commercetools.catalog|prices` and `<pos>.catalog|prices`.
+
+    `tax_classes` (tax category -> POS tax id) and `customer_groups` (customer group -> POS group)
+    put the desired state in the POS's terms before the diff; None compares them as they are. With
+    `tax_classes` given, an item whose tax category it does not list is rejected (field tax_category).
+    `variant_attributes` are the attributes the POS keeps (None: all but barcode/GTIN attributes)."""
     as_of = as_of or datetime.now(UTC)
     flow = catalog_flow(pos_system)
     valid, rejections = validate_catalog(con, locations, as_of=as_of)
+    if tax_classes is not None:
+        unmapped = unmapped_tax_classes(con, valid, tax_classes)
+        rejections = sorted([*rejections, *unmapped], key=lambda r: (r.record_ref, r.field))
+        valid = [sku for sku in valid if sku not in {r.record_ref for r in unmapped}]
     con.register("_valid_skus", pd.DataFrame({"sku": pd.Series(valid, dtype=object)}))
     try:
         pairs = con.execute(
@@ -167,12 +201,14 @@ def plan_catalog(
         ).df()
     finally:
         con.unregister("_valid_skus")
-    desired_prices = prices_by_sku(resolve_prices(con, SOURCE, locations, as_of=as_of))
+    desired_prices = prices_by_sku(resolve_prices(con, SOURCE, locations, as_of=as_of), customer_groups)
     current_prices = prices_by_sku(resolve_prices(con, pos_system, locations, as_of=as_of))
 
     rows = []
     for r in pairs.astype(object).where(pairs.notna(), None).to_dict("records"):
-        desired = desired_item(r)
+        desired = desired_item(r, variant_attributes)
+        if tax_classes is not None and desired["tax_category"] is not None:
+            desired["tax_category"] = tax_classes[desired["tax_category"]]
         current = {f: r[f"pos_{f}"] for f in FIELDS} if r["at_pos"] else None
         prices = desired_prices.get(r["sku"], {})
         changes = changed_fields(current, desired)
@@ -196,14 +232,40 @@ def plan_catalog(
     return pd.DataFrame(rows, columns=PLAN_COLUMNS), rejections
 
 
-def desired_item(row: dict) -> dict:
+def unmapped_tax_classes(con, skus: Sequence[str], tax_classes: Mapping[str, str]) -> list[Rejection]:
+    con.register("_valid_skus", pd.DataFrame({"sku": pd.Series(list(skus), dtype=object)}))
+    try:
+        rows = con.execute(
+            f"""SELECT DISTINCT sku, trim(tax_category) FROM {catalog_relation(SOURCE)} JOIN _valid_skus USING (sku)
+                WHERE trim(coalesce(tax_category, '')) <> '' ORDER BY sku"""
+        ).fetchall()
+    finally:
+        con.unregister("_valid_skus")
+    return [
+        Rejection(SOURCE, "catalog", sku, "tax_category",
+                  f"SKU {sku}: tax category {category!r} has no POS tax class (configuration catalog.tax_classes)",
+                  json.dumps({"sku": sku, "tax_category": category}))
+        for sku, category in rows if category not in tax_classes
+    ]
+
+
+def pos_attributes(value, variant_attributes: Sequence[str] | None = None) -> object:
+    attributes = _attributes(value)
+    if not isinstance(attributes, dict):
+        return attributes
+    if variant_attributes is not None:
+        return {k: v for k, v in attributes.items() if k in set(variant_attributes)}
+    return {k: v for k, v in attributes.items() if k.lower() not in BARCODE_ATTRIBUTES}
+
+
+def desired_item(row: dict, variant_attributes: Sequence[str] | None = None) -> dict:
     """The canonical item shape `CatalogTarget.upsert_item` receives (plus `system_id` at push time)."""
     return {
         "sku": row["sku"],
         "product_key": row["product_key"],
         "name": _text(row["name"]),
         "barcode": _text(row["barcode"]),
-        "attributes": _attributes(row["attributes"]),
+        "attributes": pos_attributes(row["attributes"], variant_attributes),
         "tax_category": _text(row["tax_category"]),
         "active": _flag(row["active"]),
     }

@@ -147,12 +147,23 @@ GROUP BY location_key
 ORDER BY abs_units DESC, skus_off DESC, location_key
 """
 
-# Runs are numbered in time order; the SKUs in the latest run's history are "off now", and their
-# island of consecutive runs ending there says since when.
+def run_row(frame: pd.DataFrame, run_id: str, checked_at: datetime) -> pd.DataFrame:
+    """One row for drift.stock_runs: every reconciliation run, clean ones included, so the history's
+    gaps can be told apart from runs that were never made."""
+    counts = frame["status"].value_counts()
+    above = int(frame["above_threshold"].sum()) if "above_threshold" in frame else 0
+    return pd.DataFrame([{
+        "run_id": run_id, "checked_at": pd.Timestamp(checked_at), "rows": len(frame),
+        "match": int(counts.get("match", 0)), "explained": int(counts.get("explained", 0)),
+        "drift": int(counts.get("drift", 0)), "above_threshold": above,
+    }])
+
+
+# Runs are numbered in time order from drift.stock_runs (clean runs too); a SKU is "off now" when
+# the latest run has it in the history, and its island of consecutive runs ending there says since when.
 SINCE_WHEN_SKU_OFF = """
 WITH runs AS (
-    SELECT run_id, min(checked_at) AS checked_at, row_number() OVER (ORDER BY min(checked_at), run_id) AS n
-    FROM drift.stock_history GROUP BY run_id
+    SELECT run_id, checked_at, row_number() OVER (ORDER BY checked_at, run_id) AS n FROM drift.stock_runs
 ), islands AS (
     SELECT h.sku, h.location_key, h.difference, r.n, r.checked_at,
            r.n - row_number() OVER (PARTITION BY h.sku, h.location_key ORDER BY r.n) AS island
@@ -166,26 +177,35 @@ HAVING max(n) = (SELECT max(n) FROM runs)
 ORDER BY off_since, location_key, sku
 """
 
-# Per day, the state at that day's last run: how many SKU x locations were off and by how much.
+# The state at each day's last run: a day that ended clean shows 0.
 DRIFT_PER_DAY = """
 WITH last_runs AS (
-    SELECT CAST(checked_at AS DATE) AS day, arg_max(run_id, checked_at) AS run_id, count(DISTINCT run_id) AS runs
-    FROM drift.stock_history GROUP BY day
+    SELECT CAST(checked_at AS DATE) AS day, arg_max(run_id, checked_at) AS run_id, count(*) AS runs
+    FROM drift.stock_runs GROUP BY day
 )
-SELECT l.day, l.runs, count(*) AS discrepancies, sum(abs(h.difference)) AS abs_units
-FROM last_runs AS l JOIN drift.stock_history AS h USING (run_id)
+SELECT l.day, l.runs, count(h.sku) AS discrepancies, coalesce(sum(abs(h.difference)), 0) AS abs_units
+FROM last_runs AS l LEFT JOIN drift.stock_history AS h USING (run_id)
 GROUP BY l.day, l.runs
 ORDER BY l.day
 """
 
 
+# views analysts query by name (created beside the history tables)
+ANALYST_VIEWS = {"stores_drifting_most": WHICH_STORES_DRIFT_MOST, "skus_off_since": SINCE_WHEN_SKU_OFF,
+                 "drift_per_day": DRIFT_PER_DAY}
+
+
 def run_query(sql: str, *, stock_history: pd.DataFrame | None = None, orders_history: pd.DataFrame | None = None,
-              params: Mapping | None = None) -> pd.DataFrame:
-    """Run an analyst query against history frames (as drift.stock_history / drift.orders_history)."""
+              stock_runs: pd.DataFrame | None = None, params: Mapping | None = None) -> pd.DataFrame:
+    """Run an analyst query against history frames (as drift.stock_history / drift.orders_history /
+    drift.stock_runs; without `stock_runs`, the runs are those the history names)."""
+    if stock_runs is None and stock_history is not None:
+        stock_runs = stock_history.groupby("run_id", as_index=False)["checked_at"].min()
     con = duckdb.connect()
     try:
         con.execute("CREATE SCHEMA drift")
-        for table, frame in (("stock_history", stock_history), ("orders_history", orders_history)):
+        for table, frame in (("stock_history", stock_history), ("orders_history", orders_history),
+                             ("stock_runs", stock_runs)):
             if frame is not None:
                 con.register("_frame", frame)
                 con.execute(f"CREATE TABLE drift.{table} AS SELECT * FROM _frame")
@@ -195,15 +215,15 @@ def run_query(sql: str, *, stock_history: pd.DataFrame | None = None, orders_his
         con.close()
 
 
-def drift_chart(history: pd.DataFrame, width: int = 30) -> str:
+def drift_chart(history: pd.DataFrame, width: int = 30, runs: pd.DataFrame | None = None) -> str:
     """Markdown: drift per day (DRIFT_PER_DAY) as unicode bars of absolute units off."""
     if history.empty:
         return "no drift recorded"
-    days = run_query(DRIFT_PER_DAY, stock_history=history)
+    days = run_query(DRIFT_PER_DAY, stock_history=history, stock_runs=runs)
     peak = max(int(days["abs_units"].max()), 1)
     lines = ["| day | discrepancies | units off | |", "| --- | ---: | ---: | --- |"]
     for row in days.itertuples():
-        bar = "█" * max(1, round(width * int(row.abs_units) / peak))
+        bar = "█" * max(1, round(width * int(row.abs_units) / peak)) if row.abs_units else ""
         lines.append(f"| {row.day:%Y-%m-%d} | {row.discrepancies} | {int(row.abs_units)} | {bar} |")
     return "\n".join(lines)
 

@@ -37,17 +37,20 @@ def plan_stock(
     try:
         rows = con.execute(
             f"""
-            SELECT p.sku, p.location_key, p.on_hand AS pos_level, p.system_version AS pos_version,
-                   b.level AS baseline_level,
-                   p.on_hand - coalesce(b.level, 0) AS expected_delta,
-                   CASE WHEN b.level IS NULL THEN 'initial' ELSE 'level_change' END AS kind,
-                   c.sku IS NOT NULL AS known_sku,
-                   p.system_id
-            FROM {_pos_table(pos_system)} AS p
-            LEFT JOIN _baselines AS b USING (sku, location_key)
-            LEFT JOIN (SELECT DISTINCT sku FROM commercetools.catalog) AS c USING (sku)
-            WHERE b.level IS NULL OR p.on_hand <> b.level
-            ORDER BY p.location_key, p.sku
+            WITH moved AS (  -- the one pass over the whole snapshot; everything after sees only changes
+                SELECT p.sku, p.location_key, p.on_hand AS pos_level, p.system_version AS pos_version,
+                       b.level AS baseline_level, p.system_id
+                FROM {_pos_table(pos_system)} AS p
+                LEFT JOIN _baselines AS b USING (sku, location_key)
+                WHERE b.level IS NULL OR p.on_hand <> b.level
+            )
+            SELECT m.sku, m.location_key, m.pos_level, m.pos_version, m.baseline_level,
+                   m.pos_level - coalesce(m.baseline_level, 0) AS expected_delta,
+                   CASE WHEN m.baseline_level IS NULL THEN 'initial' ELSE 'level_change' END AS kind,
+                   coalesce(m.sku IN (SELECT sku FROM commercetools.catalog), false) AS known_sku,
+                   m.system_id
+            FROM moved AS m
+            ORDER BY m.location_key, m.sku
             """
         ).df()
     finally:

@@ -17,6 +17,8 @@ from typing import Protocol
 import pandas as pd
 
 from omnisync_pipelines.canonical.models import Rejection
+from omnisync_pipelines.engine import offline_policy
+from omnisync_pipelines.engine.drift import CORRECTION_FLOW
 from omnisync_pipelines.engine.options import SyncOptions
 from omnisync_pipelines.engine.statistics import SyncStatistics
 from omnisync_pipelines.engine.stock_plan import stock_flow
@@ -57,24 +59,35 @@ async def push_stock(
         (r.sku, r.location_key): (int(r.level), int(r.version)) for r in ops.baselines_frame(pos_system).itertuples()
     }
     statuses = ops.ledger_statuses(plan["idempotency_key"]) if len(plan) else {}
+    prefetch = getattr(target, "prefetch_stock", None)  # optional: resolve entries in batches, not per record
+    if prefetch is not None:
+        await prefetch(
+            (r.sku, r.location_key) for r in plan.itertuples(index=False)
+            if statuses.get(r.idempotency_key) not in ("applied", "rejected") and getattr(r, "kind", None) != "correction"
+        )
     gate = asyncio.Semaphore(options.concurrency)
 
     async def push_row(row) -> None:
         async with gate:
-            await _push_one(row, flow, pos_system, target, ops, stats, baselines, statuses)
+            await _push_one(row, flow, pos_system, target, ops, stats, baselines, statuses, options)
 
-    await asyncio.gather(*(push_row(row) for row in plan.itertuples(index=False)))
+    try:
+        await asyncio.gather(*(push_row(row) for row in plan.itertuples(index=False)))
+    finally:
+        if prefetch is not None:
+            target.drop_prefetched()
     return stats.finish()
 
 
-async def _push_one(row, flow, pos_system, target, ops, stats, baselines, statuses) -> None:
+async def _push_one(row, flow, pos_system, target, ops, stats, baselines, statuses, options=SyncOptions()) -> None:
     key = row.idempotency_key
     stats.processed += 1
     prior = statuses.get(key)
     if prior == "applied":
         stats.already_applied += 1
         return
-    if prior == "rejected":
+    released = prior == "rejected" and offline_policy.released(ops, flow, f"{row.sku}@{row.location_key}")
+    if prior == "rejected" and not released:
         stats.rejected += 1  # stays in the rejected table until an operator retries or releases it
         return
     if getattr(row, "kind", None) == "correction":
@@ -99,12 +112,38 @@ async def _push_one(row, flow, pos_system, target, ops, stats, baselines, status
             ops.mark_applied(key, {"status": "noop"}, baseline=advance)
             stats.noop += 1
             return
-        result = await target.apply_stock_delta(row.sku, row.location_key, delta, key)
+        policy, decision, before = options.negative_stock_policy, None, None
+        if delta < 0 and baseline is not None and policy != "allow_negative_and_report":
+            # flow 6: a late (offline) decrease that would take commercetools below zero -> the configured policy
+            ref = f"{row.sku}@{row.location_key}"
+            now = await target.read_stock(row.sku, row.location_key)
+            before = now.quantity_on_stock if now else None
+            decision = offline_policy.decide(policy, before, delta, released=released or offline_policy.released(ops, flow, ref))
+            if decision.hold:
+                reason = (f"held for review: {delta:+d} at {row.location_key} would take commercetools from {before or 0} to "
+                          f"{(before or 0) + delta} ({decision.discrepancy_units} below zero); release it to apply")
+                ops.mark_failed(key, "rejected", reason)
+                ops.add_rejections(flow, [Rejection(pos_system, "stock", ref, "quantity", reason, json.dumps(payload))],
+                                   status=offline_policy.HELD, key=key)
+                stats.rejected += 1
+                return
+            if decision.apply == 0:
+                ops.mark_applied(key, {"status": "noop", **decision.report(policy, before)}, baseline=advance)
+                stats.noop += 1
+                return
+        result = await target.apply_stock_delta(row.sku, row.location_key, decision.apply if decision else delta, key)
     except ApiError as exc:
         _record_failure(exc, key, flow, pos_system, row, payload, ops, stats)
         return
     stats.api_writes += 1
+    result = dict(result)
+    if decision is not None and decision.discrepancy_units:
+        result.update(decision.report(policy, before))
+    elif delta < 0 and int(result.get("quantity_on_stock") or 0) < 0 and result.get("status") == "applied":
+        result.update({"negative_policy": policy, "discrepancy_units": -int(result["quantity_on_stock"])})
     ops.mark_applied(key, result, baseline=advance)
+    if released or decision is not None:
+        offline_policy.resolve_released(ops, flow, f"{row.sku}@{row.location_key}")
     if result.get("status") == "already_applied":
         stats.already_applied += 1
     else:
@@ -113,7 +152,9 @@ async def _push_one(row, flow, pos_system, target, ops, stats, baselines, status
 
 async def _push_correction(row, key, flow, pos_system, target, ops: OpsStore, stats: SyncStatistics) -> None:
     """A reconciliation correction: commercetools is moved by the measured difference, relatively, so
-    changes made there since the check survive; the baseline (the POS side) does not move."""
+    changes made there since the check survive; the baseline (the POS side) does not move. Recorded
+    under its own flow, so the ledger tells corrections from synced movements."""
+    flow = CORRECTION_FLOW
     delta = int(row.expected_delta)
     payload = {"sku": row.sku, "location_key": row.location_key, "delta": delta, "kind": "correction"}
     ops.mark_retrying(key, flow=flow, target=target.system, source=pos_system, record_ref=f"{row.sku}@{row.location_key}", payload=payload)

@@ -1,5 +1,8 @@
-"""OAuth2 as `httpx.Auth`: the token is cached, refreshed before it expires and once on a 401
-`invalid_token`. The token request goes through the same client (and transport) as the API calls.
+"""OAuth2 as `httpx.Auth`: the token is cached, refreshed before it expires and once on a 401 that
+says the token is no longer good. Systems word that differently (RFC 6750 `invalid_token`;
+X-Series `{"error": "Access token is not valid"}`), so each grant takes the markers to look for in
+the `WWW-Authenticate` header or the body. The token request goes through the same client (and
+transport) as the API calls.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from collections.abc import AsyncGenerator, Callable, Generator
 import httpx
 
 from omnisync_pipelines.rest.errors import raise_for_status
+
+INVALID_TOKEN = "invalid_token"  # RFC 6750 error code
 
 
 class BearerToken(httpx.Auth):
@@ -37,8 +42,10 @@ class OAuthTokenAuth(httpx.Auth):
         system: str = "oauth",
         refresh_margin_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        invalid_token_markers: tuple[str, ...] = (INVALID_TOKEN,),
     ):
         self.token_url = token_url
+        self.invalid_token_markers = invalid_token_markers
         self.system = system
         self.refresh_margin_s = refresh_margin_s
         self._clock = clock
@@ -82,7 +89,7 @@ class OAuthTokenAuth(httpx.Auth):
         self._authorise(request)
         response = yield request
         response.read()
-        if _is_invalid_token(response):
+        if _is_invalid_token(response, self.invalid_token_markers):
             self.invalidate()
             token_response = yield self.token_request()
             token_response.read()
@@ -103,7 +110,7 @@ class OAuthTokenAuth(httpx.Auth):
         self._authorise(request)
         response = yield request
         await response.aread()
-        if _is_invalid_token(response):
+        if _is_invalid_token(response, self.invalid_token_markers):
             async with self._lock:
                 if self._access_token == sent_token:  # nobody refreshed it meanwhile
                     self.invalidate()
@@ -172,12 +179,14 @@ def _basic(client_id: str, client_secret: str) -> dict[str, str]:
     return {"Authorization": f"Basic {credentials}"}
 
 
-def _is_invalid_token(response: httpx.Response) -> bool:
+def _is_invalid_token(response: httpx.Response, markers: tuple[str, ...] = (INVALID_TOKEN,)) -> bool:
+    """A 401 whose `WWW-Authenticate` header or body carries one of `markers` (a 401 for any other
+    reason, e.g. a missing scope worded differently, is not retried with a new token)."""
     if response.status_code != 401:
         return False
-    if "invalid_token" in response.headers.get("www-authenticate", ""):
-        return True
+    challenge = response.headers.get("www-authenticate", "")
     try:
-        return "invalid_token" in response.text
+        body = response.text
     except httpx.ResponseNotRead:
-        return False
+        body = ""
+    return any(marker in challenge or marker in body for marker in markers)

@@ -90,12 +90,18 @@ def status_rules(retry_conflicts: bool) -> Decision:
     return decide
 
 
-def decision_chain(retry_conflicts: bool = False) -> list[Decision]:
-    return [server_says, transport_failures, status_rules(retry_conflicts)]
+def decision_chain(retry_conflicts: bool = False, retry_transport: bool = True) -> list[Decision]:
+    # retry_transport=False: a create the API does not deduplicate, whose answer was lost, must not be
+    # sent again blindly (it may have been applied); the caller looks for it instead
+    return [server_says, transport_failures if retry_transport else _never, status_rules(retry_conflicts)]
 
 
-def is_retryable(exc: BaseException, *, retry_conflicts: bool = False) -> bool:
-    for decide in decision_chain(retry_conflicts):
+def _never(exc: BaseException) -> bool | None:
+    return False if isinstance(exc, ApiTransportError) else None
+
+
+def is_retryable(exc: BaseException, *, retry_conflicts: bool = False, retry_transport: bool = True) -> bool:
+    for decide in decision_chain(retry_conflicts, retry_transport):
         verdict = decide(exc)
         if verdict is not None:
             return verdict
@@ -131,11 +137,12 @@ class Retrier:
         exc = state.outcome.exception() if state.outcome else None
         return delay_for(exc, state.attempt_number, self.policy, self.rng)
 
-    def retrying(self, *, retry_conflicts: bool = False) -> AsyncRetrying:
+    def retrying(self, *, retry_conflicts: bool = False, retry_transport: bool = True) -> AsyncRetrying:
         return AsyncRetrying(
             stop=stop_after_attempt(self.policy.max_attempts),
             wait=self.wait,
-            retry=retry_if_exception(lambda exc: is_retryable(exc, retry_conflicts=retry_conflicts)),
+            retry=retry_if_exception(
+                lambda exc: is_retryable(exc, retry_conflicts=retry_conflicts, retry_transport=retry_transport)),
             sleep=self.sleep,
             reraise=True,
         )

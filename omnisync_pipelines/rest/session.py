@@ -7,6 +7,7 @@ every attempt, failed or not, goes to `call_log` with redacted bodies.
 from __future__ import annotations
 
 import asyncio
+import json as json_module
 import random
 import time
 import uuid
@@ -15,7 +16,13 @@ from typing import Any
 
 import httpx
 
-from omnisync_pipelines.rest.errors import ApiStatusError, CodesOf, status_error, transport_error
+from omnisync_pipelines.rest.errors import (
+    ApiConnectionError,
+    ApiStatusError,
+    CodesOf,
+    status_error,
+    transport_error,
+)
 from omnisync_pipelines.rest.redact import redact_body, redact_url
 from omnisync_pipelines.rest.retry import Retrier, RetryPolicy, Sleep
 from omnisync_pipelines.rest.throttle import Throttle, Unlimited
@@ -59,6 +66,7 @@ class ApiSession:
         data: Any = None,
         headers: dict[str, str] | None = None,
         retry_conflicts: bool = False,
+        retry_transport: bool = True,
     ) -> httpx.Response:
         correlation_id = uuid.uuid4().hex
         request = self.http.build_request(
@@ -70,7 +78,7 @@ class ApiSession:
             headers={**(headers or {}), CORRELATION_HEADER: correlation_id},
         )
         logged_request = redact_body(json if json is not None else data, self.max_body_chars)
-        async for attempt in self._retrier.retrying(retry_conflicts=retry_conflicts):
+        async for attempt in self._retrier.retrying(retry_conflicts=retry_conflicts, retry_transport=retry_transport):
             with attempt:
                 return await self._attempt(request, attempt.retry_state.attempt_number, correlation_id, logged_request)
         raise AssertionError("unreachable: tenacity re-raises the last error")
@@ -99,6 +107,10 @@ class ApiSession:
             raise error from exc
         await response.aread()
         failure = status_error(self.system, response, self.error_codes) if response.status_code >= 400 else None
+        if failure is None and _broken_json(response):  # a body cut short on the way: as if the connection dropped
+            url = redact_url(str(request.url))
+            failure = ApiConnectionError(f"{self.system} {request.method} {url}: the JSON body is cut short or malformed "
+                                         f"({len(response.content)} bytes)", system=self.system, method=request.method, url=url)
         self._log(
             entry,
             started,
@@ -125,6 +137,16 @@ class ApiSession:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def _broken_json(response: httpx.Response) -> bool:
+    if not response.content or "json" not in response.headers.get("content-type", ""):
+        return False
+    try:
+        json_module.loads(response.content)
+    except ValueError:
+        return True
+    return False
 
 
 def _path_of(url: httpx.URL) -> str:

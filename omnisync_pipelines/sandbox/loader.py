@@ -151,6 +151,9 @@ def expected_pos_stock(world: World, days: list[TradingDay]) -> dict[tuple[str, 
             elif isinstance(event, Receiving):
                 for sku, quantity in event.lines:
                     stock[(sku, event.store)] += quantity
+            elif isinstance(event, OnlineOrder):  # click-and-collect / ship-from-store: set aside at its store
+                for line in event.lines:
+                    stock[(line.sku, event.store)] -= line.quantity
     return stock
 
 

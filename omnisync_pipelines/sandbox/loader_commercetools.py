@@ -106,3 +106,14 @@ class CommercetoolsLoader:
             "custom": {"type": {"typeId": "type", "key": ONLINE_ORDER_TYPE},
                        "fields": {"fulfilment": order.fulfilment, "fulfilmentStore": store.key}},
         })
+
+    async def clerk_adjusts_inventory(self, sku: str, store_key: str, units: int) -> int:
+        """A back-office edit in commercetools only (the till never hears of it); returns the new count."""
+        headers = await self._headers()
+        where = f'sku="{sku}" and supplyChannel(id="{self.channel_ids[store_key]}")'
+        found = await self.ct.get(f"/{self.project}/inventory", params={"where": where}, headers=headers)
+        found.raise_for_status()
+        [entry] = found.json()["results"]
+        action = {"action": "addQuantity" if units > 0 else "removeQuantity", "quantity": abs(units)}
+        updated = await self._post(f"inventory/{entry['id']}", {"version": entry["version"], "actions": [action]})
+        return updated["quantityOnStock"]

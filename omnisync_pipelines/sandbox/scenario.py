@@ -139,6 +139,9 @@ def trading_day(world: World, seed: int, day: int = 1, sales_per_store: int = 10
     for i in range(4):
         store = world.stores[i % len(world.stores)]
         variant = b.rng.choice(world.variants)
+        if b.on_hand[(variant.sku, store.key)] <= 0:  # the storefront only offers what the store holds
+            variant = next((v for v in world.variants if b.on_hand[(v.sku, store.key)] > 0), variant)
+        b.on_hand[(variant.sku, store.key)] -= 1  # set aside for the shopper once omnisync assigns the order
         lines = (SaleLine(variant.sku, 1, variant.price_at(store)),)
         order = OnlineOrder(b.next_id("web"), b.tick(), f"WEB-{world.seed}-{day}-{i + 1:03d}", b.rng.choice(online_shoppers),
                             store.key, ("click_and_collect", "ship_from_store")[i % 2], lines)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from omnisync_pipelines.store import tables as t
 from omnisync_pipelines.store.ops import OpsStore, now
@@ -41,12 +42,43 @@ class Inbox:
         with self.ops.engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
 
-    def pending(self, after_id: int = 0, limit: int = 500) -> list[dict]:
-        """Unprocessed events with id > after_id, oldest first."""
+    def pending(self, after_id: int = 0, limit: int = 500, *, system: str | None = None) -> list[dict]:
+        """Unprocessed events with id > after_id, oldest first (optionally of one system)."""
         c = t.inbox.c
-        query = select(t.inbox).where(c.processed_at.is_(None), c.id > after_id).order_by(c.id).limit(limit)
+        query = select(t.inbox).where(c.processed_at.is_(None), c.id > after_id)
+        if system is not None:
+            query = query.where(c.system == system)
+        query = query.order_by(c.id).limit(limit)
         with self.ops.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
+
+    def after(self, after_id: int = 0, limit: int = 500, *, settle_s: float = 0.0) -> list[dict]:
+        """Events with id > after_id, oldest first, processed or not: for readers with their own cursor.
+
+        Ids are allocated at insert but become visible at commit, so a reader could see id 12 while
+        id 11 is still in flight, and a cursor at 12 would skip 11 for good. With `settle_s`, the
+        answer stops before the first event received less than `settle_s` ago: an insert still in
+        flight when a later one is read is not skipped, as long as inserts commit within half the
+        settle time.
+        """
+        c = t.inbox.c
+        query = select(t.inbox).where(c.id > after_id).order_by(c.id).limit(limit)
+        with self.ops.engine.connect() as conn:
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+        if settle_s <= 0:
+            return rows
+        cutoff = now() - timedelta(seconds=settle_s)
+        settled = []
+        for row in rows:
+            received = row["received_at"]
+            if (received if received.tzinfo else received.replace(tzinfo=UTC)) > cutoff:
+                break
+            settled.append(row)
+        return settled
+
+    def last_id(self) -> int:
+        with self.ops.engine.connect() as conn:
+            return int(conn.execute(select(func.max(t.inbox.c.id))).scalar() or 0)
 
     def mark_processed(self, ids: Iterable[int]) -> None:
         ids = list(ids)

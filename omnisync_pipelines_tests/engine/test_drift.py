@@ -18,6 +18,7 @@ from omnisync_pipelines.engine.drift import (
     drift_share,
     history_rows,
     run_query,
+    run_row,
     sales_velocity,
     share_check,
     top_n,
@@ -207,3 +208,19 @@ def test_an_empty_estate_has_no_drift_and_no_corrections():
     frame = apply_thresholds(reconcile([], [], []), no_velocity(), prices([]), DriftThresholds(velocity_days=1, value_minor=1))
     assert (len(frame), drift_share(frame), top_n(frame)) == (0, 0.0, "no drift")
     assert corrections(frame, {"ber": "correct_to_pos"}).empty
+
+
+def test_a_clean_run_ends_every_streak_and_shows_as_a_clean_day():
+    clean = pd.DataFrame([{"run_id": "r4", "checked_at": pd.Timestamp("2025-03-03 06:00", tz="UTC")}])
+    runs = pd.concat([history().groupby("run_id", as_index=False)["checked_at"].min(), clean], ignore_index=True)
+    assert run_query(SINCE_WHEN_SKU_OFF, stock_history=history(), stock_runs=runs).empty
+    days = run_query(DRIFT_PER_DAY, stock_history=history(), stock_runs=runs)
+    assert [(str(d)[:10], n, units) for d, _, n, units in days.values.tolist()][-1] == ("2025-03-03", 0, 0)
+    assert drift_chart(history(), width=8, runs=runs).splitlines()[-1] == "| 2025-03-03 | 0 | 0 |  |"
+
+
+def test_the_run_row_counts_statuses_and_rows_above_threshold():
+    frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices([]), DriftThresholds(units=2))
+    row = run_row(frame, "r9", CHECKED).iloc[0]
+    assert (row["rows"], row["match"] + row["explained"] + row["drift"], row["above_threshold"]) == (
+        len(frame), len(frame), int(frame["above_threshold"].sum()))

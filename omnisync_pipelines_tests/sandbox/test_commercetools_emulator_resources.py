@@ -204,6 +204,12 @@ async def test_order_import_returns_and_payments():
         assert (final_item["shipmentState"], final_item["paymentState"]) == ("BackInStock", "Refunded")
         assert final["paymentInfo"]["payments"] == [{"typeId": "payment", "id": payment["id"]}]
         assert (final["paymentState"], final["version"]) == ("CreditOwed", 3)
+        expanded = (await client.get(f"{P}/orders/{order['id']}", params={"expand": "paymentInfo.payments[*]"})).json()
+        assert expanded["paymentInfo"]["payments"][0]["obj"]["transactions"][1]["interactionId"] == "R-77"
+        listed = (await client.get(f"{P}/orders", params={"expand": "paymentInfo.payments[*]"})).json()["results"]
+        assert listed[0]["paymentInfo"]["payments"][0]["obj"]["id"] == payment["id"]
+        plain = (await client.get(f"{P}/orders/{order['id']}")).json()
+        assert "obj" not in plain["paymentInfo"]["payments"][0]  # expansion never leaks into the stored order
         no_renumber = await post(client, f"/orders/{order['id']}", {"version": 3, "actions": [
             {"action": "setOrderNumber", "orderNumber": "OTHER"}]}, 400)
         assert no_renumber["errors"][0]["code"] == "InvalidOperation"

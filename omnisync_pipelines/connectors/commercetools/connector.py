@@ -3,7 +3,8 @@ and is the stock target of the engine's push (by canonical location key)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from omnisync_pipelines.canonical.models import Rejection
 from omnisync_pipelines.connectors.base import ReadResult, UnknownEntity
 from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
-from omnisync_pipelines.connectors.commercetools.inventory import last_movement
+from omnisync_pipelines.connectors.commercetools.inventory import FETCH, last_movement
 from omnisync_pipelines.connectors.commercetools.mapping import (
     Invalid,
     map_channel,
@@ -25,6 +26,7 @@ from omnisync_pipelines.connectors.commercetools.order_mapping import map_order,
 from omnisync_pipelines.connectors.commercetools.settings import SYSTEM
 
 INVENTORY_SUPPLY = "InventorySupply"
+PREFETCH_BATCH = 100  # SKUs per `sku in (...)` query: keeps the URL well under common limits
 
 
 class UnmappedLocation(ValueError):
@@ -85,13 +87,18 @@ class CommercetoolsConnector:
         client: CommercetoolsClient,
         location_map: dict[str, str],
         store_map: dict[str, str] | None = None,
+        aggregate_channels: tuple[str, ...] = (),
     ):
-        """`location_map`: supply channel key -> location key; `store_map`: store key -> location key."""
+        """`location_map`: supply channel key -> location key; `store_map`: store key -> location key;
+        `aggregate_channels`: supply channel keys omnisync writes sellable totals to (not locations)."""
         self.client = client
+        self.aggregate_channels = tuple(aggregate_channels)
+        self._aggregate_ids: set[str] = set()
         self.location_map = dict(location_map)
         self.store_map = dict(store_map or {})
         self._channel_locations: dict[str, str] | None = None
         self._channel_ids: dict[str, str] | None = None
+        self._entries: dict[tuple[str, str], dict | None] = {}  # (sku, location) -> entry, from prefetch_stock
 
     async def channel_locations(self) -> dict[str, str]:
         """Channel id -> location key, resolved once from the configured channel keys."""
@@ -99,7 +106,17 @@ class CommercetoolsConnector:
             ids = await self.client.channel_ids_by_key()
             self._channel_ids = {loc: ids[key] for key, loc in self.location_map.items() if key in ids}
             self._channel_locations = {ids[key]: loc for key, loc in self.location_map.items() if key in ids}
+            self._aggregate_ids = {ids[key] for key in self.aggregate_channels if key in ids}
         return self._channel_locations
+
+    async def verify_locations(self) -> None:
+        """Every configured supply channel key exists, else `LocationMapError` naming each one."""
+        from omnisync_pipelines.connectors.base import unknown_locations
+
+        ids = await self.client.channel_ids_by_key()
+        missing = {loc: key for key, loc in self.location_map.items() if key not in ids}
+        if missing:
+            raise unknown_locations("commercetools", "supply_channel_key", missing)
 
     async def channel_id_for(self, location_key: str) -> str:
         await self.channel_locations()
@@ -158,6 +175,8 @@ class CommercetoolsConnector:
         batch = _Batch("stock")
         channels = await self.channel_locations()
         for raw in await self._each(self.client.iter_inventory(since=since), batch):
+            if ((raw.get("supplyChannel") or {}).get("id")) in self._aggregate_ids:
+                continue  # an aggregate (online) channel's sellable total, written by omnisync: not a location
             batch.add("stock", map_inventory_entry(raw, channels))
         return batch
 
@@ -194,15 +213,40 @@ class CommercetoolsConnector:
 
     # the engine's stock target ---------------------------------------------------------------
 
+    async def prefetch_stock(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Resolve the inventory entries a push will touch, one query per batch of SKUs at a location
+        (instead of one read per record); each is used once by `apply_stock_delta`, and
+        `drop_prefetched` forgets the rest when the push ends, so nothing stale outlives it."""
+        by_location: dict[str, list[str]] = {}
+        for sku, location_key in dict.fromkeys(keys):
+            by_location.setdefault(location_key, []).append(sku)
+
+        async def fetch(location_key: str, skus: list[str]) -> None:
+            found = await self.client.find_inventory_entries(skus, await self.channel_id_for(location_key))
+            self._entries.update({(sku, location_key): found.get(sku) for sku in skus})
+
+        await asyncio.gather(*(
+            fetch(location_key, skus[i : i + PREFETCH_BATCH])
+            for location_key, skus in by_location.items() for i in range(0, len(skus), PREFETCH_BATCH)
+        ))
+
+    def drop_prefetched(self) -> None:
+        self._entries.clear()
+
     async def read_stock(self, sku: str, location_key: str) -> InventoryState | None:
-        entry = await self.client.find_inventory_entry(sku, await self.channel_id_for(location_key))
+        key = (sku, location_key)
+        if key in self._entries:
+            entry = self._entries[key]
+        else:
+            entry = await self.client.find_inventory_entry(sku, await self.channel_id_for(location_key))
         if entry is None:
             return None
         return InventoryState(entry["quantityOnStock"], last_movement(entry), entry["id"], entry["version"])
 
     async def apply_stock_delta(self, sku: str, location_key: str, delta: int, movement_key: str) -> dict:
         channel_id = await self.channel_id_for(location_key)
-        result = await self.client.apply_stock_delta(sku, channel_id, delta, movement_key)
+        current = self._entries.pop((sku, location_key), FETCH)
+        result = await self.client.apply_stock_delta(sku, channel_id, delta, movement_key, current=current)
         return result.as_dict()
 
     async def aclose(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -14,7 +14,7 @@ from omnisync_pipelines.connectors.commercetools.actions import (
     stock_delta,
 )
 from omnisync_pipelines.connectors.commercetools.errors import duplicate_field
-from omnisync_pipelines.connectors.commercetools.predicates import sku_at_channel
+from omnisync_pipelines.connectors.commercetools.predicates import quote, sku_at_channel
 from omnisync_pipelines.connectors.commercetools.settings import INVENTORY_TYPE_KEY, LAST_MOVEMENT_FIELD
 from omnisync_pipelines.rest.errors import BadRequest, Conflict
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
 
 RESOURCE = "inventory"
+FETCH = object()  # apply_stock_delta: no entry was resolved beforehand, read it first
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class InventoryApi:
         results = body.get("results") or []
         return results[0] if results else None
 
+    async def find_inventory_entries(self: CommercetoolsClient, skus: Sequence[str], channel_id: str) -> dict[str, dict]:
+        """The entries of these SKUs at one supply channel, by SKU: one query (per page) for the batch."""
+        where = f"sku in ({', '.join(quote(s) for s in skus)}) and supplyChannel(id = {quote(channel_id)})"
+        return {entry["sku"]: entry async for entry in self.iter_query(RESOURCE, where=[where])}
+
     async def create_inventory_entry(
         self: CommercetoolsClient, sku: str, channel_id: str, quantity: int, *, fields: dict | None = None
     ) -> dict:
@@ -68,19 +74,21 @@ class InventoryApi:
         return await self.update(RESOURCE, entry_id, version, actions)
 
     async def apply_stock_delta(
-        self: CommercetoolsClient, sku: str, channel_id: str, delta: int, movement_key: str
+        self: CommercetoolsClient, sku: str, channel_id: str, delta: int, movement_key: str, *, current=FETCH
     ) -> StockWriteResult:
         """Apply a relative change and stamp `movement_key` on the entry in the same request.
 
         An entry already carrying the key had this change applied (maybe by a run whose answer was
         lost): `already_applied`. Concurrent writers meet as 409 (update) or DuplicateField
-        (create); both re-read and try again, at most `max_conflict_retries` times.
+        (create); both re-read and try again, at most `max_conflict_retries` times. `current` is the
+        entry (or None: none exists) when the caller resolved it in a batch; the first try then
+        skips the read, and a stale one meets the same 409 / DuplicateField path.
         """
         await self.ensure_types()
         retries = self.settings.max_conflict_retries
         for attempt in range(retries + 1):
             last_try = attempt == retries
-            entry = await self.find_inventory_entry(sku, channel_id)
+            entry = await self.find_inventory_entry(sku, channel_id) if attempt or current is FETCH else current
             if entry is None:
                 try:
                     created = await self.create_inventory_entry(

@@ -1,115 +1,161 @@
-"""Typed async access to the X-Series API over the shared `ApiSession` (retries, budget, call log)."""
+"""Typed async access to the X-Series API over the shared `ApiSession` (auth, the 5-minute request
+budget, retries honouring the 429 HTTP-date Retry-After, call log). Reads here, writes in `writes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NamedTuple
 
 import httpx
 
 from omnisync_pipelines.connectors.lightspeed_x.errors import error_codes
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM, WINDOW_S, LightspeedXSettings
-from omnisync_pipelines.rest.oauth import BearerToken, OAuthRefreshToken
-from omnisync_pipelines.rest.paging import VersionCursorPaginator, iterate_pages
+from omnisync_pipelines.connectors.lightspeed_x.writes import LightspeedXWrites
+from omnisync_pipelines.rest.oauth import INVALID_TOKEN, BearerToken, OAuthRefreshToken
+from omnisync_pipelines.rest.paging import VersionCursorPaginator
 from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.rest.session import ApiSession, CallLog
 from omnisync_pipelines.rest.throttle import ConcurrencyLimit, WindowBudget
 
+API = "/api/2.0"
+# how X-Series says a token is expired or revoked (`{"error": "Access token is not valid"}`)
+TOKEN_REJECTED = (INVALID_TOKEN, "Access token is not valid")
 
-class LightspeedXClient:
+
+class Listing(NamedTuple):
+    rows: list[dict]
+    version: int | None  # version.max of the last page read; None when nothing came back
+
+
+class LightspeedXClient(LightspeedXWrites):
     def __init__(self, session: ApiSession, settings: LightspeedXSettings):
         self.session = session
         self.settings = settings
         self.limit = ConcurrencyLimit(settings.concurrency)
 
-    async def call(self, method: str, path: str, **kwargs) -> dict:
+    async def call(self, method: str, path: str, **kwargs) -> Any:
+        """One request (auth, budget, retries in the session); the parsed JSON body, `{}` when empty.
+
+        An expired OAuth token is refreshed inside the auth flow (`build_auth`); a 401 that survives
+        that (a revoked personal token, a refused refresh) raises `Unauthorized`: systemic, the run fails.
+        """
         async with self.limit:
             response = await self.session.request(method, path, **kwargs)
         return response.json() if response.content else {}
 
-    # reads ----------------------------------------------------------------------------------------
-    async def iter_pages(self, collection: str, *, after: int = 0, params: dict | None = None) -> AsyncIterator[tuple[list[dict], int | None]]:
-        """Pages of a 2.0 collection in version order from `after` (exclusive); yields (rows, version.max)."""
-        size = self.settings.sales_page_size if collection == "sales" else self.settings.page_size
-        paginator = VersionCursorPaginator(size, start_after=after)
-        async for page in iterate_pages(self.session, f"/api/2.0/{collection}", paginator, params):
-            version = (page.response.json().get("version") or {}).get("max")
-            yield page.items, version
+    # paging -----------------------------------------------------------------------------------------
+    async def iter_pages(self, path: str, *, after: int = 0, params: dict | None = None,
+                         page_size: int | None = None) -> AsyncIterator[tuple[list[dict], int | None]]:
+        """Pages of a 2.0 collection in version order from `after` (exclusive), as (rows, version.max).
 
-    async def all(self, collection: str, *, after: int = 0) -> tuple[list[dict], int | None]:
-        rows, last = [], None
-        async for items, version in self.iter_pages(collection, after=after):
+        `path` is a collection name (`products`) or a full path (`/api/2.0/products`).
+        """
+        path = path if path.startswith("/") else f"{API}/{path}"
+        default = self.settings.sales_page_size if path.rstrip("/").endswith("/sales") else self.settings.page_size
+        paginator = VersionCursorPaginator(page_size or default, start_after=after)
+        current: dict | None = paginator.first(params)
+        while current is not None:
+            body = await self.call("GET", path, params=current)
+            items = paginator.items(body)
+            if items:
+                yield items, (body.get("version") or {}).get("max")
+            current = paginator.next(body, current)
+
+    async def collect(self, path: str, *, after: int = 0, params: dict | None = None) -> Listing:
+        rows: list[dict] = []
+        last = None
+        async for items, version in self.iter_pages(path, after=after, params=params):
             rows.extend(items)
-            last = version or last
-        return rows, last
+            last = version if version is not None else last
+        return Listing(rows, int(last) if last is not None else None)
+
+    all = collect  # the name the sandbox tests use
 
     async def get(self, collection: str, row_id: str) -> dict:
-        return (await self.call("GET", f"/api/2.0/{collection}/{row_id}"))["data"]
+        return (await self.call("GET", f"{API}/{collection}/{row_id}"))["data"]
+
+    # collections -------------------------------------------------------------------------------------
+    async def outlets(self) -> Listing:
+        return await self.collect("outlets")
+
+    async def registers(self) -> Listing:
+        return await self.collect("registers")
+
+    async def payment_types(self) -> Listing:
+        return await self.collect("payment_types")
+
+    async def taxes(self) -> Listing:
+        return await self.collect("taxes")
+
+    async def users(self) -> Listing:
+        return await self.collect("users")
+
+    async def products(self, after: int = 0, *, deleted: bool = False) -> Listing:
+        return await self.collect("products", after=after, params={"deleted": "true"} if deleted else None)
+
+    async def inventory(self, after: int = 0) -> Listing:
+        return await self.collect("inventory", after=after)
+
+    async def price_books(self, after: int = 0) -> Listing:
+        return await self.collect("price_books", after=after)
+
+    async def price_book_products(self, after: int = 0) -> Listing:
+        return await self.collect("price_book_products", after=after)
+
+    async def customers(self, after: int = 0) -> Listing:
+        return await self.collect("customers", after=after)
+
+    async def sales(self, after: int = 0) -> Listing:
+        return await self.collect("sales", after=after)
+
+    async def consignments(self, after: int = 0) -> Listing:
+        return await self.collect("consignments", after=after)
 
     async def consignment_products(self, consignment_id: str) -> list[dict]:
-        return (await self.call("GET", f"/api/2.0/consignments/{consignment_id}/products"))["data"]
+        return (await self.call("GET", f"{API}/consignments/{consignment_id}/products"))["data"]
+
+    async def consignments_with_products(self, after: int = 0) -> tuple[list[tuple[dict, list[dict]]], int | None]:
+        consignments, version = await self.consignments(after)
+        lines = await asyncio.gather(*(self.consignment_products(c["id"]) for c in consignments))
+        return list(zip(consignments, lines, strict=True)), version
 
     async def product_inventory(self, product_id: str) -> list[dict]:
-        return (await self.call("GET", f"/api/2.0/products/{product_id}/inventory"))["data"]
-
-    # writes ---------------------------------------------------------------------------------------
-    async def create_product(self, common: dict, variants: list[dict]) -> list[str]:
-        body = {"common": common, "details": {"variants": variants} if len(variants) > 1 else variants[0]}
-        return (await self.call("POST", "/api/2.1/products", json=body))["data"]
-
-    async def update_product(self, product_id: str, common: dict, details: dict) -> None:
-        await self.call("PUT", f"/api/2.1/products/{product_id}", json={"common": common, "details": details})
-
-    async def set_inventory(self, product_id: str, outlet_id: str, count: int) -> int:
-        """Absolute write (2.0 has no relative one): write, then read back what the outlet holds."""
-        await self.call("PUT", f"/api/2.1/products/{product_id}",
-                        json={"common": {}, "details": {"inventory": [{"outlet_id": outlet_id, "current_amount": count}]}})
-        rows = await self.product_inventory(product_id)
-        return next(int(r["inventory_level"]) for r in rows if r["outlet_id"] == outlet_id)
-
-    async def create_customer(self, fields: dict) -> dict:
-        return (await self.call("POST", "/api/2.0/customers", json=fields))["data"]
-
-    async def update_customer(self, customer_id: str, fields: dict) -> dict:
-        return (await self.call("PUT", f"/api/2.0/customers/{customer_id}", json=fields))["data"]
-
-    async def register_sale(self, payload: dict) -> dict:
-        return (await self.call("POST", "/api/register_sales", json=payload))["register_sale"]
-
-    async def return_sale(self, sale_id: str) -> dict:
-        return (await self.call("PUT", f"/api/2.0/sales/{sale_id}/actions/return"))["data"]
-
-    async def fulfill_sale(self, sale_id: str, fulfillment_type: str) -> dict:
-        return (await self.call("POST", f"/api/2.0/sales/{sale_id}/fulfill", json={"fulfillment_type": fulfillment_type}))["data"]
-
-    async def register_webhook(self, url: str, kind: str) -> dict:
-        return (await self.call("POST", "/api/2.0/webhooks", json={"url": url, "type": kind, "active": True}))["data"]
+        return (await self.call("GET", f"{API}/products/{product_id}/inventory"))["data"]
 
     async def aclose(self) -> None:
         await self.session.aclose()
 
 
+def build_auth(settings: LightspeedXSettings, on_refresh_token: Callable[[str], None] | None = None) -> httpx.Auth:
+    """A personal token as a bearer; else OAuth refresh at `/api/1.0/token` (the refresh token rotates:
+    `on_refresh_token` receives each new one so it can be stored)."""
+    if settings.personal_token is not None:
+        return BearerToken(settings.personal_token.get_secret_value())
+    if settings.refresh_token is not None and settings.client_id and settings.client_secret is not None:
+        return OAuthRefreshToken(
+            f"{settings.api_base}/api/1.0/token", settings.client_id, settings.client_secret.get_secret_value(),
+            settings.refresh_token.get_secret_value(), system=SYSTEM, on_refresh_token=on_refresh_token,
+            invalid_token_markers=TOKEN_REJECTED,
+        )
+    raise ValueError("lightspeed_x: set a personal token, or a client id, client secret and refresh token")
+
+
 def build_client(
     settings: LightspeedXSettings,
-    http: httpx.AsyncClient | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     call_log: CallLog | None = None,
     *,
+    http: httpx.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
-    sleep=None,
+    sleep: Callable | None = None,
+    on_refresh_token: Callable[[str], None] | None = None,
 ) -> LightspeedXClient:
+    # a 429's Retry-After names the end of the 5-minute budget window: wait up to a whole window for it
     http = http or httpx.AsyncClient(base_url=settings.api_base, transport=transport, timeout=settings.timeout_s)
-    if settings.personal_token is not None:
-        auth: httpx.Auth = BearerToken(settings.personal_token.get_secret_value())
-    elif settings.refresh_token is not None and settings.client_id and settings.client_secret:
-        auth = OAuthRefreshToken(
-            f"{settings.api_base}/api/1.0/token", settings.client_id, settings.client_secret.get_secret_value(),
-            settings.refresh_token.get_secret_value(), system=SYSTEM,
-        )
-    else:
-        raise ValueError("lightspeed_x: set a personal token, or client id/secret and a refresh token")
     extra = {"sleep": sleep} if sleep is not None else {}
     session = ApiSession(
-        SYSTEM, http, auth=auth, throttle=WindowBudget(settings.budget, WINDOW_S), retry=retry or RetryPolicy(),
-        call_log=call_log, error_codes=error_codes, **extra,
+        SYSTEM, http, auth=build_auth(settings, on_refresh_token), throttle=WindowBudget(settings.budget, WINDOW_S),
+        retry=retry or RetryPolicy(retry_after_cap=WINDOW_S), call_log=call_log, error_codes=error_codes, **extra,
     )
     return LightspeedXClient(session, settings)

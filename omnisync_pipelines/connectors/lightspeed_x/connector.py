@@ -1,52 +1,45 @@
-"""`LightspeedXConnector`: reads every entity into canonical records, by version cursor.
+"""`LightspeedXConnector`: reads every entity into canonical records by version cursor.
 
-`since` is the X-Series version (`version.max` of the last page read); ReadResult.cursor is the
-new one. Records that cannot be mapped become Rejections naming the field; the rest proceed.
+`since` is an X-Series version (`version.max` of the last page read before); `ReadResult.cursor`
+is the new one. Where a read follows two feeds (prices: products + price book entries; movements:
+sales + consignments) the cursor is the lower of the feeds' maxima, so a change made in one feed
+while the other was being read is read again rather than skipped. Records that cannot be mapped
+become Rejections naming the field; the rest of the batch proceeds.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
-from omnisync_pipelines.canonical.models import Rejection
+from omnisync_pipelines.canonical.models import Rejection, normalise_email
 from omnisync_pipelines.connectors.base import ReadResult, UnknownEntity
-from omnisync_pipelines.connectors.lightspeed_x import mapping
+from omnisync_pipelines.connectors.lightspeed_x import mapping, sales_mapping
 from omnisync_pipelines.connectors.lightspeed_x.client import LightspeedXClient
-from omnisync_pipelines.connectors.lightspeed_x.mapping import MappingError
+from omnisync_pipelines.connectors.lightspeed_x.mapping import MappingError, rejection, split
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
-from omnisync_pipelines.rest.redact import redact_body
+from omnisync_pipelines.rest.errors import NotFound
+
+ENTITIES = ("locations", "catalog", "prices", "stock", "stock_movements", "orders", "returns", "customers")
 
 
 class LightspeedXConnector:
     system = SYSTEM
 
-    def __init__(self, client: LightspeedXClient, location_map: dict[str, str], tender_map: dict[str, str] | None = None):
-        """`location_map`: outlet id -> location key; `tender_map`: payment type name (lower case) -> method."""
+    def __init__(self, client: LightspeedXClient, location_map: dict[str, str], tender_map: dict[str, str] | None = None,
+                 *, default_currency: str | None = None, price_books: bool = True):
+        """`location_map`: outlet id -> location key; `tender_map`: payment type name (or `type:<id>`) ->
+        payment method; `default_currency` for outlets that report none."""
         self.client = client
         self.location_map = dict(location_map)
         self.tender_map = tender_map
+        self.default_currency = default_currency
+        self.price_books = price_books
         self._products: list[dict] | None = None
         self._outlets: list[dict] | None = None
 
-    async def products(self) -> list[dict]:
-        if self._products is None:
-            self._products, _ = await self.client.all("products")
-        return self._products
-
-    async def sku_of(self) -> dict[str, str]:
-        return {p["id"]: p["sku"].strip() for p in await self.products() if (p.get("sku") or "").strip()}
-
-    async def outlets(self) -> list[dict]:
-        if self._outlets is None:
-            self._outlets, _ = await self.client.all("outlets")
-        return self._outlets
-
-    async def currency_of(self) -> dict[str, str]:
-        return {o["id"]: o.get("currency") or "EUR" for o in await self.outlets()}
-
     async def read(self, entity: str, *, since: str | None = None) -> ReadResult:
-        readers: dict[str, Callable] = {
+        readers: dict[str, Callable[[int], Awaitable[ReadResult]]] = {
             "locations": self._locations, "catalog": self._catalog, "prices": self._prices, "stock": self._stock,
             "stock_movements": self._movements, "orders": self._orders, "returns": self._returns,
             "customers": self._customers,
@@ -55,107 +48,177 @@ class LightspeedXConnector:
             raise UnknownEntity(SYSTEM, entity)
         return await readers[entity](int(since) if since else 0)
 
-    # entities ---------------------------------------------------------------------------------------
+    # cached lookups -----------------------------------------------------------------------------------
+    async def products(self) -> list[dict]:
+        """Every product, read once per connector instance (ids -> SKUs for stock, sales, price books)."""
+        if self._products is None:
+            self._products = (await self.client.products()).rows
+        return self._products
+
+    async def sku_of(self) -> dict[str, str]:
+        return mapping.sku_index(await self.products())
+
+    async def verify_locations(self) -> None:
+        """Every configured outlet id is a live outlet, else `LocationMapError` naming each one."""
+        from omnisync_pipelines.connectors.base import unknown_locations
+
+        live = {o["id"] for o in await self.outlets() if not o.get("deleted_at")}
+        missing = {loc: outlet for outlet, loc in self.location_map.items() if outlet not in live}
+        if missing:
+            raise unknown_locations("lightspeed_x", "outlet_id", missing)
+
+    async def outlets(self) -> list[dict]:
+        if self._outlets is None:
+            self._outlets = (await self.client.outlets()).rows
+        return self._outlets
+
+    async def currency_of(self) -> dict[str, str]:
+        return {o["id"]: o["currency"] for o in await self.outlets() if o.get("currency")}
+
+    async def _currencies(self) -> list[str]:
+        currency_of = await self.currency_of()
+        found = {currency_of[o] for o in self.location_map if o in currency_of}
+        return sorted(found) or ([self.default_currency] if self.default_currency else [])
+
+    def _currency(self, currency_of: dict[str, str], raw: dict) -> str:
+        currency = currency_of.get(raw.get("outlet_id")) or self.default_currency
+        if currency is None:
+            raise MappingError("currency", f"{raw.get('id')}: outlet {raw.get('outlet_id')} has no currency")
+        return currency
+
+    # entities -----------------------------------------------------------------------------------------
     async def _locations(self, after: int) -> ReadResult:
-        rows, version = await self.client.all("outlets", after=after)
-        return self._result({"locations": [mapping.location(r, self.location_map) for r in rows]}, [], version, after, len(rows))
+        rows, version = await self.client.collect("outlets", after=after)
+        return _result({"locations": [mapping.map_outlet(r, self.location_map) for r in rows]}, [], after,
+                       len(rows), version)
 
     async def _catalog(self, after: int) -> ReadResult:
-        rows, version = await self.client.all("products", after=after)
-        items, rejected = self._map(rows, "catalog", mapping.catalog_item)
-        return self._result({"catalog": items}, rejected, version, after, len(rows))
+        rows, version = await self.client.products(after)
+        if after == 0:
+            self._products = rows
+        shared = mapping.duplicate_skus(rows)
+        items, rejected = split([
+            rejection("catalog", r, MappingError("sku", f"SKU {r['sku'].strip()} is shared by several products"))
+            if (r.get("sku") or "").strip() in shared else mapping.map_product(r) for r in rows])
+        return _result({"catalog": items}, rejected, after, len(rows), version)
 
     async def _prices(self, after: int) -> ReadResult:
-        rows, version = await self.client.all("products", after=after)
-        currencies = sorted({c for o, c in (await self.currency_of()).items() if o in self.location_map}) or ["EUR"]
-        prices, rejected = [], []
-        for currency in currencies:
-            mapped, bad = self._map(rows, "prices", lambda r, c=currency: mapping.price(r, c))
-            prices += mapped
-            rejected += bad
-        return self._result({"prices": prices}, rejected, version, after, len(rows))
+        rows, version = await self.client.products(after)
+        currencies = await self._currencies()
+        if not currencies:
+            bad = [rejection("prices", r, MappingError("currency", "no outlet currency and no default")) for r in rows]
+            return _result({"prices": []}, bad, after, len(rows), version)
+        prices, rejected = split([mapping.map_product_price(r, c) for r in rows for c in currencies])
+        versions = [version]
+        if self.price_books:
+            book_prices, book_rejected, raw, book_version = await self._price_book_prices(after, currencies[0])
+            prices, rejected, versions = prices + book_prices, rejected + book_rejected, [version, book_version]
+            rows = rows + raw
+        return _result({"prices": prices}, rejected, after, len(rows), *versions)
+
+    async def _price_book_prices(self, after: int, currency: str):
+        entries, version = await self.client.price_book_products(after)
+        if not entries:
+            return [], [], [], version
+        books = {b["id"]: b for b in (await self.client.price_books()).rows}
+        rates = mapping.tax_rates((await self.client.taxes()).rows)
+        sku_of, results = await self.sku_of(), []
+        currency_of = await self.currency_of()  # an outlet's price book is in that outlet's currency
+        for entry in entries:
+            book = books.get(entry.get("price_book_id"))
+            if book is None:
+                results.append(rejection("prices", entry, MappingError("price_book_id", "price book unknown")))
+                continue
+            results.append(mapping.map_price_book_entry(
+                entry, book, sku_of=sku_of, location_map=self.location_map,
+                currency=currency_of.get(book.get("outlet_id") or "", currency), tax_rate_of=rates))
+        prices, rejected = split(results)
+        return prices, rejected, entries, version
 
     async def _stock(self, after: int) -> ReadResult:
-        rows, version = await self.client.all("inventory", after=after)
+        rows, version = await self.client.inventory(after)
         sku_of = await self.sku_of()
-        levels, rejected = self._map(rows, "stock", lambda r: mapping.stock_level(r, sku_of, self.location_map))
-        return self._result({"stock": levels}, rejected, version, after, len(rows))
+        levels, rejected = split([mapping.map_inventory(r, sku_of=sku_of, location_map=self.location_map) for r in rows])
+        return _result({"stock": levels}, rejected, after, len(rows), version)
 
     async def _movements(self, after: int) -> ReadResult:
         sku_of = await self.sku_of()
-        sales, sales_version = await self.client.all("sales", after=after)
-        consignments, cons_version = await self.client.all("consignments", after=after)
-        moved = [m for s in sales for m in mapping.sale_movements(s, sku_of, self.location_map)]
-        for consignment in consignments:
-            lines = await self.client.consignment_products(consignment["id"])
-            moved += mapping.consignment_movements(consignment, lines, sku_of, self.location_map)
-        unique = {m.movement_id: m for m in moved}
-        version = max([v for v in (sales_version, cons_version) if v] or [after]) or None
-        return self._result({"stock_movements": list(unique.values())}, [], version, after, len(sales) + len(consignments))
+        sales, sales_version = await self.client.sales(after)
+        consignments, cons_version = await self.client.consignments_with_products(after)
+        results = [sales_mapping.map_sale_movements(s, sku_of=sku_of, location_map=self.location_map) for s in sales]
+        results += [sales_mapping.map_consignment_movements(c, lines, sku_of=sku_of, location_map=self.location_map)
+                    for c, lines in consignments]
+        batches, rejected = split(results)
+        unique = {m.movement_id: m for batch in batches for m in batch}
+        return _result({"stock_movements": list(unique.values())}, rejected, after,
+                       len(sales) + len(consignments), sales_version, cons_version)
 
     async def _orders(self, after: int) -> ReadResult:
-        rows, version = await self.client.all("sales", after=after)
+        rows, version = await self.client.sales(after)
         sku_of, currency_of = await self.sku_of(), await self.currency_of()
-        emails = {c["id"]: c["email"] for c in (await self.client.all("customers"))[0] if c.get("email")}
+        wanted = [r for r in rows if r.get("status") in sales_mapping.COMPLETED
+                  and not sales_mapping.is_return(r) and not sales_mapping.is_own_write(r)]
+        email_of = await self._emails({r["customer_id"] for r in wanted if r.get("customer_id")})
         tables: dict[str, list] = {"orders": [], "order_lines": [], "order_payments": []}
-        rejected = []
-        for raw in rows:
-            if mapping.is_return(raw) or raw.get("status") not in mapping.COMPLETED:
-                continue
+        rejected: list[Rejection] = []
+        for raw in wanted:
             try:
-                order, lines, payments = mapping.sale(raw, sku_of=sku_of, location_map=self.location_map,
-                                                      currency=currency_of.get(raw.get("outlet_id"), "EUR"),
-                                                      tender_map=self.tender_map, email_of=emails)
+                currency = self._currency(currency_of, raw)
             except MappingError as exc:
-                rejected.append(self._rejection("orders", raw, exc))
+                rejected.append(rejection("orders", raw, exc))
                 continue
+            mapped = sales_mapping.map_sale(raw, sku_of=sku_of, location_map=self.location_map, currency=currency,
+                                            tender_map=self.tender_map, email_of=email_of)
+            if isinstance(mapped, Rejection):
+                rejected.append(mapped)
+                continue
+            order, lines, payments = mapped
             tables["orders"].append(order)
             tables["order_lines"] += lines
             tables["order_payments"] += payments
-        return self._result(tables, rejected, version, after, len(rows))
+        return _result(tables, rejected, after, len(rows), version)
+
+    async def _emails(self, customer_ids: set[str]) -> dict[str, str]:
+        async def email(customer_id: str) -> tuple[str, str | None]:
+            try:
+                return customer_id, (await self.client.get("customers", customer_id)).get("email")
+            except NotFound:
+                return customer_id, None
+
+        found = await asyncio.gather(*(email(c) for c in sorted(customer_ids)))
+        return {c: e for c, raw in found if (e := normalise_email(raw))}
 
     async def _returns(self, after: int) -> ReadResult:
-        rows, version = await self.client.all("sales", after=after)
+        rows, version = await self.client.sales(after)
         sku_of, currency_of = await self.sku_of(), await self.currency_of()
         tables: dict[str, list] = {"returns": [], "return_lines": []}
-        rejected = []
+        rejected: list[Rejection] = []
         for raw in rows:
-            if not mapping.is_return(raw) or raw.get("status") not in mapping.COMPLETED:
+            if raw.get("status") not in sales_mapping.COMPLETED or not sales_mapping.is_return(raw):
                 continue
             try:
-                ret, lines = mapping.sale_return(raw, sku_of=sku_of, location_map=self.location_map,
-                                                 currency=currency_of.get(raw.get("outlet_id"), "EUR"))
+                currency = self._currency(currency_of, raw)
             except MappingError as exc:
-                rejected.append(self._rejection("returns", raw, exc))
+                rejected.append(rejection("returns", raw, exc))
                 continue
-            tables["returns"].append(ret)
-            tables["return_lines"] += lines
-        return self._result(tables, rejected, version, after, len(rows))
+            mapped = sales_mapping.map_return(raw, sku_of=sku_of, location_map=self.location_map, currency=currency)
+            if isinstance(mapped, Rejection):
+                rejected.append(mapped)
+                continue
+            tables["returns"].append(mapped[0])
+            tables["return_lines"] += mapped[1]
+        return _result(tables, rejected, after, len(rows), version)
 
     async def _customers(self, after: int) -> ReadResult:
-        rows, version = await self.client.all("customers", after=after)
-        customers, rejected = self._map(rows, "customers", mapping.customer)
-        return self._result({"customers": customers}, rejected, version, after, len(rows))
-
-    # helpers ----------------------------------------------------------------------------------------
-    def _map(self, rows: list[dict], entity: str, fn) -> tuple[list, list[Rejection]]:
-        mapped, rejected = [], []
-        for raw in rows:
-            try:
-                mapped.append(fn(raw))
-            except MappingError as exc:
-                rejected.append(self._rejection(entity, raw, exc))
-        return mapped, rejected
-
-    @staticmethod
-    def _rejection(entity: str, raw: dict, exc: MappingError) -> Rejection:
-        return Rejection(SYSTEM, entity, str(raw.get("id")), exc.field, exc.reason,
-                         redact_body(raw, 4000) or json.dumps({"id": raw.get("id")}))
-
-    @staticmethod
-    def _result(tables, rejected, version, after, raw_count) -> ReadResult:
-        cursor = str(version) if version else (str(after) if after else None)
-        return ReadResult(tables=tables, rejected=rejected, cursor=cursor, raw_count=raw_count)
+        rows, version = await self.client.customers(after)
+        customers, rejected = split([mapping.map_customer(r) for r in rows])
+        return _result({"customers": customers}, rejected, after, len(rows), version)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _result(tables: dict, rejected: list[Rejection], after: int, raw_count: int, *versions: int | None) -> ReadResult:
+    seen = [v for v in versions if v is not None]
+    cursor = min(seen) if seen else (after or None)
+    return ReadResult(tables=tables, rejected=rejected, cursor=str(cursor) if cursor else None, raw_count=raw_count)

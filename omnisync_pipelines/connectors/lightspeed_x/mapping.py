@@ -1,37 +1,39 @@
-"""Raw X-Series records <-> the canonical model. Pure functions; a bad record raises `MappingError`
-naming the field, which the connector turns into a Rejection (the rest of the batch proceeds)."""
+"""X-Series 2.0 records -> canonical records: outlets, products, prices, inventory, customers.
+
+Pure functions. Each `map_*` returns the canonical record, or a `Rejection` naming the field and
+the reason; it never raises for a bad record. Sales, returns and movements are in
+`sales_mapping.py`, canonical -> X-Series payloads in `drafts.py`.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from omnisync_pipelines.canonical.models import (
     CatalogItem,
     Customer,
     Location,
-    MovementKind,
-    Order,
-    OrderLine,
-    Payment,
     Price,
-    Return,
-    ReturnLine,
+    Rejection,
     StockLevel,
-    StockMovement,
     normalise_email,
 )
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
+from omnisync_pipelines.rest.redact import redact_body
 
-# statuses of a completed sale (stock has left the outlet, the money is taken)
-COMPLETED = {"CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED", "DISPATCHED_CLOSED", "PICKED_UP_CLOSED", "ONACCOUNT",
-             "AWAITING_DISPATCH", "AWAITING_PICKUP"}
-FULFILMENT = {"AWAITING_PICKUP": "click_and_collect", "PICKED_UP_CLOSED": "click_and_collect",
-              "AWAITING_DISPATCH": "ship_from_store", "DISPATCHED_CLOSED": "ship_from_store"}
-DEFAULT_TENDERS = (("gift", "gift_card"), ("store credit", "store_credit"), ("credit note", "store_credit"),
-                   ("cash", "cash"), ("card", "card"), ("credit", "card"), ("debit", "card"), ("eftpos", "card"))
-MINOR_DIGITS = {"JPY": 0, "KRW": 0}
+R = TypeVar("R")
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "XPF", "UGX", "PYG"})
+BARCODE_TYPES = ("EAN", "UPC", "GTIN", "ISBN")
+# The API's JSON floats carry noise past the 6th decimal (16.8 -> 16.800000000000001); that is not
+# money, so amounts are read at 6 decimals before checking against the currency's precision.
+READ_PRECISION = Decimal("0.000001")
+TEXT_LIMIT = 255  # names, codes, phones: longer is a broken record, not a name
 
 
 class MappingError(ValueError):
@@ -41,202 +43,222 @@ class MappingError(ValueError):
         self.reason = reason
 
 
-def minor_units(value, currency: str, field: str) -> int:
-    """A decimal amount as integer minor units; more decimals than the currency has is an error."""
-    try:
-        amount = Decimal(str(value if value is not None else 0))
-    except InvalidOperation as exc:
-        raise MappingError(field, f"{field}: {value!r} is not an amount") from exc
-    digits = MINOR_DIGITS.get(currency, 2)
-    scaled = amount.scaleb(digits)
-    # float noise beyond the 6th decimal is the API's JSON, not money
-    rounded = scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    if abs(scaled - rounded) > Decimal("0.0001"):
-        raise MappingError(field, f"{field}: {value} has more decimals than {currency} allows")
-    return int(rounded)
+# values ---------------------------------------------------------------------------------------------
+def currency_digits(currency: str) -> int:
+    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
 
 
-def whole(value, field: str) -> int:
-    if value is None or isinstance(value, bool):
+def decimal(value: Any, field: str) -> Decimal:
+    if value is None or isinstance(value, bool) or value == "":
         raise MappingError(field, f"{field}: missing")
-    number = Decimal(str(value))
+    try:
+        return Decimal(str(value)).quantize(READ_PRECISION, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:
+        raise MappingError(field, f"{field}: {value!r} is not a number") from exc
+
+
+def minor_units(value: Any, currency: str, field: str) -> int:
+    """An amount the customer sees (a price, a total, a payment) as integer minor units.
+
+    More decimals than the currency has is an error, never silently rounded.
+    """
+    scaled = decimal(value, field).scaleb(currency_digits(currency))
+    if scaled != scaled.to_integral_value():
+        raise MappingError(field, f"{field}: {value} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+def round_minor(amount: Decimal, currency: str) -> int:
+    """A derived amount (tax split of a line, net -> gross) rounded half-up to minor units."""
+    return int(amount.scaleb(currency_digits(currency)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def major_units(amount: int, currency: str) -> Decimal:
+    return Decimal(amount).scaleb(-currency_digits(currency))
+
+
+def whole(value: Any, field: str) -> int:
+    number = decimal(value, field)
     if number != number.to_integral_value():
         raise MappingError(field, f"{field}: {value} is not a whole number of units")
     return int(number)
 
 
-def timestamp(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+def timestamp(value: str | None, field: str = "timestamp") -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise MappingError(field, f"{field}: {str(value)[:80]!r} is not an ISO 8601 time") from exc
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def location(outlet: dict, location_map: dict[str, str]) -> Location:
-    return Location(SYSTEM, location_map.get(outlet["id"]), outlet["id"], outlet["name"], outlet.get("currency"),
-                    outlet.get("physical_country_id"), not outlet.get("deleted_at"))
+def rejection(entity: str, raw: dict, exc: MappingError, ref: str | None = None) -> Rejection:
+    payload = redact_body(raw, 4000) or json.dumps({"id": raw.get("id")})
+    return Rejection(SYSTEM, entity, ref or str(raw.get("id")), exc.field, exc.reason, payload)
 
 
-def catalog_item(product: dict) -> CatalogItem:
+def rejecting(entity: str, fn: Callable[..., R], raw: dict, *args, **kwargs) -> R | Rejection:
+    try:
+        return fn(raw, *args, **kwargs)
+    except MappingError as exc:
+        return rejection(entity, raw, exc)
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:  # a shape no rule foresaw
+        reason = f"{entity} {raw.get('id') if isinstance(raw, dict) else raw!r}: malformed record ({type(exc).__name__}: {str(exc)[:200]})"
+        return rejection(entity, raw if isinstance(raw, dict) else {"raw": str(raw)[:200]}, MappingError("record", reason))
+
+
+def split(results: list) -> tuple[list, list[Rejection]]:
+    """Separate mapped records from Rejections (a mapped item may be a tuple of records)."""
+    good = [r for r in results if not isinstance(r, Rejection)]
+    return good, [r for r in results if isinstance(r, Rejection)]
+
+
+# outlets --------------------------------------------------------------------------------------------
+def map_outlet(outlet: dict, location_map: dict[str, str]) -> Location:
+    """An unmapped outlet is still listed (location_key None) so operators can see what to map."""
+    return Location(SYSTEM, location_map.get(outlet["id"]), outlet["id"], outlet.get("name") or outlet["id"],
+                    (outlet.get("currency") or None), outlet.get("physical_country_id") or None,
+                    not outlet.get("deleted_at"))
+
+
+# products -------------------------------------------------------------------------------------------
+def product_sku(product: dict) -> str:
     sku = (product.get("sku") or "").strip()
     if not sku:
-        raise MappingError("sku", f"product {product['id']} ({product.get('name')!r}) has no SKU")
-    options = {o.get("name") or o.get("id"): o["value"] for o in product.get("variant_options") or []}
-    codes = [c.get("code") for c in product.get("product_codes") or [] if c.get("code")]
-    return CatalogItem(SYSTEM, sku, product.get("handle"), product.get("variant_name") or product["name"], product["id"],
-                       json.dumps(options, sort_keys=True), codes[0] if codes else None, product.get("tax_id"),
-                       bool(product.get("active", True)) and not product.get("deleted_at"), timestamp(product.get("updated_at")))
+        raise MappingError("sku", f"product {product.get('id')} ({product.get('name')!r}) has no SKU")
+    return sku
 
 
-def price(product: dict, currency: str) -> Price:
-    item = catalog_item(product)
-    return Price(SYSTEM, item.sku, currency, minor_units(product.get("price_including_tax"), currency, "price_including_tax"),
-                 f"{product['id']}:{currency}")
+def barcode(product: dict) -> str | None:
+    for code in product.get("product_codes") or []:
+        if str(code.get("type", "")).upper() in BARCODE_TYPES and (code.get("code") or "").strip():
+            return code["code"].strip()
+    return None
 
 
-def stock_level(row: dict, sku_of: dict[str, str], location_map: dict[str, str]) -> StockLevel:
+def tax_category(product: dict) -> str | None:
+    tax = product.get("tax")
+    if isinstance(tax, dict):
+        return tax.get("id") or tax.get("name")
+    return product.get("tax_id") or (tax if isinstance(tax, str) and tax else None)
+
+
+def _catalog_item(product: dict) -> CatalogItem:
+    options = {(o.get("name") or o.get("attribute_id") or o.get("id")): o.get("value")
+               for o in product.get("variant_options") or []}
+    active = bool(product.get("active", True)) and not product.get("deleted_at")
+    return CatalogItem(SYSTEM, product_sku(product), product.get("handle") or None,
+                       product.get("variant_name") or product.get("name") or "", product["id"],
+                       json.dumps(options, sort_keys=True), barcode(product), tax_category(product), active,
+                       timestamp(product.get("updated_at")))
+
+
+def map_product(product: dict) -> CatalogItem | Rejection:
+    """One catalog row per variant (X-Series lists every variant as its own product)."""
+    return rejecting("catalog", _catalog_item, product)
+
+
+def _price(product: dict, currency: str) -> Price:
+    amount = minor_units(product.get("price_including_tax"), currency, "price_including_tax")
+    return Price(SYSTEM, product_sku(product), currency, amount, f"{product['id']}:{currency}")
+
+
+def map_product_price(product: dict, currency: str) -> Price | Rejection:
+    """The product's retail price (tax inclusive) in the outlets' currency."""
+    return rejecting("prices", _price, product, currency)
+
+
+def _price_book_price(entry: dict, book: dict, sku_of: dict[str, str], location_map: dict[str, str],
+                      currency: str, tax_rate_of: dict[str, Decimal]) -> Price:
+    if entry.get("product_id") not in sku_of:
+        raise MappingError("product_id", f"price book entry {entry.get('id')}: product {entry.get('product_id')} unknown")
+    if Decimal(str(entry.get("min_units") or 0)) > 1:
+        raise MappingError("min_units", f"price book entry {entry.get('id')}: a quantity-break price is not a unit price")
+    outlet_id = book.get("outlet_id")
+    if outlet_id and outlet_id not in location_map:
+        raise MappingError("outlet_id", f"price book {book.get('id')}: outlet {outlet_id} is not in the location map")
+    if entry.get("price_including_tax") is not None:
+        amount = minor_units(entry["price_including_tax"], currency, "price_including_tax")
+    else:  # 2.0 price book prices are tax exclusive: gross them up with the entry's tax rate
+        rate = tax_rate_of.get(entry.get("tax_id") or "")
+        if rate is None:
+            raise MappingError("tax_id", f"price book entry {entry.get('id')}: tax {entry.get('tax_id')!r} unknown")
+        amount = round_minor(decimal(entry.get("price"), "price") * (1 + rate), currency)
+    return Price(SYSTEM, sku_of[entry["product_id"]], currency, amount, f"price_book:{entry['id']}",
+                 location_key=location_map.get(outlet_id) if outlet_id else None,
+                 customer_group=book.get("customer_group_id") or None,
+                 valid_from=timestamp(book.get("valid_from")), valid_until=timestamp(book.get("valid_to")))
+
+
+def map_price_book_entry(entry: dict, book: dict, *, sku_of: dict[str, str], location_map: dict[str, str],
+                         currency: str, tax_rate_of: dict[str, Decimal]) -> Price | Rejection:
+    """A price book row -> a price scoped to the book's outlet and/or customer group."""
+    return rejecting("prices", _price_book_price, entry, book, sku_of, location_map, currency, tax_rate_of)
+
+
+def tax_rates(taxes: list[dict]) -> dict[str, Decimal]:
+    return {t["id"]: Decimal(str(t.get("rate") or 0)) for t in taxes if t.get("id")}
+
+
+# inventory ------------------------------------------------------------------------------------------
+def _stock_level(row: dict, sku_of: dict[str, str], location_map: dict[str, str]) -> StockLevel:
     if row.get("product_id") not in sku_of:
-        raise MappingError("product_id", f"inventory {row['id']}: product {row.get('product_id')} unknown or without SKU")
+        raise MappingError("product_id", f"inventory {row.get('id')}: product {row.get('product_id')} unknown, without SKU or sharing its SKU")
     if row.get("outlet_id") not in location_map:
-        raise MappingError("outlet_id", f"inventory {row['id']}: outlet {row.get('outlet_id')} is not in the location map")
+        raise MappingError("outlet_id", f"inventory {row.get('id')}: outlet {row.get('outlet_id')} is not in the location map")
     level = whole(row.get("inventory_level"), "inventory_level")
-    return StockLevel(SYSTEM, sku_of[row["product_id"]], location_map[row["outlet_id"]], level, 0, level, row["id"],
-                      int(row["version"]))
+    return StockLevel(SYSTEM, sku_of[row["product_id"]], location_map[row["outlet_id"]], level, 0, level,
+                      str(row.get("id") or f"{row['product_id']}@{row['outlet_id']}"), int(row.get("version") or 0))
 
 
-def tender(payment: dict, tender_map: dict[str, str] | None) -> str:
-    name = (payment.get("name") or "").lower()
-    if tender_map and name in tender_map:
-        return tender_map[name]
-    for word, method in DEFAULT_TENDERS:
-        if word in name:
-            return method
-    raise MappingError("payments", f"unknown tender {payment.get('name')!r}: add it to the tender map")
+def map_inventory(row: dict, *, sku_of: dict[str, str], location_map: dict[str, str]) -> StockLevel | Rejection:
+    return rejecting("stock", _stock_level, row, sku_of, location_map)
 
 
-def is_return(sale: dict) -> bool:
-    return bool(sale.get("return_for")) or any(line["quantity"] < 0 for line in sale.get("line_items") or [])
+# customers ------------------------------------------------------------------------------------------
+def _text(raw: dict, field: str, limit: int = TEXT_LIMIT) -> str | None:
+    """An optional free-text field: a string of at most `limit` characters, else the record is rejected."""
+    value = raw.get(field)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MappingError(field, f"{raw.get('id')}: {field} is a {type(value).__name__}, not text")
+    if len(value) > limit:
+        raise MappingError(field, f"{raw.get('id')}: {field} is {len(value)} characters long (at most {limit})")
+    return value
 
 
-def _line_money(line: dict, currency: str) -> tuple[int, int, int, int]:
-    """(unit gross before discount, discount on the line, tax on the line, line gross after discount)."""
-    quantity = abs(int(line["quantity"]))
-    unit_after = minor_units(Decimal(str(line["price"])) + Decimal(str(line["tax"])), currency, "line_items.price")
-    net = Decimal(str(line["price"]))
-    gross_factor = (net + Decimal(str(line["tax"]))) / net if net else Decimal(1)
-    unit_discount = minor_units((Decimal(str(line.get("discount") or 0)) * gross_factor).quantize(Decimal("0.01")), currency, "line_items.discount")
-    tax = minor_units(Decimal(str(line["tax"])) * quantity, currency, "line_items.tax")
-    return unit_after + unit_discount, unit_discount * quantity, tax, unit_after * quantity
-
-
-def sale(raw: dict, *, sku_of: dict[str, str], location_map: dict[str, str], currency: str,
-         tender_map: dict[str, str] | None = None, email_of: dict[str, str] | None = None) -> tuple[Order, list[OrderLine], list[Payment]]:
-    if raw.get("outlet_id") not in location_map:
-        raise MappingError("outlet_id", f"sale {raw['id']}: outlet {raw.get('outlet_id')} is not in the location map")
-    lines, discount = [], 0
-    for line in raw.get("line_items") or []:
-        if line.get("status") == "VOIDED":
-            continue
-        if line["product_id"] not in sku_of:
-            raise MappingError("line_items.product_id", f"sale {raw['id']}: product {line['product_id']} unknown or without SKU")
-        unit, line_discount, tax, total = _line_money(line, currency)
-        discount += line_discount
-        lines.append(OrderLine(SYSTEM, raw["id"], line["id"], sku_of[line["product_id"]], whole(line["quantity"], "quantity"),
-                               unit, line_discount, tax, total))
-    payments = [Payment(SYSTEM, raw["id"], p["id"], tender(p, tender_map), minor_units(p["amount"], currency, "payments.amount"),
-                        currency, p.get("retailer_payment_type_id")) for p in raw.get("payments") or []]
-    customer = raw.get("customer_id") or None
-    order = Order(
-        SYSTEM, raw["id"], str(raw.get("invoice_number") or raw["id"]), "store", currency,
-        minor_units(Decimal(str(raw["total_price"])) + Decimal(str(raw["total_tax"])), currency, "total_price"),
-        minor_units(raw["total_tax"], currency, "total_tax"), discount, raw["status"], timestamp(raw.get("sale_date")),
-        location_map[raw["outlet_id"]], customer, (email_of or {}).get(customer or ""), FULFILMENT.get(raw["status"], "in_store"),
-        timestamp(raw.get("updated_at")),
-    )
-    return order, lines, payments
-
-
-def sale_return(raw: dict, *, sku_of: dict[str, str], location_map: dict[str, str], currency: str) -> tuple[Return, list[ReturnLine]]:
-    if raw.get("outlet_id") not in location_map:
-        raise MappingError("outlet_id", f"return {raw['id']}: outlet {raw.get('outlet_id')} is not in the location map")
-    lines = []
-    for line in raw.get("line_items") or []:
-        if line["quantity"] >= 0 or line.get("status") == "VOIDED":
-            continue
-        if line["product_id"] not in sku_of:
-            raise MappingError("line_items.product_id", f"return {raw['id']}: product {line['product_id']} unknown")
-        _, _, _, total = _line_money(line, currency)
-        lines.append(ReturnLine(SYSTEM, raw["id"], line["id"], sku_of[line["product_id"]], -int(line["quantity"]), total))
-    tags = note_tags(raw.get("note"))
-    reason = tags.get("reason") or (raw.get("note") or "").strip() or None
-    refund = -minor_units(Decimal(str(raw["total_price"])) + Decimal(str(raw["total_tax"])), currency, "total_price")
-    # a return of an online order has no sale to point at: the till records the order number in the note
-    original = raw.get("return_for") or tags.get("order")
-    return Return(SYSTEM, raw["id"], currency, refund, timestamp(raw.get("sale_date")), original,
-                  location_map[raw["outlet_id"]], reason), lines
-
-
-def note_tags(note: str | None) -> dict[str, str]:
-    """`key:value` words of a sale note (e.g. "order:WEB-1 reason:size") as a dict."""
-    return dict(word.split(":", 1) for word in (note or "").split() if ":" in word and not word.startswith(":"))
-
-
-def sale_movements(raw: dict, sku_of: dict[str, str], location_map: dict[str, str]) -> list[StockMovement]:
-    loc = location_map.get(raw.get("outlet_id"))
-    if loc is None or raw.get("status") not in COMPLETED:
-        return []
-    moved = []
-    for line in raw.get("line_items") or []:
-        if line.get("status") == "VOIDED" or line["product_id"] not in sku_of or not line["quantity"]:
-            continue
-        kind = MovementKind.RETURN if line["quantity"] < 0 else MovementKind.SALE
-        moved.append(StockMovement(f"{SYSTEM}:sale:{raw['id']}:{line['id']}", SYSTEM, sku_of[line["product_id"]], loc,
-                                   -int(line["quantity"]), kind.value, f"sale:{raw['id']}", timestamp(raw.get("sale_date"))))
-    return moved
-
-
-def consignment_movements(raw: dict, lines: list[dict], sku_of: dict[str, str], location_map: dict[str, str]) -> list[StockMovement]:
-    moved = []
-    when = timestamp(raw.get("received_at") or raw.get("created_at"))
-    for line in lines:
-        sku = sku_of.get(line["product_id"])
-        if sku is None:
-            continue
-        ref = f"consignment:{raw['id']}"
-        if raw["type"] == "OUTLET" and raw["status"] in ("SENT", "DISPATCHED", "RECEIVED") and raw.get("source_outlet_id") in location_map:
-            moved.append(StockMovement(f"{SYSTEM}:{ref}:{line['product_id']}:out", SYSTEM, sku, location_map[raw["source_outlet_id"]],
-                                       -int(line["count"]), MovementKind.TRANSFER_OUT.value, ref, when))
-        if raw["status"] == "RECEIVED" and raw["type"] in ("OUTLET", "SUPPLIER") and raw.get("outlet_id") in location_map:
-            kind = MovementKind.TRANSFER_IN if raw["type"] == "OUTLET" else MovementKind.RECEIVING
-            moved.append(StockMovement(f"{SYSTEM}:{ref}:{line['product_id']}:in", SYSTEM, sku, location_map[raw["outlet_id"]],
-                                       int(line.get("received") or line["count"]), kind.value, ref, when))
-    return [m for m in moved if m.quantity]
-
-
-def customer(raw: dict) -> Customer:
+def _customer(raw: dict) -> Customer:
+    if raw.get("email") is not None and not isinstance(raw.get("email"), str):
+        raise MappingError("email", f"customer {raw.get('id')}: email is a {type(raw['email']).__name__}, not text")
     email = normalise_email(raw.get("email"))
-    if email is not None and ("@" not in email or "." not in email.split("@")[-1] or " " in email):
-        raise MappingError("email", f"customer {raw['id']}: {raw.get('email')!r} is not an email address")
+    if email is not None and (email.count("@") != 1 or "." not in email.split("@")[1]
+                              or any(unicodedata.category(ch)[0] in "CZ" for ch in email)):  # spaces, controls, invisibles
+        raise MappingError("email", f"customer {raw.get('id')}: {raw.get('email')!r} is not an email address")
+    for name in ("first_name", "last_name", "phone", "mobile", "customer_code"):
+        _text(raw, name)
+    code = (raw.get("customer_code") or "").strip() or None
+    consent = None if raw.get("do_not_email") is None else not raw["do_not_email"]
     return Customer(SYSTEM, raw["id"], email, raw.get("first_name") or None, raw.get("last_name") or None,
-                    raw.get("phone") or raw.get("mobile") or None, raw.get("customer_code") or None,
-                    raw.get("customer_code") if raw.get("enable_loyalty") else None,
-                    None if raw.get("do_not_email") is None else not raw.get("do_not_email"), timestamp(raw.get("updated_at")))
+                    raw.get("phone") or raw.get("mobile") or None, code,
+                    code if raw.get("enable_loyalty") else None, consent, timestamp(raw.get("updated_at")))
 
 
-# canonical -> X-Series drafts -------------------------------------------------------------------
-def customer_fields(record: Customer) -> dict:
-    fields = {"first_name": record.first_name, "last_name": record.last_name, "email": record.email, "phone": record.phone}
-    if record.external_id:
-        fields["customer_code"] = record.external_id
-    if record.consent_marketing is not None:
-        fields["do_not_email"] = not record.consent_marketing
-    return {k: v for k, v in fields.items() if v is not None}
+def map_customer(raw: dict) -> Customer | Rejection:
+    """external_id = customer_code; the code is also the loyalty id when loyalty is enabled."""
+    return rejecting("customers", _customer, raw)
 
 
-def product_variant(item: CatalogItem, price_gross_minor: int | None, tax_rate: Decimal, currency: str) -> dict:
-    variant: dict = {"sku": item.sku, "product_codes": [{"type": "EAN", "code": item.barcode}] if item.barcode else []}
-    options = json.loads(item.attributes or "{}")
-    if options:
-        variant["variant_definitions"] = [{"attribute_id": name, "value": value} for name, value in sorted(options.items())]
-    if price_gross_minor is not None:
-        digits = MINOR_DIGITS.get(currency, 2)
-        gross = Decimal(price_gross_minor).scaleb(-digits)
-        variant["price_excluding_tax"] = float((gross / (1 + tax_rate)).quantize(Decimal("0.00001")))
-    return variant
+def duplicate_skus(products: list[dict]) -> set[str]:
+    """SKUs carried by more than one live product: ambiguous, so neither product is synced."""
+    counts = Counter((p.get("sku") or "").strip() for p in products if not p.get("deleted_at"))
+    return {sku for sku, n in counts.items() if sku and n > 1}
+
+
+def sku_index(products: list[dict]) -> dict[str, str]:
+    """product id -> SKU, for every product with a usable, unambiguous SKU."""
+    shared = duplicate_skus(products)
+    return {p["id"]: sku for p in products if (sku := (p.get("sku") or "").strip()) and sku not in shared}
+

@@ -1,4 +1,8 @@
-"""Dagster resource for X-Series: holds configuration only and builds the client."""
+"""Dagster resource for X-Series: holds configuration only and builds the client.
+
+Secrets (`personal_token`, or `client_secret` + `refresh_token`) are passed by the definitions as
+`dg.EnvVar(...)`; non-secret defaults live in `settings.py`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,22 @@ from omnisync_pipelines.connectors.lightspeed_x.settings import LightspeedXSetti
 class LightspeedXResource(dg.ConfigurableResource):
     domain_prefix: str
     base_url: str | None = None
-    personal_token: str
+    personal_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    refresh_token: str | None = None
     registers: int = 1
+    page_size: int = 1000
+    sales_page_size: int = 500
+    concurrency: int = 4
+
+    def settings(self) -> LightspeedXSettings:
+        return LightspeedXSettings(
+            domain_prefix=self.domain_prefix, base_url=self.base_url, personal_token=self.personal_token,
+            client_id=self.client_id, client_secret=self.client_secret, refresh_token=self.refresh_token,
+            registers=self.registers, page_size=self.page_size, sales_page_size=self.sales_page_size,
+            concurrency=self.concurrency,
+        )
 
     def build_client(self, call_log=None, transport=None) -> LightspeedXClient:
-        settings = LightspeedXSettings(domain_prefix=self.domain_prefix, base_url=self.base_url,
-                                       personal_token=self.personal_token, registers=self.registers)
-        return build_client(settings, transport=transport, call_log=call_log)
+        return build_client(self.settings(), transport=transport, call_log=call_log)

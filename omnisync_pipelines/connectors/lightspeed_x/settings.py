@@ -1,11 +1,11 @@
-"""Lightspeed X-Series connection settings: non-secret defaults here, the token from EnvVar."""
+"""Lightspeed X-Series connection settings: non-secret defaults here, secrets filled from EnvVar."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 SYSTEM = "lightspeed_x"
-WINDOW_S = 300.0
+WINDOW_S = 300.0  # the request budget's window
 
 
 class LightspeedXSettings(BaseModel):
@@ -14,13 +14,13 @@ class LightspeedXSettings(BaseModel):
     domain_prefix: str
     base_url: str | None = None  # default https://{domain_prefix}.retail.lightspeed.app
     personal_token: SecretStr | None = None
-    client_id: str | None = None
+    client_id: str | None = None  # OAuth app, used with client_secret and a (rotating) refresh_token
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
-    registers: int = 1  # the rate budget is 300 x registers + 50 requests per 5 minutes
-    page_size: int = 1000
-    sales_page_size: int = 500
-    concurrency: int = 4
+    registers: int = Field(1, ge=1)  # the budget is 300 x registers + 50 requests per 5 minutes
+    page_size: int = Field(1000, ge=1, le=10000)
+    sales_page_size: int = Field(500, ge=1, le=500)
+    concurrency: int = Field(4, ge=1)
     timeout_s: float = 30.0
 
     @property
@@ -29,4 +29,4 @@ class LightspeedXSettings(BaseModel):
 
     @property
     def budget(self) -> int:
-        return 300 * max(1, self.registers) + 50
+        return 300 * self.registers + 50

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from .auth import Auth
 from .errors import CtError, concurrent_modification, duplicate, invalid_input, invalid_json, not_found
+from .expand import expand
 from .query import run_query
 from .resources import KINDS, ResourceKind
 from .resources.orders import ORDERS, import_order
@@ -109,7 +110,10 @@ class Api:
         kind = _kind(request)
         if request.method == "GET":
             self._authorize(request, kind, write=False)
-            return respond(run_query(self.store.all(kind.type_id), request.query_params))
+            body = run_query(self.store.all(kind.type_id), request.query_params)
+            paths = request.query_params.getlist("expand")
+            body["results"] = [expand(resource, paths, self.store) for resource in body["results"]]
+            return respond(body)
         self._authorize(request, kind, write=True)
         if kind is ORDERS:
             raise invalid_input("Creating orders from carts is not supported by the emulator; use /orders/import.")
@@ -145,7 +149,7 @@ class Api:
         ident = request.path_params["ident"]
         self._authorize(request, kind, write=request.method != "GET")
         if request.method == "GET":
-            return respond(self._lookup(kind, ident))
+            return respond(expand(self._lookup(kind, ident), request.query_params.getlist("expand"), self.store))
         if request.method == "DELETE":
             return await self._delete(kind, ident, request.query_params.get("version"))
         return await self._update(kind, ident, await json_body(request))

@@ -30,6 +30,9 @@ class CommercetoolsEmulator:
                          client_scopes or [f"manage_project:{project_key}"])
         self.faults = faults if faults is not None else FaultPlan(seed=seed)
         self._errors_shaped = 0
+        # What a throttle fault answers: 503 OverCapacity is the API's general overload signal; 429
+        # with Retry-After is what its rate-limited endpoints answer (tests pick either).
+        self.throttle_status = 503
         self.app = FaultMiddleware(Api(self.store, self.auth).build(), self.faults, self._shape)
 
     def credentials(self, base_url: str) -> dict:
@@ -46,7 +49,9 @@ class CommercetoolsEmulator:
         self.store.clock = clock
 
     def _shape(self, kind: str, retry_after_s: float) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        if kind == "throttle":
+        if kind == "throttle" and self.throttle_status == 429:
+            status, code, message = 429, "TooManyRequests", "Too many requests. Please retry later."
+        elif kind == "throttle":
             status, code = 503, "OverCapacity"
             message = "The service is temporarily over capacity. Please retry later."
         else:

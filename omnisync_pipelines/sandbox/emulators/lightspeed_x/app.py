@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import sales, writes
+from omnisync_pipelines.sandbox.emulators.lightspeed_x import hooks, sales, writes
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.sales import SaleError
 
 if TYPE_CHECKING:
     from omnisync_pipelines.sandbox.emulators.lightspeed_x.emulator import LightspeedXEmulator
 
 READABLE = ("outlets", "registers", "payment_types", "taxes", "users", "products", "inventory", "customers", "sales",
-            "consignments", "price_books", "price_book_products", "webhooks")
+            "consignments", "price_books", "price_book_products")
 MAX_PAGE_SIZE = {"sales": 500}
 DEFAULT_MAX_PAGE_SIZE = 10_000
 
@@ -95,6 +95,17 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
         row = writes.update_product(store, request.path_params["id"], await request.json())
         return JSONResponse({"data": [row["id"]]})
 
+    async def add_variant(request: Request):
+        return JSONResponse({"data": writes.add_variant(store, request.path_params["id"], await request.json())}, 201)
+
+    async def create_price_book(request: Request):
+        return JSONResponse({"data": writes.create_price_book(store, await request.json())}, status_code=201)
+
+    async def price_book_products(request: Request):
+        body = await request.json()
+        entries = body.get("data", []) if isinstance(body, dict) else body
+        return JSONResponse({"data": writes.save_price_book_products(store, request.path_params["id"], entries)})
+
     async def create_customer(request: Request):
         return JSONResponse({"data": writes.save_customer(store, await request.json())}, status_code=201)
 
@@ -134,22 +145,32 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
             return error(404, "Not Found")
         return JSONResponse({"data": store.consignment_products[consignment_id]})
 
+    async def consignment_product(request: Request):
+        row = writes.update_consignment_product(store, request.path_params["id"], request.path_params["product_id"],
+                                                await request.json())
+        return JSONResponse({"data": row})
+
     async def webhooks(request: Request):
         if request.method == "GET":
-            return JSONResponse({"data": list(store.rows["webhooks"].values())})
-        body = await request.json()
-        if not body.get("url") or not body.get("type"):
-            return error(422, "url and type are required")
-        if any(w["url"] == body["url"] and w["type"] == body["type"] for w in store.rows["webhooks"].values()):
-            return error(409, "a webhook with this type and url already exists")
-        row = {"id": store.new_id(), "url": body["url"], "type": body["type"], "active": body.get("active", True)}
-        store.rows["webhooks"][row["id"]] = row
-        return JSONResponse({"data": row}, status_code=201)
+            return JSONResponse({"data": [hooks.public(w) for w in store.rows["webhooks"].values()]})
+        row = hooks.create(store, await request.json(), emu.retailer_id)
+        return JSONResponse({"data": hooks.public(row)}, status_code=201)
 
-    async def delete_webhook(request: Request):
-        if store.rows["webhooks"].pop(request.path_params["id"], None) is None:
-            return error(404, "Not Found")
-        return Response(status_code=204)
+    async def webhook(request: Request):
+        webhook_id = request.path_params["id"]
+        if request.method == "PUT":
+            row = hooks.update(store, webhook_id, await request.json())
+        elif request.method == "DELETE":
+            row = hooks.delete(store, webhook_id)
+        else:
+            row = hooks.get(store, webhook_id)
+        return JSONResponse({"data": hooks.public(row)})
+
+    async def legacy_webhooks(request: Request):
+        """0.9 `POST /api/webhooks`: form-encoded, field `data` = JSON `{url, active, type}`."""
+        form = await request.form()
+        row = hooks.create(store, json.loads(form.get("data") or "{}"), emu.retailer_id)
+        return JSONResponse(hooks.public(row))
 
     async def token(request: Request):
         form = await request.form()
@@ -163,6 +184,9 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
         route("/api/register_sales", register_sales, ["POST"]),
         route("/api/2.1/products", create_products, ["POST"]),
         route("/api/2.1/products/{id}", update_product, ["PUT"]),
+        route("/api/2.1/products/{id}/variants", add_variant, ["POST"]),
+        route("/api/2.0/price_books", create_price_book, ["POST"]),
+        route("/api/2.0/price_books/{id}/products", price_book_products, ["POST"]),
         route("/api/2.0/customers", create_customer, ["POST"]),
         route("/api/2.0/customers/{id}", update_customer, ["PUT"]),
         route("/api/2.0/sales/{id}/actions/return", return_sale, ["PUT"]),
@@ -171,8 +195,10 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
         route("/api/2.0/consignments", create_consignment, ["POST"]),
         route("/api/2.0/consignments/{id}", change_consignment, ["PUT"]),
         route("/api/2.0/consignments/{id}/products", consignment_products, ["GET", "POST"]),
+        route("/api/2.0/consignments/{id}/products/{product_id}", consignment_product, ["PUT"]),
         route("/api/2.0/webhooks", webhooks, ["GET", "POST"]),
-        route("/api/2.0/webhooks/{id}", delete_webhook, ["DELETE"]),
+        route("/api/2.0/webhooks/{id}", webhook, ["GET", "PUT", "DELETE"]),
+        route("/api/webhooks", legacy_webhooks, ["POST"]),
         route("/api/2.0/products/{id}/inventory", product_inventory, ["GET"]),
         route("/api/2.0/{collection}", list_collection, ["GET"]),
         route("/api/2.0/{collection}/{id}", get_one, ["GET"]),

@@ -6,18 +6,17 @@ import asyncio
 import json
 import secrets
 import time
+import uuid
 from email.utils import formatdate
 
 import httpx
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import sales, writes
+from omnisync_pipelines.sandbox.emulators.lightspeed_x import hooks, sales, writes
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.app import build_app
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.ratelimit import WindowLimiter
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.store import Store, now_iso
 from omnisync_pipelines.sandbox.faults import FaultMiddleware, FaultPlan
 
-WEBHOOK_TYPES = {"sales": "sale.update", "products": "product.update", "customers": "customer.update",
-                 "inventory": "inventory.update"}
 TOKEN_TTL_S = 86_400
 
 
@@ -36,8 +35,12 @@ class LightspeedXEmulator:
         self.tokens: dict[str, float] = {personal_token: float("inf")}  # token -> expiry
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> access token it may replace
         self.codes: set[str] = set()
+        self.retailer_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{domain_prefix}.retail.lightspeed.app"))
         self.pending_webhooks: list[dict] = []
         self.webhook_drop_rate = 0.0
+        # deliveries carry a `type` form field beside `payload`; the docs promise only `payload`, so a
+        # receiver must also work with this off (type taken from the registered URL)
+        self.webhook_type_field = True
         max_requests = (lambda: rate_limit[0]) if rate_limit else self._budget
         self.limiter = WindowLimiter(max_requests, rate_limit[1] if rate_limit else 300.0, clock)
         self.app = FaultMiddleware(build_app(self), self.faults, self._fault_shape, exempt_paths=("/api/1.0/token",))
@@ -120,19 +123,12 @@ class LightspeedXEmulator:
 
     # webhooks -------------------------------------------------------------------------------------
     def _queue_webhooks(self, collection: str, row: dict) -> None:
-        kind = WEBHOOK_TYPES.get(collection)
-        if collection == "consignments":
-            kind = {"SENT": "consignment.send", "RECEIVED": "consignment.receive"}.get(row["status"])
-        if kind is None:
-            return
-        payload = self.present(collection, row)
-        if collection == "inventory":
-            payload = {**payload, "count": row["inventory_level"]}
-        for hook in self.store.rows["webhooks"].values():
-            if hook["active"] and hook["type"] == kind:
-                self.pending_webhooks.append({"url": hook["url"], "type": kind, "data": {
-                    "payload": json.dumps(payload), "environment": "sandbox", "domain_prefix": self.domain_prefix,
-                    "type": kind}})
+        queued = hooks.deliveries(self.store, collection, row, domain_prefix=self.domain_prefix,
+                                  retailer_id=self.retailer_id)
+        for delivery in queued:
+            if not self.webhook_type_field:
+                delivery["data"].pop("type")
+        self.pending_webhooks.extend(queued)
 
     async def deliver_webhooks(self, client: httpx.AsyncClient) -> int:
         """POST the queued deliveries (form-encoded); failed ones stay queued. Returns how many landed."""

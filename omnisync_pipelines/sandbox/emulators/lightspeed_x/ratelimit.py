@@ -3,6 +3,7 @@ Over budget: 429 with Retry-After as an HTTP-date (RFC 1123), when the window fr
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -21,7 +22,7 @@ class WindowLimiter:
         if now - start >= self.window_s:
             start, count = now, 0
         limit = self.max_requests()
-        reset = start + self.window_s
+        reset = math.ceil(start + self.window_s)  # an HTTP-date has whole seconds: never name a time too early
         if count >= limit:
             headers = {"Retry-After": formatdate(reset, usegmt=True), "X-RateLimit-Limit": str(limit),
                        "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": formatdate(reset, usegmt=True)}

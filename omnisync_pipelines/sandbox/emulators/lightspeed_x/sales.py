@@ -72,7 +72,12 @@ def save_register_sale(store: Store, body: dict) -> dict:
 
 
 def _settle_stock(store: Store, sale: dict) -> dict:
-    if sale["status"] in MOVES_STOCK and not sale["_stock_moved"]:
+    if sale["status"] == "VOIDED" and sale["_stock_moved"]:  # voiding a sale puts its goods back
+        for line in sale["line_items"]:
+            if line["status"] != "VOIDED":
+                store.move_stock(line["product_id"], sale["outlet_id"], int(line["quantity"]))
+        sale["_stock_moved"] = False
+    elif sale["status"] in MOVES_STOCK and not sale["_stock_moved"]:
         for line in sale["line_items"]:
             if line["status"] != "VOIDED":
                 store.move_stock(line["product_id"], sale["outlet_id"], -int(line["quantity"]))

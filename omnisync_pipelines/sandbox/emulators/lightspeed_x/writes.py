@@ -8,7 +8,6 @@ from omnisync_pipelines.sandbox.emulators.lightspeed_x.sales import SaleError
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.store import Store, now_iso
 
 CONSIGNMENT_TYPES = {"SUPPLIER", "OUTLET", "STOCKTAKE", "RETURN"}
-CONSIGNMENT_STATUSES = {"OPEN", "SENT", "DISPATCHED", "RECEIVED", "CANCELLED"}
 CUSTOMER_FIELDS = (
     "customer_code", "first_name", "last_name", "email", "phone", "mobile", "company_name", "date_of_birth",
     "enable_loyalty", "loyalty_balance", "do_not_email", "customer_group_id", "note",
@@ -100,37 +99,115 @@ def save_customer(store: Store, body: dict, customer_id: str | None = None) -> d
 
 
 # consignments ----------------------------------------------------------------------------------
+# Workflows (docs "Create a consignment"): SUPPLIER OPEN -> SENT -> DISPATCHED -> RECEIVED, CANCELLED
+# except from RECEIVED; OUTLET OPEN -> SENT -> RECEIVED, CANCELLED before RECEIVED; RETURN (to a
+# supplier) OPEN -> SENT or CANCELLED; STOCKTAKE ... -> STOCKTAKE_COMPLETE. Steps may be skipped
+# forwards, never taken back; a DISPATCHED or RECEIVED consignment cannot be created directly.
+FLOWS = {
+    "SUPPLIER": ("OPEN", "SENT", "DISPATCHED", "RECEIVED"),
+    "OUTLET": ("OPEN", "SENT", "RECEIVED"),
+    "RETURN": ("OPEN", "SENT"),
+    "STOCKTAKE": ("STOCKTAKE_SCHEDULED", "STOCKTAKE", "STOCKTAKE_IN_PROGRESS", "STOCKTAKE_IN_PROGRESS_PROCESSED",
+                  "STOCKTAKE_COMPLETE"),
+}
+FINAL = {"SUPPLIER": "RECEIVED", "OUTLET": "RECEIVED", "RETURN": "SENT", "STOCKTAKE": "STOCKTAKE_COMPLETE"}
+CONSIGNMENT_STATUSES = {status for flow in FLOWS.values() for status in flow} | {"CANCELLED", "CLOSED"}
+
+
 def create_consignment(store: Store, body: dict) -> dict:
     kind = body.get("type", "SUPPLIER")
     if kind not in CONSIGNMENT_TYPES:
         raise SaleError(422, f"invalid consignment type {kind!r}")
+    status = body.get("status") or FLOWS[kind][0]
+    if status not in FLOWS[kind][:2] or status in ("SENT", "DISPATCHED", "RECEIVED"):
+        raise SaleError(422, f"a {kind} consignment cannot be created as {status}")
     if store.get("outlets", body.get("outlet_id") or "") is None:
         raise SaleError(422, "outlet_id must name an outlet")
     if kind == "OUTLET" and store.get("outlets", body.get("source_outlet_id") or "") is None:
         raise SaleError(422, "an OUTLET consignment needs source_outlet_id")
-    row = {"id": store.new_id(), "name": body.get("name", ""), "type": kind, "status": "OPEN",
+    row = {"id": store.new_id(), "name": body.get("name", ""), "type": kind, "status": status,
            "outlet_id": body["outlet_id"], "source_outlet_id": body.get("source_outlet_id"),
-           "supplier_id": body.get("supplier_id"), "reference": body.get("reference"), "created_at": now_iso(),
-           "received_at": None, "deleted_at": None, "_sent": False, "_received": False}
+           "supplier_id": body.get("supplier_id"), "reference": body.get("reference"),
+           "supplier_invoice": body.get("supplier_invoice"), "due_at": body.get("due_at"),
+           "consignment_date": now_iso(), "created_at": now_iso(), "updated_at": now_iso(), "received_at": None,
+           "show_inactive": bool(body.get("show_inactive", True)), "deleted_at": None,
+           "_sent": False, "_received": False}
     store.consignment_products[row["id"]] = []
     return store.bump("consignments", row)
 
 
-def add_consignment_product(store: Store, consignment_id: str, body: dict) -> dict:
+def _open_for_lines(store: Store, consignment_id: str) -> dict:
     consignment = store.get("consignments", consignment_id)
     if consignment is None:
         raise SaleError(404, f"consignment {consignment_id} not found")
-    if consignment["status"] != "OPEN":
-        raise SaleError(422, "products can only be added to an OPEN consignment")
-    if store.get("products", body.get("product_id") or "") is None:
+    if consignment["status"] in ("RECEIVED", "CANCELLED") or (consignment["type"] != "SUPPLIER" and consignment["_sent"]):
+        raise SaleError(422, f"products cannot be changed on a {consignment['status']} {consignment['type']} consignment")
+    return consignment
+
+
+def _whole(value, field: str) -> int | None:
+    if value is None:
+        return None
+    number = float(value)
+    if number != int(number):
+        raise SaleError(422, f"{field} must be a whole number")
+    return int(number)
+
+
+def add_consignment_product(store: Store, consignment_id: str, body: dict) -> dict:
+    """`POST /consignments/{id}/products`; a `received` on a SENT supplier order marks it DISPATCHED."""
+    consignment = _open_for_lines(store, consignment_id)
+    product = store.get("products", body.get("product_id") or "")
+    if product is None:
         raise SaleError(422, "unknown product_id")
-    line = {"product_id": body["product_id"], "count": int(body.get("count", 0)),
-            "received": body.get("received"), "cost": body.get("cost", 0), "sequence_number": len(store.consignment_products[consignment_id])}
-    store.consignment_products[consignment_id].append(line)
+    lines = store.consignment_products[consignment_id]
+    if any(x["product_id"] == product["id"] for x in lines):
+        raise SaleError(409, "the product is already on this consignment")
+    line = {"product_id": product["id"], "product_sku": product.get("sku"), "count": _whole(body.get("count", 0), "count"),
+            "received": _whole(body.get("received"), "received"), "cost": body.get("cost", 0),
+            "sequence_number": len(lines), "created_at": now_iso(), "updated_at": now_iso()}
+    lines.append(line)
+    _dispatch_on_received(store, consignment, line)
     return line
 
 
+def update_consignment_product(store: Store, consignment_id: str, product_id: str, body: dict) -> dict:
+    """`PUT /consignments/{id}/products/{product_id}`: count, received, cost."""
+    consignment = _open_for_lines(store, consignment_id)
+    line = next((x for x in store.consignment_products[consignment_id] if x["product_id"] == product_id), None)
+    if line is None:
+        raise SaleError(404, f"product {product_id} is not on consignment {consignment_id}")
+    for field in ("count", "received"):
+        if field in body:
+            line[field] = _whole(body[field], field)
+    if "cost" in body:
+        line["cost"] = body["cost"]
+    line["updated_at"] = now_iso()
+    _dispatch_on_received(store, consignment, line)
+    return line
+
+
+def _dispatch_on_received(store: Store, consignment: dict, line: dict) -> None:
+    if consignment["type"] == "SUPPLIER" and consignment["status"] == "SENT" and line.get("received") is not None:
+        store.bump("consignments", {**consignment, "status": "DISPATCHED", "updated_at": now_iso()})
+    else:
+        store.bump("consignments", {**consignment, "updated_at": now_iso()})  # a line change is a change
+
+
+def _check_transition(row: dict, status: str) -> None:
+    flow, current = FLOWS[row["type"]], row["status"]
+    if status == current:
+        return
+    if status in ("CANCELLED", "CLOSED"):
+        if current in (FINAL[row["type"]], "CANCELLED") and row["type"] != "STOCKTAKE":
+            raise SaleError(422, f"a {current} {row['type']} consignment cannot be cancelled")
+        return
+    if status not in flow or current not in flow or flow.index(status) < flow.index(current):
+        raise SaleError(422, f"a {row['type']} consignment cannot go from {current} to {status}")
+
+
 def change_consignment(store: Store, consignment_id: str, body: dict) -> dict:
+    """`PUT /consignments/{id}`: a status change moves the stock it stands for, once."""
     row = store.get("consignments", consignment_id)
     if row is None:
         raise SaleError(404, f"consignment {consignment_id} not found")
@@ -138,26 +215,93 @@ def change_consignment(store: Store, consignment_id: str, body: dict) -> dict:
     status = body.get("status", row["status"])
     if status not in CONSIGNMENT_STATUSES:
         raise SaleError(422, f"invalid consignment status {status!r}")
+    _check_transition(row, status)
     lines = store.consignment_products[consignment_id]
-    if status in ("SENT", "DISPATCHED", "RECEIVED") and row["type"] == "OUTLET" and not row["_sent"]:
+    kind = row["type"]
+    if kind == "OUTLET" and status in ("SENT", "RECEIVED") and not row["_sent"]:
         for line in lines:
             store.move_stock(line["product_id"], row["source_outlet_id"], -line["count"])
         row["_sent"] = True
-    if status == "RECEIVED" and not row["_received"]:
+    if kind == "OUTLET" and status == "CANCELLED" and row["_sent"]:
+        for line in lines:  # goods on their way go back to the source outlet
+            store.move_stock(line["product_id"], row["source_outlet_id"], line["count"])
+        row["_sent"] = False
+    if kind == "RETURN" and status == "SENT" and not row["_sent"]:
+        for line in lines:  # back to the supplier
+            store.move_stock(line["product_id"], row["outlet_id"], -line["count"])
+        row["_sent"] = True
+    if status in ("RECEIVED", "STOCKTAKE_COMPLETE") and not row["_received"]:
         for line in lines:
             received = int(line["received"] if line["received"] is not None else line["count"])
             line["received"] = received
-            if row["type"] == "STOCKTAKE":
+            if kind == "STOCKTAKE":
                 store.set_stock(line["product_id"], row["outlet_id"], received)
-            elif row["type"] == "RETURN":
-                store.move_stock(line["product_id"], row["outlet_id"], -received)
             else:
                 store.move_stock(line["product_id"], row["outlet_id"], received)
         row["_received"] = True
         row["received_at"] = now_iso()
+    for field in ("name", "reference", "supplier_invoice", "due_at"):
+        if field in body:
+            row[field] = body[field]
     row["status"] = status
+    row["updated_at"] = now_iso()
     return store.bump("consignments", row)
 
 
 def public(row: dict) -> dict:
     return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+# variants and price books ----------------------------------------------------------------------
+def add_variant(store: Store, product_id: str, body: dict) -> str:
+    """2.1 "Add Single Variant": a new variant in the family of `product_id` (a standard product becomes a family)."""
+    member = store.get("products", product_id)
+    if member is None or member.get("deleted_at"):
+        raise SaleError(404, f"product {product_id} not found")
+    variant = body.get("details") or body
+    if not variant.get("sku"):
+        raise SaleError(422, "details.sku is required")
+    if any(p["sku"] == variant["sku"] and not p.get("deleted_at") for p in store.rows["products"].values()):
+        raise SaleError(409, f"a product with sku {variant['sku']!r} already exists")
+    parent_id = member.get("variant_parent_id")
+    if parent_id is None:
+        parent_id = store.new_id()
+        store.bump("products", {**member, "variant_parent_id": parent_id, "has_variants": True})
+    common = {k: member.get(k) for k in ("name", "handle", "tax_id", "active", "brand_id", "description")}
+    row = {"id": store.new_id(), "created_at": now_iso(), "variant_parent_id": parent_id, "deleted_at": None}
+    _apply_product(store, row, {**common, **(body.get("common") or {})}, variant)
+    return row["id"]
+
+
+def create_price_book(store: Store, body: dict) -> dict:
+    if not body.get("name"):
+        raise SaleError(422, "name is required")
+    for field, collection in (("outlet_id", "outlets"), ("customer_group_id", None)):
+        if body.get(field) and collection and store.get(collection, body[field]) is None:
+            raise SaleError(422, f"unknown {field}", {field: body[field]})
+    row = {"id": store.new_id(), "name": body["name"], "outlet_id": body.get("outlet_id"),
+           "customer_group_id": body.get("customer_group_id"), "valid_from": body.get("valid_from"),
+           "valid_to": body.get("valid_to"), "created_at": now_iso(), "deleted_at": None}
+    return store.bump("price_books", row)
+
+
+def save_price_book_products(store: Store, price_book_id: str, entries: list[dict]) -> list[dict]:
+    """Add or replace entries (one per product and quantity break) of a price book; prices are tax exclusive."""
+    if store.get("price_books", price_book_id) is None:
+        raise SaleError(404, f"price book {price_book_id} not found")
+    saved = []
+    for entry in entries:
+        if store.get("products", entry.get("product_id") or "") is None:
+            raise SaleError(422, "unknown product_id", {"product_id": entry.get("product_id")})
+        if entry.get("price") is None:
+            raise SaleError(422, "price is required")
+        min_units = entry.get("min_units")
+        existing = next((e for e in store.rows["price_book_products"].values()
+                         if e["price_book_id"] == price_book_id and e["product_id"] == entry["product_id"]
+                         and e.get("min_units") == min_units and not e.get("deleted_at")), None)
+        row = dict(existing or {"id": store.new_id(), "price_book_id": price_book_id, "product_id": entry["product_id"],
+                                "min_units": min_units, "max_units": entry.get("max_units"), "deleted_at": None})
+        row.update({"price": entry["price"], "tax_id": entry.get("tax_id"), "loyalty_value": entry.get("loyalty_value"),
+                    "updated_at": now_iso()})
+        saved.append(store.bump("price_book_products", row))
+    return saved

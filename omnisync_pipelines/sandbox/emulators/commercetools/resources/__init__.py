@@ -6,11 +6,12 @@ from .inventory import INVENTORY
 from .orders import ORDERS
 from .payments import PAYMENTS
 from .products import PRODUCTS
-from .setup import CHANNELS, PRODUCT_TYPES, STORES, TYPES
+from .setup import CHANNELS, CUSTOMER_GROUPS, PRODUCT_TYPES, STORES, TYPES
 
 KINDS: dict[str, ResourceKind] = {
     kind.path: kind
-    for kind in (CHANNELS, STORES, TYPES, PRODUCT_TYPES, PRODUCTS, INVENTORY, ORDERS, PAYMENTS, CUSTOMERS)
+    for kind in (CHANNELS, STORES, TYPES, PRODUCT_TYPES, PRODUCTS, INVENTORY, ORDERS, PAYMENTS, CUSTOMERS,
+                 CUSTOMER_GROUPS)
 }
 
 __all__ = ["KINDS", "ResourceKind"]

@@ -271,28 +271,30 @@ def price_selection(params) -> dict | None:
 
 
 def select_price(prices: list[dict], selection: dict) -> dict | None:
-    """Best match: currency must match; country/channel/customer group match exactly or the price is unscoped."""
+    """The public API's fallback order: currency and validity must match; a scope the request names
+    matches that value or an unscoped price, a scope it omits only unscoped prices. Of the matches,
+    the most specific wins, customer group before channel before country (cg+channel+country,
+    cg+channel, cg+country, cg, channel+country, channel, country, none); within a level a price
+    with a validity period beats one without."""
     now = datetime.now(UTC).isoformat()
-    wanted = {"country": selection.get("priceCountry"),
+    wanted = {"customerGroup": selection.get("priceCustomerGroup"),
               "channel": selection.get("priceChannel"),
-              "customerGroup": selection.get("priceCustomerGroup")}
-    best, best_score = None, -1
+              "country": selection.get("priceCountry")}
+    best, best_rank = None, None
     for candidate in prices:
         if candidate["value"]["currencyCode"] != selection["priceCurrency"]:
             continue
         if candidate.get("validFrom", "") > now or candidate.get("validUntil", "9999") < now:
             continue
-        score = 0
+        rank = []
         for field, value in wanted.items():
             actual = candidate.get(field)
             actual = actual.get("id") if isinstance(actual, dict) else actual
-            if actual is None:
-                continue
-            if actual != value:
+            if actual is not None and actual != value:
                 break
-            score += 1
+            rank.append(actual is not None)
         else:
-            if score > best_score:
-                best, best_score = candidate, score
+            rank.append(bool(candidate.get("validFrom") or candidate.get("validUntil")))
+            if best_rank is None or tuple(rank) > best_rank:
+                best, best_rank = candidate, tuple(rank)
     return best
-

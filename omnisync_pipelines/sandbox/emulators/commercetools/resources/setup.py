@@ -190,3 +190,24 @@ PRODUCT_TYPES = ResourceKind(
         "addAttributeDefinition": _add_attribute_definition,
     },
 )
+
+
+# -- customer groups (price scopes) -----------------------------------------------------------
+def _create_customer_group(ctx: Ctx, draft: dict) -> dict:
+    result = {"key": draft.get("key"), "name": required(draft, "groupName")}
+    if draft.get("custom") is not None:
+        result["custom"] = custom_fields(ctx, draft["custom"], "customer-group")
+    return result
+
+
+CUSTOMER_GROUPS = ResourceKind(
+    path="customer-groups", type_id="customer-group",
+    view_scopes=("view_customer_groups", "manage_customer_groups", "view_customers", "manage_customers"),
+    manage_scopes=("manage_customer_groups", "manage_customers"),
+    create=_create_customer_group,
+    actions={
+        "changeName": lambda ctx, r, a: r.update(name=required(a, "name")),
+        "setKey": setter("key"),
+        **custom_actions("customer-group"),
+    },
+)

@@ -1,0 +1,5 @@
+"""`omnisync bench`: performance and scale benchmarks, each against a baseline measured in the same run.
+
+One module per benchmark (`delta`, `economy`, `latency`, `initial_sync`, `throughput`, `scaling`),
+each exposing `run(quick: bool) -> list[BenchResult]`; `runner.py` finds and runs them.
+"""

@@ -1,0 +1,183 @@
+"""A stock-flow rig for the API benchmarks: the commercetools emulator (in-process ASGI, optionally
+with added latency), omnisync's connector on it, a throwaway ops store and DuckDB, and meters.
+
+Meters: every HTTP call the connector sends is counted by method (a write is any non-GET call other
+than the OAuth token request), the time spent inside the emulator's app is summed, and so is the
+time spent in the engine's ledger (the ops store). The rig runs on one event loop in one thread, so
+those sums are shares of the wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import httpx
+import pandas as pd
+
+from omnisync_pipelines.bench.scale import Scale, build_snapshots, location
+from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient, build_client
+from omnisync_pipelines.connectors.commercetools.connector import CommercetoolsConnector
+from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
+from omnisync_pipelines.engine.options import SyncOptions
+from omnisync_pipelines.engine.statistics import SyncStatistics
+from omnisync_pipelines.engine.stock_plan import plan_stock
+from omnisync_pipelines.engine.stock_push import push_stock
+from omnisync_pipelines.rest.retry import RetryPolicy
+from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
+from omnisync_pipelines.sandbox.transport import EmulatorTransport
+from omnisync_pipelines.store.ops import OpsStore
+
+BASE = "http://commercetools.bench"
+POS = "lightspeed_x"
+
+
+@dataclass
+class Meters:
+    calls: Counter = field(default_factory=Counter)  # by "METHOD resource"
+    seconds: dict = field(default_factory=lambda: {"emulator": 0.0, "ledger": 0.0})
+
+    @property
+    def writes(self) -> int:
+        return sum(n for k, n in self.calls.items() if not k.startswith("GET") and "oauth" not in k)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.seconds = {"emulator": 0.0, "ledger": 0.0}
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, meters: Meters):
+        self.inner, self.meters = inner, meters
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        self.meters.calls[f"{request.method} {parts[1] if len(parts) > 1 else parts[0]}"] += 1
+        return await self.inner.handle_async_request(request)
+
+
+class _TimedApp:
+    """Sums the time spent inside the emulator per request (its handlers do not await I/O)."""
+
+    def __init__(self, app, meters: Meters):
+        self.app, self.meters = app, meters
+
+    async def __call__(self, scope, receive, send):
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.meters.seconds["emulator"] += time.perf_counter() - started
+
+
+class _TimedOps:
+    """The engine's ops store, with the time spent in it summed (its calls are synchronous)."""
+
+    def __init__(self, ops: OpsStore, meters: Meters):
+        self._ops, self._meters = ops, meters
+
+    def __getattr__(self, name):
+        attr = getattr(self._ops, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self._meters.seconds["ledger"] += time.perf_counter() - started
+
+        return timed
+
+
+@dataclass
+class StockRig:
+    emulator: CommercetoolsEmulator
+    client: CommercetoolsClient
+    connector: CommercetoolsConnector
+    ops: OpsStore
+    con: duckdb.DuckDBPyConnection
+    meters: Meters
+    concurrency: int
+    workdir: tempfile.TemporaryDirectory
+
+    @property
+    def timed_ops(self):
+        return _TimedOps(self.ops, self.meters)
+
+    async def sync(self, scale: Scale, concurrency: int | None = None) -> tuple[SyncStatistics, dict]:
+        """One stock-flow run: snapshot `scale` -> plan against the ops baselines -> push. Returns
+        (push statistics, {"changed", "planned", "plan_s", "push_s"})."""
+        changed = build_snapshots(self.con, scale, POS)
+        started = time.perf_counter()
+        plan, _ = plan_stock(self.con, POS, self.ops.baselines_frame(POS))
+        planned_at = time.perf_counter()
+        stats = await push_stock(plan, self.connector, self.timed_ops, pos_system=POS,
+                                 options=SyncOptions(concurrency=concurrency or self.concurrency))
+        done = time.perf_counter()
+        return stats, {"changed": changed, "planned": len(plan), "plan_s": round(planned_at - started, 3),
+                       "push_s": round(done - planned_at, 3)}
+
+    def pos_snapshot(self) -> pd.DataFrame:
+        return self.con.execute(f"SELECT sku, location_key, on_hand FROM {POS}.stock ORDER BY location_key, sku").df()
+
+    async def aclose(self) -> None:
+        await self.connector.aclose()
+        self.con.close()
+        self.ops.engine.dispose()
+        self.workdir.cleanup()
+
+
+async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 0.0) -> StockRig:
+    meters = Meters()
+    emulator = CommercetoolsEmulator(seed=7)
+    creds = emulator.credentials(BASE)
+    settings = CommercetoolsSettings(
+        api_url=BASE, auth_url=BASE, project_key=creds["project_key"], client_id=creds["client_id"],
+        client_secret=creds["client_secret"], concurrency=concurrency,
+    )
+    transport = _CountingTransport(EmulatorTransport(_TimedApp(emulator.app, meters)), meters)
+    client = build_client(settings, transport=transport, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    channel_map = {}
+    for index in range(locations):
+        key = f"channel-{location(index)}"
+        await client.create("channels", {"key": key, "roles": ["InventorySupply"]})
+        channel_map[key] = location(index)
+    workdir = tempfile.TemporaryDirectory(prefix="omnisync-bench-")
+    ops = OpsStore.from_url(f"sqlite:///{Path(workdir.name) / 'ops.sqlite'}")
+    emulator.faults.latency_s = latency_s
+    meters.reset()
+    return StockRig(emulator, client, CommercetoolsConnector(client, channel_map), ops, duckdb.connect(), meters,
+                    concurrency, workdir)
+
+
+async def naive_full_push(rig: StockRig, snapshot: pd.DataFrame, concurrency: int) -> float:
+    """The baseline a sync without plans would be: every record read and written, changed or not.
+    Returns its seconds."""
+    channel_ids = {loc: await rig.connector.channel_id_for(loc) for loc in snapshot["location_key"].unique()}
+    gate = asyncio.Semaphore(concurrency)
+    client = rig.client
+
+    async def one(sku: str, location_key: str, quantity: int) -> None:
+        async with gate:
+            entry = await client.find_inventory_entry(sku, channel_ids[location_key])
+            if entry is None:
+                await client.create_inventory_entry(sku, channel_ids[location_key], quantity)
+            else:
+                await client.update_inventory_entry(
+                    entry["id"], entry["version"], [{"action": "changeQuantity", "quantity": quantity}]
+                )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(r.sku, r.location_key, int(r.on_hand)) for r in snapshot.itertuples(index=False)))
+    return round(time.perf_counter() - started, 3)

@@ -1,0 +1,108 @@
+"""Canonical records -> X-Series write payloads (drafts). Pure functions; a record that cannot be
+expressed raises `MappingError` naming the field, which the caller records as a Rejection.
+
+X-Series stores net prices at 5 decimals and derives the tax, so a gross price is split with the
+rate of the tax the product or line carries.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+
+from omnisync_pipelines.canonical.models import CatalogItem, Customer, Order, OrderLine, Payment, Price
+from omnisync_pipelines.connectors.lightspeed_x.mapping import MappingError, major_units
+from omnisync_pipelines.connectors.lightspeed_x.sales_mapping import OWN_SOURCE
+
+NET_PRECISION = Decimal("0.00001")
+
+
+def net_of(gross: Decimal, tax_rate: Decimal) -> Decimal:
+    return (gross / (1 + tax_rate)).quantize(NET_PRECISION, rounding=ROUND_HALF_UP)
+
+
+def product_codes(code: str | None) -> list[dict]:
+    if not code:
+        return []
+    kind = {8: "EAN", 13: "EAN", 12: "UPC"}.get(len(code), "CUSTOM") if code.isdigit() else "CUSTOM"
+    return [{"type": kind, "code": code}]
+
+
+def product_common(item: CatalogItem, *, name: str | None = None) -> dict:
+    """The 2.1 `common` block (shared by a family's variants)."""
+    return {"name": name or item.name, "active": item.active}
+
+
+def variant_details(item: CatalogItem, price: Price | None = None, *, tax_rate: Decimal = Decimal(0),
+                    attribute_ids: dict[str, str] | None = None, inventory: dict[str, int] | None = None) -> dict:
+    """The 2.1 `details` of one variant (or of a standard product).
+
+    `attribute_ids`: variant attribute name -> X-Series attribute id; `inventory`: outlet id -> count.
+    """
+    details: dict = {"sku": item.sku}
+    if codes := product_codes(item.barcode):
+        details["product_codes"] = codes
+    options = json.loads(item.attributes or "{}")
+    if options:
+        missing = sorted(set(options) - set(attribute_ids or {}))
+        if missing:
+            raise MappingError("attributes", f"{item.sku}: no X-Series variant attribute for {', '.join(missing)}")
+        details["variant_definitions"] = [{"attribute_id": attribute_ids[name], "value": value}
+                                          for name, value in sorted(options.items())]
+    if price is not None:
+        if price.sku != item.sku:
+            raise MappingError("sku", f"price for {price.sku} given with item {item.sku}")
+        details["price_excluding_tax"] = float(net_of(major_units(price.amount, price.currency), tax_rate))
+    if inventory:
+        details["inventory"] = [{"outlet_id": outlet_id, "current_amount": count}
+                                for outlet_id, count in sorted(inventory.items())]
+    return details
+
+
+def customer_payload(record: Customer) -> dict:
+    fields = {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
+              "phone": record.phone, "customer_code": record.external_id or record.loyalty_id}
+    if record.consent_marketing is not None:
+        fields["do_not_email"] = not record.consent_marketing
+    if record.loyalty_id:
+        fields["enable_loyalty"] = True
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _line(line: OrderLine, sequence: int, product_id_of: dict[str, str], tax_id: str, tax_rate: Decimal,
+          currency: str) -> dict:
+    if line.sku not in product_id_of:
+        raise MappingError("sku", f"order {line.order_id} line {line.line_id}: no X-Series product for {line.sku}")
+    if line.quantity == 0:
+        raise MappingError("quantity", f"order {line.order_id} line {line.line_id}: quantity 0")
+    unit_gross = major_units(line.total, currency) / abs(line.quantity)
+    unit_discount = major_units(line.discount, currency) / abs(line.quantity)
+    net = net_of(unit_gross, tax_rate)
+    return {"product_id": product_id_of[line.sku], "quantity": line.quantity, "price": float(net),
+            "tax": float((unit_gross - net).quantize(NET_PRECISION)), "tax_id": tax_id,
+            "discount": float(net_of(unit_discount, tax_rate)), "sequence": sequence, "status": "CONFIRMED"}
+
+
+def register_sale_payload(order: Order, lines: list[OrderLine], payments: list[Payment], *, register_id: str,
+                          user_id: str, product_id_of: dict[str, str], payment_type_id_of: dict[str, str],
+                          tax_id: str, tax_rate: Decimal, customer_id: str | None = None,
+                          status: str = "CLOSED") -> dict:
+    """An (online) order handed over in store -> a 0.9 `POST /api/register_sales` body.
+
+    `payment_type_id_of`: canonical payment method -> retailer payment type id. The sale carries
+    `source=omnisync` and `source_id=<order id>`, so reads can tell our own writes apart.
+    """
+    body_lines = [_line(line, i, product_id_of, tax_id, tax_rate, order.currency) for i, line in enumerate(lines)]
+    body_payments = []
+    for payment in payments:
+        if payment.method not in payment_type_id_of:
+            raise MappingError("payments", f"order {order.order_id}: no X-Series payment type for {payment.method}")
+        body_payments.append({"retailer_payment_type_id": payment_type_id_of[payment.method],
+                              "payment_date": order.created_at.isoformat(),
+                              "amount": float(major_units(payment.amount, payment.currency))})
+    body = {"register_id": register_id, "user_id": user_id, "sale_date": order.created_at.isoformat(),
+            "status": status, "note": order.order_number, "source": OWN_SOURCE, "source_id": order.order_id,
+            "register_sale_products": body_lines, "register_sale_payments": body_payments}
+    if customer_id:
+        body["customer_id"] = customer_id
+    return body

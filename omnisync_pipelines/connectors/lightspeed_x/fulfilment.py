@@ -1,0 +1,84 @@
+"""X-Series as the store that fulfils online orders: live stock checks, the register sale that sets
+the goods aside (AWAITING_PICKUP / AWAITING_DISPATCH), its status, and recovery of a sale whose
+answer was lost. The engine's `FulfilmentPos` protocol (engine/fulfilment.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from omnisync_pipelines.canonical.models import Fulfilment, Order, OrderLine, StockLevel
+from omnisync_pipelines.connectors.lightspeed_x import mapping
+from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector
+from omnisync_pipelines.connectors.lightspeed_x.drafts import register_sale_payload
+from omnisync_pipelines.rest.errors import ApiTransportError
+
+WAITING_STATUS = {Fulfilment.CLICK_AND_COLLECT.value: "AWAITING_PICKUP", Fulfilment.SHIP_FROM_STORE.value: "AWAITING_DISPATCH"}
+
+
+class LightspeedXFulfilment:
+    system = "lightspeed_x"
+
+    def __init__(self, connector: LightspeedXConnector):
+        self.connector = connector
+        self.client = connector.client
+        self.outlet_of = {loc: outlet for outlet, loc in connector.location_map.items()}
+        self._context: dict | None = None
+
+    async def _lookups(self) -> dict:
+        if self._context is None:
+            sku_of = await self.connector.sku_of()
+            registers = [r for r in (await self.client.registers()).rows if not r.get("deleted_at")]
+            users = [u for u in (await self.client.users()).rows if not u.get("deleted_at")]
+            taxes = {t["id"]: t for t in (await self.client.taxes()).rows}
+            outlets = {o["id"]: o for o in await self.connector.outlets()}
+            self._context = {
+                "product_of": {sku: pid for pid, sku in sku_of.items()},
+                "register_of": {r["outlet_id"]: r["id"] for r in reversed(registers)},
+                "user_id": users[0]["id"] if users else None,
+                "taxes": taxes,
+                "outlets": outlets,
+            }
+        return self._context
+
+    async def stock_levels(self, skus: list[str], location_key: str) -> dict[str, StockLevel | None]:
+        """Live counts at the store, read now (not from a snapshot): the final check before assigning."""
+        lookups = await self._lookups()
+        outlet = self.outlet_of[location_key]
+        sku_of = {pid: sku for sku, pid in lookups["product_of"].items()}
+        found: dict[str, StockLevel | None] = {}
+        for sku in skus:
+            product_id = lookups["product_of"].get(sku)
+            rows = await self.client.product_inventory(product_id) if product_id else []
+            row = next((r for r in rows if r.get("outlet_id") == outlet), None)
+            level = mapping.map_inventory(row, sku_of=sku_of, location_map=self.connector.location_map) if row else None
+            found[sku] = level if isinstance(level, StockLevel) else None
+        return found
+
+    async def create_sale(self, order: Order, lines: list[OrderLine], location_key: str) -> dict:
+        lookups = await self._lookups()
+        outlet_id = self.outlet_of[location_key]
+        tax = lookups["taxes"].get((lookups["outlets"].get(outlet_id) or {}).get("default_tax_id")) or next(
+            iter(lookups["taxes"].values()), {"id": None, "rate": 0})
+        payload = register_sale_payload(
+            order, lines, [], register_id=lookups["register_of"][outlet_id], user_id=lookups["user_id"],
+            product_id_of=lookups["product_of"], payment_type_id_of={}, tax_id=tax["id"],
+            tax_rate=Decimal(str(tax.get("rate") or 0)), status=WAITING_STATUS[order.fulfilment],
+        )
+        try:
+            return await self.client.register_sale(payload)
+        except ApiTransportError:  # the answer was lost, not necessarily the sale: look before anyone resends
+            found = await self.find_sale(order.order_id)
+            if found is None:
+                raise
+            return found
+
+    async def find_sale(self, order_id: str) -> dict | None:
+        """The sale registered for an order by an earlier, interrupted attempt (`source_id` = order id)."""
+        rows = (await self.client.sales()).rows
+        return next((s for s in rows if s.get("source") == "omnisync" and s.get("source_id") == order_id), None)
+
+    async def sale(self, sale_id: str) -> dict:
+        return await self.client.get("sales", sale_id)
+
+    async def void_sale(self, sale: dict) -> dict:
+        return await self.client.register_sale({"id": sale["id"], "register_id": sale["register_id"], "status": "VOIDED"})

@@ -1,0 +1,86 @@
+"""Operations: the run-failure alert sensor and the `reprocess_rejected` job."""
+
+import asyncio
+import logging
+
+import dagster as dg
+
+from omnisync_pipelines.connectors.registry import open_connector
+from omnisync_pipelines.defs.resources import (
+    CommercetoolsCredentials,
+    LightspeedXCredentials,
+    OmnisyncResource,
+)
+from omnisync_pipelines.engine.fast_lane import open_fast_lane
+from omnisync_pipelines.engine.reprocess import commercetools_catalog, reprocess
+from omnisync_pipelines.store.audit import record_run_failure
+from omnisync_pipelines.store.ops import CallLogBuffer
+
+alert_log = logging.getLogger("omnisync.alerts")
+
+
+def failure_steps(context: dg.RunFailureSensorContext) -> list[tuple[str | None, str]]:
+    """(failing step, first line of its error) for each failed step of the run."""
+    steps = []
+    for event in context.get_step_failure_events():
+        error = event.event_specific_data.error if event.event_specific_data else None
+        while error is not None and error.cause is not None:  # the asset's own exception, not Dagster's wrapper
+            error = error.cause
+        message = error.message.strip().splitlines()[0] if error and error.message.strip() else "unknown error"
+        steps.append((event.step_key, message))
+    if not steps and context.failure_event.message:
+        steps.append((None, context.failure_event.message.strip().splitlines()[0]))
+    return steps
+
+
+@dg.run_failure_sensor(name="run_failure_alert", monitor_all_code_locations=False,
+                       default_status=dg.DefaultSensorStatus.RUNNING)
+def run_failure_alert(context: dg.RunFailureSensorContext, omnisync: OmnisyncResource) -> None:
+    """Records every failed run in the operational store (`run_failures`) and logs one alert line
+    per failing asset step, naming it and its error."""
+    run = context.dagster_run
+    steps = failure_steps(context)
+    record_run_failure(omnisync.ops_store(), run.run_id, run.job_name, steps)
+    for step, error in steps:
+        line = f"ALERT omnisync run {run.run_id[:8]} of {run.job_name} failed: {step or 'run'}: {error}"
+        alert_log.error(line)
+        context.log.error(line)
+
+
+class ReprocessConfig(dg.Config):
+    actor: str = "dagster"
+
+
+@dg.op(description="Retry the rejected records queued with `omnisync rejected retry` through the same ledger.")
+def reprocess_rejected_records(
+    context: dg.OpExecutionContext, config: ReprocessConfig, omnisync: OmnisyncResource,
+    commercetools: CommercetoolsCredentials, lightspeed_x: LightspeedXCredentials,
+) -> dict:
+    ops = omnisync.ops_store()
+    settings = omnisync.load_config()
+    call_log = CallLogBuffer(ops)
+
+    async def main():
+        secrets = {"commercetools": commercetools.secrets(), "lightspeed_x": lightspeed_x.secrets()}
+        async with open_fast_lane(settings, secrets, ops, call_log=call_log) as lane, \
+                open_connector("commercetools", settings, secrets["commercetools"], call_log=call_log) as ct:
+            return await reprocess(ops, lane, commercetools_catalog(ct.client), actor=config.actor)
+
+    try:
+        outcome = asyncio.run(main())
+    finally:
+        call_log.flush()
+    context.log.info(outcome.summary())
+    context.add_output_metadata({"applied": len(outcome.applied), "still_rejected": len(outcome.still_rejected),
+                                 "left_to_flow": len(outcome.unsupported)})
+    return {"applied": outcome.applied, "still_rejected": outcome.still_rejected, "unsupported": outcome.unsupported}
+
+
+@dg.job(description="Retry queued rejected records after a fix; each outcome is in rejected_audit.")
+def reprocess_rejected():
+    reprocess_rejected_records()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(jobs=[reprocess_rejected], sensors=[run_failure_alert])

@@ -1,0 +1,174 @@
+"""A sandbox rig for the reliability tests: both emulators over sockets, a small seeded world,
+the deployment's environment, trading days played through the public APIs, syncs run until
+quiescent, and the invariants read from the emulators' own state (not from omnisync's tables)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from omnisync_pipelines.demo import _load, _play, demo_environment, write_config
+from omnisync_pipelines.runs import run_job
+from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
+from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
+from omnisync_pipelines.sandbox.faults import FaultPlan
+from omnisync_pipelines.sandbox.loader import expected_pos_stock
+from omnisync_pipelines.sandbox.scenario import build_world, trading_day
+from omnisync_pipelines.sandbox.serve import SandboxServer
+from omnisync_pipelines.sandbox.world import OnlineOrder, Sale, StoreReturn, TradingDay
+from omnisync_pipelines.store.ops import OpsStore
+
+ORDERS_FLOW = "orders_lightspeed_x_to_commercetools"
+RETURNS_FLOW = "returns_lightspeed_x_to_commercetools"
+STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
+
+
+@dataclass
+class Figures:
+    """What a reliability run did, summed over examples (written to docs/reliability.md)."""
+
+    faults: Counter = field(default_factory=Counter)
+    runs: int = 0
+    failed_runs: int = 0
+    api_calls: int = 0
+    days: int = 0
+    sales: int = 0
+    returns: int = 0
+    lost: int = 0
+    duplicated: int = 0
+
+    def line(self) -> str:
+        return (f"days {self.days}, POS sales {self.sales}, returns {self.returns}, Dagster runs {self.runs} "
+                f"({self.failed_runs} failed under faults), API calls {self.api_calls}, faults injected "
+                f"{sum(self.faults.values())} {dict(self.faults)}, records lost {self.lost}, duplicated {self.duplicated}")
+
+
+class Rig:
+    def __init__(self, data_dir: Path, seed: int = 3, stores: int = 2, products: int = 3, customers: int = 6,
+                 secrets: dict | None = None):
+        secrets = secrets or {}
+        self.ct = CommercetoolsEmulator(seed=seed, **{k: v for k, v in secrets.items() if k in ("client_id", "client_secret")})
+        self.lsx = LightspeedXEmulator(seed=seed, **{k: v for k, v in secrets.items() if k == "personal_token"})
+        self.requests: list[tuple[str, str, str]] = []  # (system, method, path) of every request that reached an emulator
+        self.ct.app = _Recorder(self.ct.app, "commercetools", self.requests)
+        self.lsx.app = _Recorder(self.lsx.app, "lightspeed_x", self.requests)
+        self.server = SandboxServer().start({"commercetools": self.ct, "lightspeed_x": self.lsx})
+        self.world = build_world(seed, stores=stores, products=products, customers=customers)
+        self.loaded = self.server.run(_load(self.world, self.server), timeout=60)
+        self.data_dir = data_dir
+        write_config(data_dir / "omnisync.yaml", self.server, self.loaded)
+        self.env = demo_environment(data_dir, self.server)
+        self.days: list[TradingDay] = []
+        self._saved_env: dict = {}
+
+    # environment ---------------------------------------------------------------------------------
+    def __enter__(self) -> Rig:
+        self._saved_env = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self.server.stop()
+
+    @property
+    def ops(self) -> OpsStore:
+        return OpsStore.from_url(self.env["OMNISYNC_OPS_URL"])
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        with duckdb.connect(str(self.data_dir / "omnisync.duckdb"), read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+    # the world's activity (never under faults: tills and storefront are not what is tested) ---------
+    def play(self, seed: int, sales_per_store: int = 4) -> TradingDay:
+        now = replace(self.world, stock=self.expected_stock())
+        day = trading_day(now, seed, day=len(self.days) + 1, sales_per_store=sales_per_store)
+        self.server.run(_play(day, self.loaded, self.server), timeout=120)
+        self.days.append(day)
+        return day
+
+    def expected_stock(self) -> dict[tuple[str, str], int]:
+        return expected_pos_stock(self.world, self.days)
+
+    # faults ----------------------------------------------------------------------------------------
+    def set_faults(self, ct: FaultPlan | None, lsx: FaultPlan | None) -> None:
+        for emulator, plan in ((self.ct, ct), (self.lsx, lsx)):
+            emulator.faults.configure(plan or FaultPlan())
+            if plan is None:
+                emulator.faults.clear()
+
+    def injected(self) -> Counter:
+        total = Counter()
+        for name, emulator in (("commercetools", self.ct), ("lightspeed_x", self.lsx)):
+            total.update({f"{name}:{k}": v for k, v in emulator.faults.injected.items()})
+        return total
+
+    # syncing -----------------------------------------------------------------------------------------
+    def sync(self, job: str, instance):
+        return run_job(job, instance=instance)
+
+    def sync_until_quiescent(self, job: str, instance, max_runs: int = 4) -> list:
+        """Run `job` until a run succeeds with no ledger entry left `retrying` (bounded)."""
+        outcomes = []
+        for _ in range(max_runs):
+            outcomes.append(run_job(job, instance=instance))
+            if outcomes[-1].success and not self.retrying():
+                return outcomes
+            job = "delta_sync"
+        raise AssertionError(f"not quiescent after {max_runs} runs: {[o.summary() for o in outcomes]}; "
+                             f"retrying: {self.retrying()[:10]}")
+
+    def retrying(self) -> list[str]:
+        ledger = self.ops.table_frame("ledger")
+        return ledger[ledger["status"] == "retrying"]["idempotency_key"].tolist() if len(ledger) else []
+
+    # the truth, read from the emulators ---------------------------------------------------------------
+    def ct_inventory(self) -> dict[tuple[str, str], int]:
+        """Per (SKU, store): a count never written is 0 (no entry needed)."""
+        stores = {cid: key for key, cid in self.loaded.channel_ids.items()}
+        held = {k: 0 for k in self.world.stock}
+        for entry in self.ct.store.all("inventory-entry"):
+            store = stores.get((entry.get("supplyChannel") or {}).get("id"))
+            if store is not None:
+                held[(entry["sku"], store)] = held.get((entry["sku"], store), 0) + int(entry["quantityOnStock"])
+        return held
+
+    def ct_orders(self) -> list[dict]:
+        return self.ct.store.all("order")
+
+    def pos_sale_ids(self) -> dict[str, str]:
+        """event id -> X-Series sale id of every till sale played (not returns)."""
+        sales = {e.event_id for d in self.days for e in d.events if isinstance(e, Sale)}
+        return {k: v for k, v in self.loaded.sale_ids.items() if k in sales}
+
+    def pos_return_ids(self) -> dict[str, str]:
+        returns = {e.event_id for d in self.days for e in d.events if isinstance(e, StoreReturn)}
+        return {k: v for k, v in self.loaded.sale_ids.items() if k in returns}
+
+    def online_orders(self) -> list[OnlineOrder]:
+        return [e for d in self.days for e in d.events if isinstance(e, OnlineOrder)]
+
+    def writes(self, since: int = 0) -> list[tuple[str, str, str]]:
+        """Write requests that reached an emulator (token requests are not writes to the data)."""
+        return [r for r in self.requests[since:] if r[1] not in ("GET", "HEAD") and "token" not in r[2]]
+
+
+class _Recorder:
+    """ASGI middleware in front of an emulator: notes every request that reaches it."""
+
+    def __init__(self, app, system: str, requests: list):
+        self.app, self.system, self.requests = app, system, requests
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.requests.append((self.system, scope["method"], scope["path"]))
+        await self.app(scope, receive, send)

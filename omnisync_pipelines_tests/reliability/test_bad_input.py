@@ -1,0 +1,77 @@
+"""Bad input: every malformed record of the corpus (corpus.py) is rejected with a reason that
+names the record and the field; the well-formed records of the same batch are applied; the run
+does not crash; nothing is half-written for a rejected record.
+
+The corpus is written raw into the emulators beside one well-formed trading day, then one real
+`delta_sync` runs, with reads answering truncated JSON now and then (the faults middleware cuts
+bodies short): those are retried, not rejected and not crashed on.
+"""
+
+import dagster as dg
+import pytest
+
+from omnisync_pipelines.sandbox.faults import FaultPlan
+from omnisync_pipelines_tests.reliability import corpus
+from omnisync_pipelines_tests.reliability.harness import Rig
+from omnisync_pipelines_tests.reliability.invariants import check
+
+
+# fixtures ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory):
+    with Rig(tmp_path_factory.mktemp("bad_input")) as rig, dg.instance_for_test() as instance:
+        rig.sync_until_quiescent("full_sync", instance)
+        rig.play(seed=41, sales_per_store=4)
+        ct_before = rig.ct_inventory()
+        hooks, rig.lsx.store.on_change = rig.lsx.store.on_change, None  # raw rows, as no webhook would describe them
+        injected = {case.name: case.inject(rig) for case in corpus.CASES}
+        rig.lsx.store.on_change = hooks
+        rig.set_faults(FaultPlan(truncate_rate=0.2, budget=3, seed=1), FaultPlan(truncate_rate=0.2, budget=3, seed=2))
+        run = rig.sync("delta_sync", instance)
+        truncated = rig.injected()
+        rig.set_faults(None, None)
+        runs = [run] + [rig.sync("delta_sync", instance) for _ in range(0 if run.success else 2)]
+        yield {"rig": rig, "injected": injected, "runs": runs, "truncated": truncated, "ct_before": ct_before,
+               "rejected": rig.ops.rejected_frame(), "findings": check(rig, skip_stock=corpus.POISONED | corpus.GAP_STOCK)}
+
+
+# tests ---------------------------------------------------------------------------------------------
+def test_the_run_with_the_whole_corpus_does_not_crash(outcome):
+    first = outcome["runs"][0]
+    assert first.success, first.summary()
+    assert sum(outcome["truncated"].values()) == 6  # the truncated reads were retried inside the same run
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(reason=c.known_gap, strict=True)) if c.known_gap else c for c in corpus.CASES
+], ids=[c.name for c in corpus.CASES])
+def test_each_bad_record_is_rejected_naming_the_record_and_field(outcome, case):
+    ref, field_word = outcome["injected"][case.name]
+    rejected = outcome["rejected"]
+    mine = rejected[rejected["record_ref"] == ref]
+    assert len(mine), f"{case.name}: {ref} not in the rejected table; refs there: {sorted(set(rejected['record_ref']))[:40]}"
+    described = " ".join(f"{r.field} {r.reason}" for r in mine.itertuples()).lower()
+    assert field_word in described, f"{case.name}: {mine[['field', 'reason']].to_dict('records')}"
+    assert all(len(r.reason) < 2_000 for r in mine.itertuples())  # a reason, not a dump of a huge value
+
+
+def test_nothing_of_a_rejected_record_was_written(outcome):
+    rig, injected = outcome["rig"], outcome["injected"]
+    refs = {ref for case in corpus.CASES if not case.known_gap for ref in [injected[case.name][0]]}
+    imported = {((o.get("custom") or {}).get("fields") or {}).get("posSaleId") for o in rig.ct_orders()}
+    assert not refs & imported, "a rejected sale or return became a commercetools order"
+    ct_ids = {o["id"] for o in rig.ct_orders() if o.get("orderNumber") in refs}
+    set_aside = {s.get("source_id") for s in rig.lsx.store.rows["sales"].values()}
+    assert not ct_ids & set_aside, "a rejected online order was set aside at a till"
+    now = rig.ct_inventory()
+    assert {k: now[k] for k in corpus.POISONED} == {k: outcome["ct_before"][k] for k in corpus.POISONED}
+    emails = {c.get("email") for c in rig.ct.store.all("customer")}
+    assert not emails & {"not-an-email", "ann\u200b@example.com"}
+
+
+def test_the_well_formed_rest_of_the_batch_is_applied(outcome):
+    found = outcome["findings"]
+    assert found.clean, str(found)
+    rejected = set(outcome["rejected"]["record_ref"])
+    print(f"\nbad inputs tried {len(corpus.CASES)}, rejected naming record and field: "
+          f"{sum(1 for ref, _ in outcome['injected'].values() if ref in rejected)}")
