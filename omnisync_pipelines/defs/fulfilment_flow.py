@@ -64,6 +64,14 @@ def _with_both(pos: str, config, ops, secrets: dict, work):
         call_log.flush()
 
 
+def _store_currencies(con, pos: str) -> dict[str, str]:
+    if not warehouse.table_exists(con, pos, "locations"):
+        return {}
+    rows = warehouse.read_table(con, pos, "locations")
+    return {r.location_key: r.currency for r in rows.itertuples(index=False)
+            if isinstance(r.location_key, str) and isinstance(r.currency, str) and r.currency}
+
+
 def _merge_fresh_levels(con, pos: str, levels) -> None:
     if levels and warehouse.table_exists(con, pos, "stock"):
         warehouse.upsert_table(con, pos, "stock", pd.DataFrame([lv.to_row() for lv in levels]), ["sku", "location_key"])
@@ -89,11 +97,13 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
                                               "to_assign": int((rows["status"] == "to_assign").sum()) if len(rows) else 0})
 
     @dg.asset(
-        key=["push", flow], deps=[plan, dg.AssetKey([pos, "stock"]), dg.AssetKey([pos, "catalog"])],
+        key=["push", flow],
+        deps=[plan, dg.AssetKey([pos, "stock"]), dg.AssetKey([pos, "catalog"]), dg.AssetKey([pos, "locations"])],
         group_name="fulfilment", kinds={pos, "commercetools", "duckdb"}, pool="duckdb",
         description=f"Assigns each open store-fulfilment order after a live stock check at {pos}: the chosen store, "
         "else its fallbacks in order; the store gets a register sale setting the goods aside (its count drops once). "
-        "An order no store can serve is an exception row (ops.rejected), tried again each run.",
+        "An order no store can serve (none holds every line, or none takes the order's currency) is an exception "
+        "row (ops.rejected), tried again each run.",
     )
     def push(context: dg.AssetExecutionContext, omnisync: OmnisyncResource,
              commercetools: CommercetoolsCredentials, lightspeed_x: LightspeedXCredentials) -> dg.MaterializeResult:
@@ -101,6 +111,7 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         with omnisync.warehouse() as con:
             rows = warehouse.read_table(con, "plan", flow)
             orders, lines = _ct_orders(con)
+            currencies = _store_currencies(con, pos)
         by_id = {o.order_id: o for o in orders}
         lines_of: dict[str, list[OrderLine]] = {}
         for line in lines:
@@ -108,7 +119,7 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         todo = rows[rows["status"] == "to_assign"] if len(rows) else rows
         secrets = {"commercetools": commercetools.secrets(), pos: lightspeed_x.secrets()}
         outcome = _with_both(pos, config, ops, secrets, lambda ct, adapter: push_fulfilment(
-            todo, by_id, lines_of, adapter, ops, flow=flow)) if len(todo) else None
+            todo, by_id, lines_of, adapter, ops, flow=flow, store_currencies=currencies)) if len(todo) else None
         done = {r["order_id"]: r for r in (outcome.rows if outcome else [])}
         table = pd.DataFrame([{
             "order_id": r.order_id, "order_number": r.order_number, "fulfilment": r.fulfilment,

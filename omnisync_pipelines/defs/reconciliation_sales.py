@@ -8,6 +8,7 @@ import dagster as dg
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.registry import open_connector
+from omnisync_pipelines.defs.customer_flow import sync_options
 from omnisync_pipelines.defs.reconciliation import append_history
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
 from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
@@ -79,7 +80,7 @@ def reconciliation_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncRe
     )
     customers = reconcile_customers(
         pos_tables["customers"], schemas.frame_from_records("customers", ct_customers.tables.get("customers", [])),
-        pos_system=pos, links=Crosswalk(ops).mapping("customer"), checked_at=checked_at,
+        pos_system=pos, links=Crosswalk(ops).mapping("customer"), options=sync_options(config), checked_at=checked_at,
     )
     history = drift.history_rows(orders, context.run_id, checked_at)
     with omnisync.warehouse() as con:

@@ -234,7 +234,12 @@ def corrections(
     stock: pd.DataFrame, policy_by_location: Mapping[str, Policy], *, run_id: str | None = None
 ) -> pd.DataFrame:
     """Plan rows (stock_plan.PLAN_COLUMNS) aligning commercetools to the POS where the policy says so.
-    Locations not in `policy_by_location` are `report_only`."""
+    Locations not in `policy_by_location` are `report_only`.
+
+    The correction takes commercetools to the last POS count already synced (the baseline), not to
+    the POS count itself: the POS units still in flight reach commercetools through the stock push,
+    which moves it by POS count - baseline. Correcting by the whole difference would count them twice.
+    """
     rows = stock[(stock["status"] == "drift") & stock["pos_on_hand"].notna()]
     if "above_threshold" in rows:
         rows = rows[rows["above_threshold"]]
@@ -251,7 +256,7 @@ def corrections(
         "pos_level": rows["pos_on_hand"].astype("int64"),
         "pos_version": pd.Series(pd.NA, index=rows.index, dtype="Int64"),
         "baseline_level": pd.Series(pd.NA, index=rows.index, dtype="Int64"),
-        "expected_delta": (-rows["difference"]).astype("int64"),
+        "expected_delta": (-(rows["difference"] + rows["in_flight_units"])).astype("int64"),
         "kind": "correction",
     }, columns=PLAN_COLUMNS)
     return plan.reset_index(drop=True)

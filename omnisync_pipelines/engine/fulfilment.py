@@ -78,8 +78,13 @@ def plan_fulfilment(orders: list[Order], lines: list[OrderLine], ops: OpsStore, 
 
 
 async def push_fulfilment(plan: pd.DataFrame, orders: dict[str, Order], lines: dict[str, list[OrderLine]],
-                          pos: FulfilmentPos, ops: OpsStore, *, flow: str) -> FulfilmentOutcome:
-    """Assign each `to_assign` order (in order of arrival, so earlier shoppers are served first)."""
+                          pos: FulfilmentPos, ops: OpsStore, *, flow: str,
+                          store_currencies: dict[str, str] | None = None) -> FulfilmentOutcome:
+    """Assign each `to_assign` order (in order of arrival, so earlier shoppers are served first).
+
+    `store_currencies` (location key -> the till's currency) keeps an order away from a store that
+    would ring it up in another currency; a store whose currency is unknown is not excluded.
+    """
     outcome = FulfilmentOutcome(SyncStatistics(flow=flow))
     stats = outcome.statistics
     for row in plan[plan["status"] == "to_assign"].itertuples(index=False) if len(plan) else []:
@@ -89,13 +94,18 @@ async def push_fulfilment(plan: pd.DataFrame, orders: dict[str, Order], lines: d
         key = row.idempotency_key
         try:
             sale, store, reason = await _recover(pos, ops, key, order), None, None
+            field_name = "fulfilment"
             if sale is not None:
                 store = json.loads(ops_payload(ops, key))["store"]
             else:
-                store, reason = await _choose_store(pos, wanted, json.loads(row.candidates))
+                stores, currency_reason = same_currency_stores(order, json.loads(row.candidates), store_currencies or {})
+                if stores or not currency_reason:
+                    store, reason = await _choose_store(pos, wanted, stores)
+                else:
+                    field_name, reason = "currency", currency_reason
             if store is None:
                 ops.add_rejections(flow, [Rejection(
-                    "commercetools", "orders", row.order_number, "fulfilment", reason,
+                    "commercetools", "orders", row.order_number, field_name, reason,
                     json.dumps({"order_id": row.order_id, "lines": wanted, "candidates": json.loads(row.candidates)}))])
                 stats.rejected += 1
                 outcome.rows.append({"order_id": row.order_id, "order_number": row.order_number, "location_key": None,
@@ -136,6 +146,16 @@ async def refresh_levels(pos: FulfilmentPos, touched: set[tuple[str, str]]) -> l
     for store, skus in by_store.items():
         fresh += [level for level in (await pos.stock_levels(skus, store)).values() if level is not None]
     return fresh
+
+
+def same_currency_stores(order: Order, stores: list[str], store_currencies: dict[str, str]) -> tuple[list[str], str | None]:
+    """The candidate stores whose till takes the order's currency, and why the others were left out."""
+    foreign = {s: store_currencies[s] for s in stores if store_currencies.get(s) and store_currencies[s] != order.currency}
+    reason = None
+    if foreign:
+        reason = (f"order currency {order.currency} differs from the store currency of "
+                  + ", ".join(f"{s} ({c})" for s, c in foreign.items()))
+    return [s for s in stores if s not in foreign], reason
 
 
 async def _choose_store(pos: FulfilmentPos, wanted: dict[str, int], stores: list[str]) -> tuple[str | None, str | None]:

@@ -16,6 +16,7 @@ class SyncStatistics:
     rejected: int = 0
     failed: int = 0  # transient failures left for the next run (ledger status `retrying`)
     recovered: int = 0  # in-flight writes from an interrupted run, resolved from the target's evidence
+    deferred: int = 0  # another process held the record (fast lane vs Dagster push); planned again next run
     api_writes: int = 0
     errors: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
@@ -32,7 +33,8 @@ class SyncStatistics:
     def summary(self) -> str:
         return (
             f"{self.flow}: {self.processed} processed, {self.applied} applied, {self.already_applied} already applied, "
-            f"{self.noop} unchanged, {self.rejected} rejected, {self.failed} failed, {self.recovered} recovered "
+            f"{self.noop} unchanged, {self.rejected} rejected, {self.failed} failed, {self.recovered} recovered, "
+            f"{self.deferred} deferred "
             f"in {self.duration_s}s"
         )
 
@@ -46,6 +48,7 @@ class SyncStatistics:
             "rejected": self.rejected,
             "failed": self.failed,
             "recovered": self.recovered,
+            "deferred": self.deferred,
             "api_writes": self.api_writes,
             "duration_s": self.duration_s,
         }

@@ -55,9 +55,7 @@ async def push_stock(
     flow = stock_flow(pos_system)
     stats = SyncStatistics(flow=flow)
     await recover_in_flight(flow, target, ops, stats)
-    baselines = {
-        (r.sku, r.location_key): (int(r.level), int(r.version)) for r in ops.baselines_frame(pos_system).itertuples()
-    }
+    await recover_in_flight(CORRECTION_FLOW, target, ops, stats)
     statuses = ops.ledger_statuses(plan["idempotency_key"]) if len(plan) else {}
     prefetch = getattr(target, "prefetch_stock", None)  # optional: resolve entries in batches, not per record
     if prefetch is not None:
@@ -69,7 +67,7 @@ async def push_stock(
 
     async def push_row(row) -> None:
         async with gate:
-            await _push_one(row, flow, pos_system, target, ops, stats, baselines, statuses, options)
+            await _push_one(row, flow, pos_system, target, ops, stats, statuses, options)
 
     try:
         await asyncio.gather(*(push_row(row) for row in plan.itertuples(index=False)))
@@ -79,7 +77,7 @@ async def push_stock(
     return stats.finish()
 
 
-async def _push_one(row, flow, pos_system, target, ops, stats, baselines, statuses, options=SyncOptions()) -> None:
+async def _push_one(row, flow, pos_system, target, ops, stats, statuses, options=SyncOptions()) -> None:
     key = row.idempotency_key
     stats.processed += 1
     prior = statuses.get(key)
@@ -93,8 +91,21 @@ async def _push_one(row, flow, pos_system, target, ops, stats, baselines, status
     if getattr(row, "kind", None) == "correction":
         await _push_correction(row, key, flow, pos_system, target, ops, stats)
         return
+    # The Dagster push and the fast lane may hold rows for the same count at once: each reads the
+    # baseline, writes the change relative to it and advances it while holding the (sku, location).
+    if not ops.claim_stock(pos_system, row.sku, row.location_key, key):
+        stats.deferred += 1  # another process is moving this count; the next plan sees its result
+        return
+    try:
+        current = ops.baseline(pos_system, row.sku, row.location_key)
+        baseline = (int(current["level"]), int(current["version"])) if current else None
+        await _push_level(row, key, flow, pos_system, target, ops, stats, baseline, released, options)
+    finally:
+        ops.release_stock(pos_system, row.sku, row.location_key, key)
+
+
+async def _push_level(row, key, flow, pos_system, target, ops, stats, baseline, released, options) -> None:
     pos_level, pos_version = int(row.pos_level), int(row.pos_version)
-    baseline = baselines.get((row.sku, row.location_key))
     if baseline is not None and baseline[1] >= pos_version:
         stats.already_applied += 1  # a newer count was applied meanwhile (fast lane or an earlier run)
         return
@@ -151,9 +162,10 @@ async def _push_one(row, flow, pos_system, target, ops, stats, baselines, status
 
 
 async def _push_correction(row, key, flow, pos_system, target, ops: OpsStore, stats: SyncStatistics) -> None:
-    """A reconciliation correction: commercetools is moved by the measured difference, relatively, so
-    changes made there since the check survive; the baseline (the POS side) does not move. Recorded
-    under its own flow, so the ledger tells corrections from synced movements."""
+    """A reconciliation correction: commercetools is moved back to the synced baseline, relatively, so
+    changes made there since the check survive; the baseline (the POS side) does not move, and the
+    POS units in flight follow through the stock flow. Recorded under its own flow, so the ledger
+    tells corrections from synced movements."""
     flow = CORRECTION_FLOW
     delta = int(row.expected_delta)
     payload = {"sku": row.sku, "location_key": row.location_key, "delta": delta, "kind": "correction"}

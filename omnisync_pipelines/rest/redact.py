@@ -1,7 +1,8 @@
 """Mask secrets and personal data before anything is logged.
 
 Secrets (tokens, passwords, client secrets, Authorization) are replaced whole; emails and phone
-numbers are masked wherever they appear in a logged body, under any key.
+numbers are masked wherever they appear in a logged body, under any key; names, birth dates and
+street addresses are masked under the keys that carry them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ MASK = "***"
 SECRET_KEY = re.compile(
     r"(authorization|token|secret|password|passwd|api[_-]?key|cookie|signature|credential|session)", re.I
 )
-PERSONAL_KEY = re.compile(r"^(e-?mail|customer_?email|phone|mobile|telephone|fax)$", re.I)
+# Keys whose values identify a shopper (commercetools camelCase and X-Series snake_case alike): names,
+# birth date, street lines and postcode. Product or store `name`s are not personal and stay readable.
+PERSONAL_KEY = re.compile(
+    r"^(e-?mail|customer_?email|phone|mobile|telephone|fax"
+    r"|(first|middle|last|given|family)_?name|salutation|date_?of_?birth|birthday"
+    r"|street_?(name|number)?|additional_?street_?info|additional_?address_?info|apartment|building"
+    r"|postal_?code|post_?code|zip(_?code)?"
+    r"|(physical|postal)_(address_?\d|suburb|postcode))$",
+    re.I,
+)
 EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 # International (+49 30 1234567) or grouped (030 123 4567, (555) 123-4567) numbers; not ISO dates or ids.
 PHONE = re.compile(

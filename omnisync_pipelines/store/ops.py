@@ -130,8 +130,31 @@ class OpsStore:
             stmt.on_conflict_do_update(
                 index_elements=["source_system", "sku", "location_key"],
                 set_={"level": level, "version": version, "last_key": last_key, "updated_at": stamp},
+                where=t.stock_baseline.c.version <= version,  # a baseline never goes back to an older POS count
             )
         )
+
+    def claim_stock(self, source_system: str, sku: str, location_key: str, claimant: str, lease_s: float = 300) -> bool:
+        """Take the (sku, location) for one read-baseline / write / advance-baseline step; False if
+        another live process holds it. A claim older than `lease_s` is taken over."""
+        stamp = now()
+        c = t.stock_claims.c
+        with self.engine.begin() as conn:
+            conn.execute(t.stock_claims.delete().where(
+                c.source_system == source_system, c.sku == sku, c.location_key == location_key,
+                c.claimed_at < stamp - pd.Timedelta(seconds=lease_s).to_pytimedelta()))
+            conn.execute(self._insert(t.stock_claims).values(
+                source_system=source_system, sku=sku, location_key=location_key, claimed_by=claimant, claimed_at=stamp,
+            ).on_conflict_do_nothing())
+            holder = conn.execute(select(c.claimed_by).where(
+                c.source_system == source_system, c.sku == sku, c.location_key == location_key)).scalar()
+        return holder == claimant
+
+    def release_stock(self, source_system: str, sku: str, location_key: str, claimant: str) -> None:
+        c = t.stock_claims.c
+        with self.engine.begin() as conn:
+            conn.execute(t.stock_claims.delete().where(
+                c.source_system == source_system, c.sku == sku, c.location_key == location_key, c.claimed_by == claimant))
 
     def baseline(self, source_system: str, sku: str, location_key: str) -> dict | None:
         c = t.stock_baseline.c

@@ -48,6 +48,19 @@ stock_baseline = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Who is moving the count of a (sku, location) right now: the Dagster push and the fast lane run at
+# once, and each must read the baseline, write the relative change and advance the baseline alone.
+# A claim older than its lease belongs to a process that died; the next claimant takes it over.
+stock_claims = Table(
+    "stock_claims",
+    metadata,
+    Column("source_system", String(40), primary_key=True),
+    Column("sku", String(200), primary_key=True),
+    Column("location_key", String(100), primary_key=True),
+    Column("claimed_by", String(400), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+)
+
 # Where each delta read resumes, with the evidence of the run that advanced it.
 cursors = Table(
     "cursors",

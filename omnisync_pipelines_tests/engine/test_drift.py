@@ -224,3 +224,15 @@ def test_the_run_row_counts_statuses_and_rows_above_threshold():
     row = run_row(frame, "r9", CHECKED).iloc[0]
     assert (row["rows"], row["match"] + row["explained"] + row["drift"], row["above_threshold"]) == (
         len(frame), len(frame), int(frame["above_threshold"].sum()))
+
+
+def test_a_correction_leaves_the_units_in_flight_to_the_stock_push():
+    # A clerk added 3 in commercetools (13) while the till sold 2 not yet pushed (POS 8, baseline 10).
+    frame = reconcile([("A", "ber", 13)], [("A", "ber", 8)], [("A", "ber", 10)])
+    row = frame.iloc[0]
+    assert (row["status"], row["difference"], row["in_flight_units"]) == ("drift", 5, -2)
+    plan = corrections(frame, {"ber": "correct_to_pos"}, run_id="run-8")
+    correction = int(plan.iloc[0]["expected_delta"])
+    assert correction == -3  # back to the synced baseline, not -5 to the POS count
+    pending_push = 8 - 10  # what the stock flow sends next: POS count - baseline
+    assert 13 + correction + pending_push == 8  # commercetools ends at the POS count, the sale counted once

@@ -3,6 +3,8 @@ a run interrupted between the call and the ledger is recovered from the entry's 
 being sent again, and a record commercetools refuses is rejected with a reason while the rest
 land."""
 
+import asyncio
+
 import pandas as pd
 import pytest
 
@@ -132,3 +134,64 @@ async def test_a_refused_record_is_rejected_with_a_reason_and_the_rest_land(ct, 
     assert ops.ledger_status(f"{FLOW}|lightspeed_x|MUG-1@berlin|30") == "rejected"
     assert await on_hand(ct, "TEE-S", "berlin") == 5
     assert await on_hand(ct, "MUG-1", "berlin") == 4
+
+
+def _reconcile_now(ct_level: int, pos_level: int, ops) -> pd.DataFrame:
+    from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
+
+    frame = lambda level, name: pd.DataFrame([("TEE-S", "berlin", level)], columns=["sku", "location_key", name])  # noqa: E731
+    return reconcile_stock(frame(ct_level, "on_hand"), frame(pos_level, "on_hand"),
+                           ops.baselines_frame("lightspeed_x")[["sku", "location_key", "level"]], pos_system="lightspeed_x")
+
+
+async def test_a_correction_with_a_sale_in_flight_ends_at_the_pos_count(ct, ops):
+    from omnisync_pipelines.engine.drift import CORRECTION_FLOW, corrections
+
+    await push_stock(plan(("TEE-S", "berlin", 10, 10)), ct, ops, pos_system="lightspeed_x")  # baseline 10
+    await ct.apply_stock_delta("TEE-S", "berlin", 3, "clerk-by-hand")  # commercetools 13, the POS knows nothing
+    # the till sells 2 (POS 8) and the daily reconcile runs before the next delta push
+    fixes = corrections(_reconcile_now(13, 8, ops), {"berlin": "correct_to_pos"}, run_id="rec-1")
+    stats = await push_stock(fixes, ct, ops, pos_system="lightspeed_x")
+    assert (stats.applied, await on_hand(ct, "TEE-S", "berlin")) == (1, 10)
+    assert ops.ledger_status(f"{CORRECTION_FLOW}|lightspeed_x|TEE-S@berlin|rec-1") == "applied"
+
+    await push_stock(plan(("TEE-S", "berlin", 8, 11)), ct, ops, pos_system="lightspeed_x")
+    assert await on_hand(ct, "TEE-S", "berlin") == 8  # the sale counted once, the clerk's +3 undone
+
+
+async def test_an_interrupted_correction_is_recovered_from_the_stamp_not_resent(ct, ops):
+    from omnisync_pipelines.engine.drift import CORRECTION_FLOW
+
+    await push_stock(plan(("TEE-S", "berlin", 5, 10)), ct, ops, pos_system="lightspeed_x")
+    key = f"{CORRECTION_FLOW}|lightspeed_x|TEE-S@berlin|rec-2"
+    ops.mark_retrying(key, flow=CORRECTION_FLOW, target="commercetools", source="lightspeed_x",
+                      record_ref="TEE-S@berlin",
+                      payload={"sku": "TEE-S", "location_key": "berlin", "delta": -1, "kind": "correction"})
+    await ct.apply_stock_delta("TEE-S", "berlin", -1, key)  # sent, then the run died
+
+    stats = await push_stock(plan(("TEE-S", "berlin", 5, 10)), ct, ops, pos_system="lightspeed_x")
+    assert (stats.recovered, ops.ledger_status(key)) == (1, "applied")
+    assert await on_hand(ct, "TEE-S", "berlin") == 4
+
+
+async def test_the_fast_lane_and_a_dagster_push_moving_one_count_at_once_apply_each_sale_once(ct, ops, emulator):
+    await push_stock(plan(("TEE-S", "berlin", 10, 1)), ct, ops, pos_system="lightspeed_x")  # baseline 10 at v1
+    emulator.faults.latency_s = 0.05  # both pushes are in the air together
+    # a delta run planned the POS count at v2 (one sold); the fast lane meanwhile saw v3 (two sold)
+    dagster_run, fast_lane = plan(("TEE-S", "berlin", 9, 2)), plan(("TEE-S", "berlin", 8, 3))
+    first = await asyncio.gather(*(push_stock(p, ct, ops, pos_system="lightspeed_x") for p in (dagster_run, fast_lane)))
+    assert sum(s.deferred for s in first) == 1  # one waited for the other instead of writing from the same baseline
+    emulator.faults.latency_s = 0
+    for again in (dagster_run, fast_lane):  # the next runs plan whatever was deferred
+        await push_stock(again, ct, ops, pos_system="lightspeed_x")
+    assert await on_hand(ct, "TEE-S", "berlin") == 8  # 10 - 2 sold, not 10 - 1 - 2
+    assert (ops.baseline("lightspeed_x", "TEE-S", "berlin")["level"],
+            ops.baseline("lightspeed_x", "TEE-S", "berlin")["version"]) == (8, 3)
+
+
+async def test_a_baseline_never_goes_back_to_an_older_pos_count(ct, ops):
+    await push_stock(plan(("TEE-S", "berlin", 8, 3)), ct, ops, pos_system="lightspeed_x")
+    stats = await push_stock(plan(("TEE-S", "berlin", 9, 2)), ct, ops, pos_system="lightspeed_x")  # a stale plan row
+    assert (stats.already_applied, stats.api_writes) == (1, 0)
+    assert ops.baseline("lightspeed_x", "TEE-S", "berlin")["version"] == 3
+    assert await on_hand(ct, "TEE-S", "berlin") == 8

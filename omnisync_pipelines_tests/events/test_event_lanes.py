@@ -193,7 +193,7 @@ def test_a_rejected_unknown_sku_is_applied_once_after_the_fix_and_released_recor
     assert list(released["action"]) == ["released"] and released["reason"].iloc[0].startswith("store-only")
 
 
-def test_every_api_call_is_logged_without_secrets_tokens_or_emails(synced, instance):
+def test_every_api_call_is_logged_without_secrets_tokens_emails_or_names(synced, instance):
     import duckdb
 
     sandbox, ops = synced, ops_of(synced)
@@ -216,6 +216,10 @@ def test_every_api_call_is_logged_without_secrets_tokens_or_emails(synced, insta
         leaked = [s for s in secrets if s and s in text] + [e for e in emails if e in text or e.lower() in text.lower()]
         assert not leaked, f"{len(leaked)} secrets/emails stored in the API call log"
         assert "Bearer " not in text
+    names = {f'"{shopper.last_name}"' for shopper in sandbox.world.shoppers}  # as a JSON value, not inside a word
+    bodies = " ".join(str(b) for b in (*calls["request_body"].dropna(), *calls["response_body"].dropna()))
+    assert '"lastName"' in bodies or '"last_name"' in bodies  # customers were read and written, and logged
+    assert not [n for n in names if n in bodies], "shopper names stored in the API call log"
 
 
 async def change_order_state(sandbox, order: dict, state: str) -> None:

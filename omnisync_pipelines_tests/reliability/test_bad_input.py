@@ -32,7 +32,7 @@ def outcome(tmp_path_factory):
         rig.set_faults(None, None)
         runs = [run] + [rig.sync("delta_sync", instance) for _ in range(0 if run.success else 2)]
         yield {"rig": rig, "injected": injected, "runs": runs, "truncated": truncated, "ct_before": ct_before,
-               "rejected": rig.ops.rejected_frame(), "findings": check(rig, skip_stock=corpus.POISONED | corpus.GAP_STOCK)}
+               "rejected": rig.ops.rejected_frame(), "findings": check(rig, skip_stock=corpus.POISONED)}
 
 
 # tests ---------------------------------------------------------------------------------------------

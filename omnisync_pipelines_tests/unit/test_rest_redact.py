@@ -48,9 +48,24 @@ def test_redact_body_json_walks_nested_keys():
     text = redact_body(json.dumps(body))
     parsed = json.loads(text)
     assert parsed["access_token"] == MASK and parsed["client_secret"] == MASK
-    assert parsed["customer"] == {"email": "A***@Example.com", "phone": MASK, "firstName": "Ann"}
+    assert parsed["customer"] == {"email": "A***@Example.com", "phone": MASK, "firstName": MASK}
     assert parsed["lines"][0] == {"sku": "TEE-S", "note": "ring ***"}
     assert parsed["totalPrice"]["centAmount"] == 1999
+
+
+def test_shopper_names_birth_dates_and_street_addresses_are_masked_product_names_are_not():
+    ct_customer = {"firstName": "Ann", "lastName": "Smith", "dateOfBirth": "1990-02-03",
+                   "addresses": [{"streetName": "Hauptstr.", "streetNumber": "5", "postalCode": "10115",
+                                  "city": "Berlin", "country": "DE"}]}
+    xs_customer = {"first_name": "Ann", "last_name": "Smith", "date_of_birth": "1990-02-03",
+                   "physical_address_1": "Hauptstr. 5", "physical_postcode": "10115", "customer_code": "C-1"}
+    product = {"name": "Tee red", "variant_name": "Tee red / S", "sku": "TEE-RED-S"}
+    text = redact_body({"ct": ct_customer, "xs": xs_customer, "product": product})
+    for personal in ("Ann", "Smith", "1990-02-03", "Hauptstr", "10115"):
+        assert personal not in text
+    parsed = json.loads(text)
+    assert parsed["product"] == product
+    assert parsed["ct"]["addresses"][0]["country"] == "DE" and parsed["xs"]["customer_code"] == "C-1"
 
 
 def test_redact_body_form_and_truncation():
