@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -63,102 +63,174 @@ async def push_stock(
             (r.sku, r.location_key) for r in plan.itertuples(index=False)
             if statuses.get(r.idempotency_key) not in ("applied", "rejected") and getattr(r, "kind", None) != "correction"
         )
-    gate = asyncio.Semaphore(options.concurrency)
-
-    async def push_row(row) -> None:
-        async with gate:
-            await _push_one(row, flow, pos_system, target, ops, stats, statuses, options)
-
+    push = _Push(flow, pos_system, target, ops, stats, statuses, options, asyncio.Semaphore(options.concurrency))
+    rows = list(plan.itertuples(index=False))
     try:
-        await asyncio.gather(*(push_row(row) for row in plan.itertuples(index=False)))
+        for start in range(0, len(rows), options.batch_size):
+            await _push_batch(rows[start : start + options.batch_size], push)
     finally:
         if prefetch is not None:
             target.drop_prefetched()
     return stats.finish()
 
 
-async def _push_one(row, flow, pos_system, target, ops, stats, statuses, options=SyncOptions()) -> None:
-    key = row.idempotency_key
-    stats.processed += 1
-    prior = statuses.get(key)
-    if prior == "applied":
-        stats.already_applied += 1
-        return
-    released = prior == "rejected" and offline_policy.released(ops, flow, f"{row.sku}@{row.location_key}")
-    if prior == "rejected" and not released:
-        stats.rejected += 1  # stays in the rejected table until an operator retries or releases it
-        return
-    if getattr(row, "kind", None) == "correction":
-        await _push_correction(row, key, flow, pos_system, target, ops, stats)
+@dataclass
+class _Push:
+    flow: str
+    pos_system: str
+    target: StockTarget
+    ops: OpsStore
+    stats: SyncStatistics
+    statuses: dict[str, str]
+    options: SyncOptions
+    gate: asyncio.Semaphore
+
+    async def gated(self, work):
+        async with self.gate:
+            return await work
+
+
+@dataclass
+class _Write:
+    """One count on its way: what the ledger records before the call and after it."""
+
+    row: Any
+    payload: dict
+    advance: dict  # the baseline once applied
+    send: int  # the relative change to send; 0: nothing to send (noop)
+    released: bool = False
+    decision: offline_policy.Decision | None = None
+    before: int | None = None  # commercetools quantity read for the negative-stock policy
+
+    @property
+    def key(self) -> str:
+        return self.row.idempotency_key
+
+    @property
+    def ref(self) -> str:
+        return f"{self.row.sku}@{self.row.location_key}"
+
+
+async def _push_batch(rows: list, push: _Push) -> None:
+    """One batch in phases, one operational-store transaction per phase (the ledger's cost is per
+    commit): claim the counts, decide each write, record the intents, send, record the outcomes."""
+    stats, ops = push.stats, push.ops
+    levels, corrections = [], []
+    for row in rows:
+        stats.processed += 1
+        prior = push.statuses.get(row.idempotency_key)
+        if prior == "applied":
+            stats.already_applied += 1
+            continue
+        released = prior == "rejected" and offline_policy.released(ops, push.flow, f"{row.sku}@{row.location_key}")
+        if prior == "rejected" and not released:
+            stats.rejected += 1  # stays in the rejected table until an operator retries or releases it
+            continue
+        (corrections if getattr(row, "kind", None) == "correction" else levels).append((row, released))
+    await asyncio.gather(*(push.gated(_push_correction(row, row.idempotency_key, push.flow, push.pos_system, push.target,
+                                                         ops, stats)) for row, _ in corrections))
+    if not levels:
         return
     # The Dagster push and the fast lane may hold rows for the same count at once: each reads the
     # baseline, writes the change relative to it and advances it while holding the (sku, location).
-    if not ops.claim_stock(pos_system, row.sku, row.location_key, key):
-        stats.deferred += 1  # another process is moving this count; the next plan sees its result
-        return
+    claimed = ops.claim_stock_many(push.pos_system, [(r.sku, r.location_key, r.idempotency_key) for r, _ in levels])
+    mine = [(r, released) for r, released in levels if r.idempotency_key in claimed]
+    stats.deferred += len(levels) - len(mine)  # another process is moving these counts; the next plan sees its result
     try:
-        current = ops.baseline(pos_system, row.sku, row.location_key)
-        baseline = (int(current["level"]), int(current["version"])) if current else None
-        await _push_level(row, key, flow, pos_system, target, ops, stats, baseline, released, options)
+        baselines = ops.baselines_for(push.pos_system, [(r.sku, r.location_key) for r, _ in mine])
+        decided = await asyncio.gather(*(push.gated(_decide(r, released, baselines.get((r.sku, r.location_key)), push))
+                                         for r, released in mine))
+        writes = [w for w in decided if w is not None]
+        ops.mark_retrying_many(push.flow, push.target.system, push.pos_system, [(w.key, w.ref, w.payload) for w in writes])
+        sent = await asyncio.gather(*(push.gated(_send(w, push.target)) for w in writes))
+        _record_outcomes(list(zip(writes, sent, strict=True)), push)
     finally:
-        ops.release_stock(pos_system, row.sku, row.location_key, key)
+        ops.release_stock_many(push.pos_system, [r.idempotency_key for r, _ in mine])
 
 
-async def _push_level(row, key, flow, pos_system, target, ops, stats, baseline, released, options) -> None:
+async def _decide(row, released: bool, baseline: tuple[int, int] | None, push: _Push) -> _Write | None:
+    """The change a count needs, or None when there is nothing to record (already applied, held, failed)."""
+    stats, target, policy = push.stats, push.target, push.options.negative_stock_policy
     pos_level, pos_version = int(row.pos_level), int(row.pos_version)
     if baseline is not None and baseline[1] >= pos_version:
         stats.already_applied += 1  # a newer count was applied meanwhile (fast lane or an earlier run)
-        return
+        return None
     payload = {"sku": row.sku, "location_key": row.location_key, "pos_level": pos_level, "pos_version": pos_version}
-    advance = {"source_system": pos_system, "sku": row.sku, "location_key": row.location_key, "level": pos_level, "version": pos_version}
+    write = _Write(row, payload, {"source_system": push.pos_system, "sku": row.sku, "location_key": row.location_key,
+                                  "level": pos_level, "version": pos_version}, 0, released)
     try:
         if baseline is None:
             current = await target.read_stock(row.sku, row.location_key)
             delta = pos_level - (current.quantity_on_stock if current else 0)
         else:
             delta = pos_level - baseline[0]
-        payload["delta"] = delta
-        ops.mark_retrying(key, flow=flow, target=target.system, source=pos_system, record_ref=f"{row.sku}@{row.location_key}", payload=payload)
-        if delta == 0:
-            ops.mark_applied(key, {"status": "noop"}, baseline=advance)
-            stats.noop += 1
-            return
-        policy, decision, before = options.negative_stock_policy, None, None
+        payload["delta"] = write.send = delta
         if delta < 0 and baseline is not None and policy != "allow_negative_and_report":
             # flow 6: a late (offline) decrease that would take commercetools below zero -> the configured policy
-            ref = f"{row.sku}@{row.location_key}"
             now = await target.read_stock(row.sku, row.location_key)
-            before = now.quantity_on_stock if now else None
-            decision = offline_policy.decide(policy, before, delta, released=released or offline_policy.released(ops, flow, ref))
-            if decision.hold:
-                reason = (f"held for review: {delta:+d} at {row.location_key} would take commercetools from {before or 0} to "
-                          f"{(before or 0) + delta} ({decision.discrepancy_units} below zero); release it to apply")
-                ops.mark_failed(key, "rejected", reason)
-                ops.add_rejections(flow, [Rejection(pos_system, "stock", ref, "quantity", reason, json.dumps(payload))],
-                                   status=offline_policy.HELD, key=key)
-                stats.rejected += 1
-                return
-            if decision.apply == 0:
-                ops.mark_applied(key, {"status": "noop", **decision.report(policy, before)}, baseline=advance)
-                stats.noop += 1
-                return
-        result = await target.apply_stock_delta(row.sku, row.location_key, decision.apply if decision else delta, key)
+            write.before = now.quantity_on_stock if now else None
+            write.decision = offline_policy.decide(
+                policy, write.before, delta, released=released or offline_policy.released(push.ops, push.flow, write.ref))
+            write.send = write.decision.apply
     except ApiError as exc:
-        _record_failure(exc, key, flow, pos_system, row, payload, ops, stats)
-        return
-    stats.api_writes += 1
-    result = dict(result)
-    if decision is not None and decision.discrepancy_units:
-        result.update(decision.report(policy, before))
-    elif delta < 0 and int(result.get("quantity_on_stock") or 0) < 0 and result.get("status") == "applied":
-        result.update({"negative_policy": policy, "discrepancy_units": -int(result["quantity_on_stock"])})
-    ops.mark_applied(key, result, baseline=advance)
-    if released or decision is not None:
-        offline_policy.resolve_released(ops, flow, f"{row.sku}@{row.location_key}")
-    if result.get("status") == "already_applied":
-        stats.already_applied += 1
-    else:
-        stats.applied += 1
+        _record_failure(exc, row.idempotency_key, push.flow, push.pos_system, row, payload, push.ops, stats)
+        return None
+    if write.decision is not None and write.decision.hold:
+        _hold(write, push)
+        return None
+    return write
+
+
+def _hold(write: _Write, push: _Push) -> None:
+    before, delta = write.before or 0, write.payload["delta"]
+    reason = (f"held for review: {delta:+d} at {write.row.location_key} would take commercetools from {before} to "
+              f"{before + delta} ({write.decision.discrepancy_units} below zero); release it to apply")
+    push.ops.mark_retrying(write.key, flow=push.flow, target=push.target.system, source=push.pos_system,
+                           record_ref=write.ref, payload=write.payload)
+    push.ops.mark_failed(write.key, "rejected", reason)
+    push.ops.add_rejections(push.flow, [Rejection(push.pos_system, "stock", write.ref, "quantity", reason,
+                                                  json.dumps(write.payload))], status=offline_policy.HELD, key=write.key)
+    push.stats.rejected += 1
+
+
+async def _send(write: _Write, target: StockTarget) -> dict | ApiError | None:
+    if write.send == 0:
+        return None
+    try:
+        return dict(await target.apply_stock_delta(write.row.sku, write.row.location_key, write.send, write.key))
+    except ApiError as exc:
+        return exc
+
+
+def _record_outcomes(outcomes: list[tuple[_Write, dict | ApiError | None]], push: _Push) -> None:
+    """Applied writes (and their baselines) in one transaction first; then the failures, which may
+    stop the run (auth), so that nothing that reached commercetools is left unrecorded."""
+    stats, policy = push.stats, push.options.negative_stock_policy
+    applied: list[tuple[str, dict, dict]] = []
+    for write, result in outcomes:
+        if isinstance(result, ApiError):
+            continue
+        report = write.decision.report(policy, write.before) if write.decision and write.decision.discrepancy_units else {}
+        if result is None:
+            applied.append((write.key, {"status": "noop", **report}, write.advance))
+            stats.noop += 1
+            continue
+        stats.api_writes += 1
+        result.update(report)
+        if not report and write.send < 0 and int(result.get("quantity_on_stock") or 0) < 0 and result.get("status") == "applied":
+            result.update({"negative_policy": policy, "discrepancy_units": -int(result["quantity_on_stock"])})
+        applied.append((write.key, result, write.advance))
+        if result.get("status") == "already_applied":
+            stats.already_applied += 1
+        else:
+            stats.applied += 1
+    push.ops.mark_applied_many(applied)
+    for write, result in outcomes:
+        if not isinstance(result, ApiError) and (write.released or write.decision is not None):
+            offline_policy.resolve_released(push.ops, push.flow, write.ref)
+    for write, result in outcomes:
+        if isinstance(result, ApiError):
+            _record_failure(result, write.key, push.flow, push.pos_system, write.row, write.payload, push.ops, stats)
 
 
 async def _push_correction(row, key, flow, pos_system, target, ops: OpsStore, stats: SyncStatistics) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +36,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -91,22 +92,49 @@ class OpsStore:
         with self.engine.begin() as conn:
             conn.execute(stmt)
 
-    def mark_applied(self, key: str, result: dict, baseline: dict | None = None) -> None:
-        """Applied, and the stock baseline advanced, in one transaction."""
+    def mark_retrying_many(self, flow: str, target: str, source: str, intents: list[tuple[str, str, dict]]) -> None:
+        """`mark_retrying` for (key, record_ref, payload) intents, in one transaction."""
+        if not intents:
+            return
+        stamp = now()
+        stmt = self._insert(t.ledger).on_conflict_do_update(
+            index_elements=["idempotency_key"],
+            set_={"status": "retrying", "attempts": t.ledger.c.attempts + 1, "updated_at": stamp},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [
+                {"idempotency_key": key, "flow": flow, "target_system": target, "source_system": source,
+                 "record_ref": ref, "status": "retrying", "attempts": 1, "payload": json.dumps(payload, default=str),
+                 "result": None, "error": None, "created_at": stamp, "updated_at": stamp}
+                for key, ref, payload in intents])
+
+    def mark_applied_many(self, outcomes: list[tuple[str, dict, dict | None]]) -> None:
+        """`mark_applied` for (key, result, baseline) outcomes, in one transaction."""
+        if not outcomes:
+            return
         stamp = now()
         with self.engine.begin() as conn:
-            conn.execute(
-                update(t.ledger)
-                .where(t.ledger.c.idempotency_key == key)
-                .values(status="applied", result=json.dumps(result, default=str), error=None, updated_at=stamp)
-            )
-            if baseline is not None:
-                self._upsert_baseline(conn, **baseline, last_key=key, stamp=stamp)
-            conn.execute(
-                update(t.rejected)
-                .where(t.rejected.c.idempotency_key == key, t.rejected.c.status.in_(("open", "held", "released")))
-                .values(status="resolved", updated_at=stamp)
-            )
+            for key, result, baseline in outcomes:
+                self._applied(conn, key, result, baseline, stamp)
+
+    def mark_applied(self, key: str, result: dict, baseline: dict | None = None) -> None:
+        """Applied, and the stock baseline advanced, in one transaction."""
+        with self.engine.begin() as conn:
+            self._applied(conn, key, result, baseline, now())
+
+    def _applied(self, conn, key: str, result: dict, baseline: dict | None, stamp: datetime) -> None:
+        conn.execute(
+            update(t.ledger)
+            .where(t.ledger.c.idempotency_key == key)
+            .values(status="applied", result=json.dumps(result, default=str), error=None, updated_at=stamp)
+        )
+        if baseline is not None:
+            self._upsert_baseline(conn, **baseline, last_key=key, stamp=stamp)
+        conn.execute(
+            update(t.rejected)
+            .where(t.rejected.c.idempotency_key == key, t.rejected.c.status.in_(("open", "held", "released")))
+            .values(status="resolved", updated_at=stamp)
+        )
 
     def mark_failed(self, key: str, status: str, error: str) -> None:
         assert status in ("rejected", "superseded", "retrying")
@@ -134,27 +162,46 @@ class OpsStore:
             )
         )
 
-    def claim_stock(self, source_system: str, sku: str, location_key: str, claimant: str, lease_s: float = 300) -> bool:
-        """Take the (sku, location) for one read-baseline / write / advance-baseline step; False if
-        another live process holds it. A claim older than `lease_s` is taken over."""
+    def claim_stock_many(self, source_system: str, claims: list[tuple[str, str, str]], lease_s: float = 300) -> set[str]:
+        """Take each (sku, location, claimant) for one read-baseline / write / advance-baseline step;
+        returns the claimants that hold theirs (another live process may hold the rest). Claims older
+        than `lease_s` belong to a process that died and are taken over."""
+        if not claims:
+            return set()
         stamp = now()
         c = t.stock_claims.c
+        held: set[str] = set()
         with self.engine.begin() as conn:
             conn.execute(t.stock_claims.delete().where(
-                c.source_system == source_system, c.sku == sku, c.location_key == location_key,
-                c.claimed_at < stamp - pd.Timedelta(seconds=lease_s).to_pytimedelta()))
-            conn.execute(self._insert(t.stock_claims).values(
-                source_system=source_system, sku=sku, location_key=location_key, claimed_by=claimant, claimed_at=stamp,
-            ).on_conflict_do_nothing())
-            holder = conn.execute(select(c.claimed_by).where(
-                c.source_system == source_system, c.sku == sku, c.location_key == location_key)).scalar()
-        return holder == claimant
+                c.source_system == source_system, c.claimed_at < stamp - timedelta(seconds=lease_s)))
+            conn.execute(self._insert(t.stock_claims).on_conflict_do_nothing(), [
+                {"source_system": source_system, "sku": sku, "location_key": location_key, "claimed_by": claimant,
+                 "claimed_at": stamp} for sku, location_key, claimant in claims])
+            claimants = [claimant for _, _, claimant in claims]
+            for start in range(0, len(claimants), 500):
+                held.update(conn.execute(select(c.claimed_by).where(
+                    c.source_system == source_system, c.claimed_by.in_(claimants[start : start + 500]))).scalars())
+        return held
 
-    def release_stock(self, source_system: str, sku: str, location_key: str, claimant: str) -> None:
+    def release_stock_many(self, source_system: str, claimants: list[str]) -> None:
         c = t.stock_claims.c
         with self.engine.begin() as conn:
-            conn.execute(t.stock_claims.delete().where(
-                c.source_system == source_system, c.sku == sku, c.location_key == location_key, c.claimed_by == claimant))
+            for start in range(0, len(claimants), 500):
+                conn.execute(t.stock_claims.delete().where(
+                    c.source_system == source_system, c.claimed_by.in_(claimants[start : start + 500])))
+
+    def baselines_for(self, source_system: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+        """(level, version) of the given (sku, location) counts, read now (not at plan time)."""
+        c = t.stock_baseline.c
+        wanted, found = set(pairs), {}
+        skus = sorted({sku for sku, _ in pairs})
+        with self.engine.connect() as conn:
+            for start in range(0, len(skus), 500):
+                rows = conn.execute(select(c.sku, c.location_key, c.level, c.version).where(
+                    c.source_system == source_system, c.sku.in_(skus[start : start + 500])))
+                found.update({(r.sku, r.location_key): (int(r.level), int(r.version)) for r in rows
+                              if (r.sku, r.location_key) in wanted})
+        return found
 
     def baseline(self, source_system: str, sku: str, location_key: str) -> dict | None:
         c = t.stock_baseline.c
