@@ -133,6 +133,10 @@ class Order(Record):
     customer_email: str | None = None
     fulfilment: str | None = None  # Fulfilment
     updated_at: datetime | None = None
+    shipping_method_name: str | None = None  # as shown to the shopper; None when nothing is shipped
+    shipping_method_key: str | None = None  # the system's shipping method key; None for a custom method
+    shipping_price: int = 0  # gross, minor units, after shipping discounts
+    shipping_tax: int = 0  # minor units, included in shipping_price
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,10 @@ class OrderSchema(pa.DataFrameModel):
     customer_email: Series[str] = pa.Field(nullable=True)
     fulfilment: Series[str] = pa.Field(nullable=True, isin=[f.value for f in models.Fulfilment])
     updated_at: Series[UTC_TS] = pa.Field(nullable=True)
+    shipping_method_name: Series[str] = pa.Field(nullable=True)
+    shipping_method_key: Series[str] = pa.Field(nullable=True)
+    shipping_price: Series[int] = pa.Field(ge=0)
+    shipping_tax: Series[int] = pa.Field(ge=0)
 
 
 class OrderLineSchema(pa.DataFrameModel):

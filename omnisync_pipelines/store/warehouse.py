@@ -66,6 +66,7 @@ def upsert_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame:
     con.register("_incoming", frame)
     try:
         con.execute("BEGIN")
+        _add_missing_columns(con, schema, table, "_incoming")
         con.execute(f"DELETE FROM {schema}.{table} WHERE ({key_list}) IN (SELECT {key_list} FROM _incoming)")
         con.execute(f"INSERT INTO {schema}.{table} BY NAME SELECT * FROM _incoming")
         con.execute("COMMIT")
@@ -75,6 +76,17 @@ def upsert_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame:
     finally:
         con.unregister("_incoming")
     return len(frame)
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, incoming: str) -> None:
+    """A table written by an older version lacks the columns a newer canonical model added (e.g. an
+    order's shipping fields): add them, so a delta snapshot needs no full re-sync after an upgrade."""
+    have = {name for (name,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [schema, table]).fetchall()}
+    for name, dtype, *_ in con.execute(f"DESCRIBE {incoming}").fetchall():
+        if name not in have:
+            con.execute(f"ALTER TABLE {schema}.{table} ADD COLUMN {_ident(name)} {dtype}")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -3,12 +3,17 @@
 Contract, on both emulators: the client fetches one token and reuses it; channels filter by role;
 stores resolve by key; a 404 reads as None (or NotFound); a validation 400 is a `BadRequest` carrying
 commercetools' error codes, which a push turns into a rejected record with the reason.
+Ours only: a wrong client secret is 401 `invalid_client`; the client-credentials token comes
+without a refresh token.
 """
+
+import dataclasses
 
 import pytest
 
-from omnisync_pipelines.rest.errors import BadRequest, NotFound
+from omnisync_pipelines.rest.errors import BadRequest, NotFound, Unauthorized
 from omnisync_pipelines_tests.conformance import setup
+from omnisync_pipelines_tests.conformance.conftest import client_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
 
@@ -20,6 +25,25 @@ async def test_oauth_token_is_fetched_once_and_reused(ct, calls):
     assert auth.tokens_fetched == 1
     assert auth.token_is_fresh
     assert all(c["status"] == 200 for c in calls)
+
+
+@pytest.mark.ours_only(reason="commercetools-mock 4.4.0 issues a token for any client id and secret")
+async def test_wrong_client_secret_is_401_invalid_client(ct_server):
+    client = client_for(dataclasses.replace(ct_server, client_secret="not-the-secret"))
+    try:
+        with pytest.raises(Unauthorized) as caught:
+            await client.channels()
+        assert caught.value.status == 401 and caught.value.body["error"] == "invalid_client"
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.ours_only(reason="commercetools-mock 4.4.0 adds a refresh_token to the client-credentials token")
+async def test_client_credentials_token_has_no_refresh_token(ct):
+    auth = ct.session.auth
+    token = (await ct.session.http.send(auth.token_request())).json()
+    assert token["token_type"] == "Bearer" and token["access_token"] and token["expires_in"] > 0
+    assert "refresh_token" not in token  # the client-credentials flow has nothing to refresh with
 
 
 async def test_channels_by_role_and_stores_by_key(ct, uid):

@@ -1,20 +1,24 @@
 """The connector's surface from issue 7 that the conformance tests do not reach: configured scopes,
 token refresh before expiry, bounded parallel requests and one request per resource change.
 
-Against our emulator in process (no socket needed): scopes from the configuration are requested and
-enforced; a token is replaced before it expires, so no call meets a 401; at most `concurrency`
-requests are in flight; a stock write (relative change plus movement stamp) is one request.
+Against our emulator in process (no socket needed): scopes from the configuration file are requested
+and enforced (built the way production builds the connector: omnisync.yaml + the credentials
+resource + the registry); a token is replaced before it expires, so no call meets a 401; at most
+`concurrency` requests are in flight; a stock write (relative change plus movement stamp) is one request.
 """
 
 import asyncio
 
 import httpx
 import pytest
+import yaml
 from pydantic import SecretStr
 
+from omnisync_pipelines.config import load_config
 from omnisync_pipelines.connectors.commercetools.client import build_client
-from omnisync_pipelines.connectors.commercetools.resource import CommercetoolsResource
 from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
+from omnisync_pipelines.connectors.registry import open_connector
+from omnisync_pipelines.defs.resources import CommercetoolsCredentials
 from omnisync_pipelines.rest.errors import Forbidden
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
@@ -48,21 +52,27 @@ def client_of(emulator, app=None, calls=None, **overrides):
     return build_client(settings, http=http, call_log=calls.append if calls is not None else None)
 
 
-async def test_configured_scopes_are_requested_and_limit_what_the_client_may_do():
+async def test_configured_scopes_are_requested_and_limit_what_the_client_may_do(tmp_path):
     emulator = CommercetoolsEmulator(project_key="p")
-    resource = CommercetoolsResource(api_url=BASE, auth_url=BASE, project_key="p", client_id="sandbox-client",
-                                     client_secret="sandbox-secret", scopes="view_products:p view_orders:p")
-    assert resource.settings().scopes == "view_products:p view_orders:p"
-    client = client_of(emulator, scopes=resource.settings().scopes)
-    try:
+    config_file = tmp_path / "omnisync.yaml"
+    config_file.write_text(yaml.safe_dump({
+        "pos": "lightspeed_x",
+        "systems": {"commercetools": {"api_url": BASE, "auth_url": BASE, "project_key": "p",
+                                      "scopes": "view_products:p view_orders:p"},
+                    "lightspeed_x": {"base_url": "http://lsx.test", "domain_prefix": "shop"}},
+        "locations": [{"key": "berlin", "commercetools": {"supply_channel_key": "store-berlin"},
+                       "lightspeed_x": {"outlet_id": "outlet-1"}}],
+    }))
+    secrets = CommercetoolsCredentials(client_id="sandbox-client", client_secret="sandbox-secret").secrets()
+    async with open_connector("commercetools", load_config(config_file), secrets,
+                              transport=EmulatorTransport(emulator.app)) as connector:
+        client = connector.client
         assert await client.channels() == []  # view_products grants channel reads
         with pytest.raises(Forbidden) as caught:
             await client.create("channels", {"key": "store-1", "roles": ["InventorySupply"]})
         assert caught.value.status == 403 and "insufficient_scope" in caught.value.codes
         granted = next(iter(emulator.auth.tokens.values())).scopes
         assert granted == {"view_products:p", "view_orders:p"}
-    finally:
-        await client.aclose()
 
 
 async def test_token_is_refreshed_before_it_expires():

@@ -34,3 +34,14 @@ def test_an_empty_first_snapshot_still_takes_values_later():
     later = schemas.frame_from_records("returns", [Return("commercetools", "r1", "EUR", 1999, pd.Timestamp("2026-11-02", tz="UTC"))])
     warehouse.upsert_table(con, "commercetools", "returns", later, ["return_id"])
     assert con.execute("SELECT return_id, refund_total FROM commercetools.returns").fetchall() == [("r1", 1999)]
+
+
+def test_a_delta_after_an_upgrade_adds_the_columns_the_new_model_has():
+    # orders written before the canonical model had shipping fields, then a delta of the new shape
+    con = duckdb.connect()
+    warehouse.replace_table(con, "commercetools", "orders", pd.DataFrame({"order_id": ["o1", "o2"], "total_gross": [1000, 2000]}))
+    newer = pd.DataFrame({"order_id": ["o2"], "total_gross": [2100], "shipping_method_name": ["DHL"], "shipping_price": [495]})
+    warehouse.upsert_table(con, "commercetools", "orders", newer, ["order_id"])
+    rows = con.execute("SELECT order_id, total_gross, shipping_method_name, shipping_price FROM commercetools.orders "
+                       "ORDER BY order_id").fetchall()
+    assert rows == [("o1", 1000, None, None), ("o2", 2100, "DHL", 495)]

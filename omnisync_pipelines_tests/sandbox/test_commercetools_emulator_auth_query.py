@@ -124,6 +124,30 @@ async def test_id_cursor_deep_paging_visits_every_row_once_in_id_order():
         assert seen == sorted(c["id"] for c in created)
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("sort", ["nonsense!!", "key sideways", "key asc extra", "name.en asc asc", ".key asc"])
+async def test_invalid_sort_expression_is_400_invalid_input(sort):
+    emu = CommercetoolsEmulator()
+    async with await authed(emu) as client:
+        await _seed_channels(client, 2)
+        refused = await client.get(f"{P}/channels", params={"sort": sort})
+        assert refused.status_code == 400, sort
+        assert refused.json()["errors"][0]["code"] == "InvalidInput"
+        assert "sort" in refused.json()["message"]
+
+
+@pytest.mark.anyio
+async def test_valid_sort_paths_sort():
+    emu = CommercetoolsEmulator()
+    async with await authed(emu) as client:
+        await _seed_channels(client, 3)
+        for sort in ("key desc", "name.en DESC", "custom.fields.store_no asc", "key"):
+            page = await client.get(f"{P}/channels", params=[("sort", sort), ("sort", "id asc")])
+            assert page.status_code == 200, sort
+        keys = [c["key"] for c in (await client.get(f"{P}/channels", params={"sort": "key desc"})).json()["results"]]
+        assert keys == ["ch-02", "ch-01", "ch-00"]
+
+
 def test_ids_are_deterministic_per_seed():
     a, b = CommercetoolsEmulator(seed=5), CommercetoolsEmulator(seed=5)
     assert [a.store.new_id() for _ in range(3)] == [b.store.new_id() for _ in range(3)]

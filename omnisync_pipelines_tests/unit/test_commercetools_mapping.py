@@ -8,8 +8,10 @@ import copy
 import json
 from datetime import UTC, datetime
 
+import pandera.errors
 import pytest
 
+from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.canonical.models import Customer, Rejection, StockLevel
 from omnisync_pipelines.connectors.commercetools.mapping import (
     format_timestamp,
@@ -210,6 +212,68 @@ def test_online_order_uses_discounted_price_and_order_discount():
     assert (lines[0].discount, lines[0].total) == (100, 900) and payments == []
 
 
+DHL_RATE = {"name": "DE 19%", "amount": 0.19, "includedInPrice": True, "country": "DE"}
+SHIPPED_ORDER = changed(ONLINE_ORDER, shippingInfo={
+    "shippingMethodName": "DHL Standard", "price": money(595), "shippingRate": {"price": money(595)},
+    "discountedPrice": {"value": money(495), "includedDiscounts": []}, "taxRate": DHL_RATE,
+    "taxedPrice": {"totalNet": money(416), "totalGross": money(495), "totalTax": money(79)},
+    "shippingMethod": {"typeId": "shipping-method", "id": "sm-1", "obj": {"id": "sm-1", "key": "dhl-standard"}},
+    "shippingMethodState": "MatchesCart", "deliveries": []})
+
+
+def test_web_order_carries_shipping_method_and_taxed_shipping_price():
+    order, _, _ = map_order(SHIPPED_ORDER, CHANNELS, STORES)
+    assert (order.shipping_method_name, order.shipping_method_key) == ("DHL Standard", "dhl-standard")
+    assert (order.shipping_price, order.shipping_tax) == (495, 79)  # what the shopper paid, not the list rate
+
+
+@pytest.mark.parametrize(
+    ("info", "price", "tax"),
+    [
+        ({"price": money(495), "taxRate": DHL_RATE}, 495, 79),  # gross price: tax taken out
+        ({"price": money(416), "taxRate": {**DHL_RATE, "includedInPrice": False}}, 495, 79),  # net: grossed up
+        ({"price": money(595), "discountedPrice": {"value": money(0)}}, 0, 0),  # free-shipping discount
+        ({"price": money(495), "taxedPrice": {"totalNet": money(416), "totalGross": money(495)}}, 495, 79),
+    ],
+)
+def test_shipping_price_without_or_with_partial_taxed_price(info, price, tax):
+    raw = changed(ONLINE_ORDER, shippingInfo={"shippingMethodName": "Courier", **info})
+    order, _, _ = map_order(raw, CHANNELS, STORES)
+    assert (order.shipping_price, order.shipping_tax, order.shipping_method_name) == (price, tax, "Courier")
+    assert order.shipping_method_key is None  # a custom method, or the reference not expanded
+
+
+def test_multiple_shipping_mode_sums_every_shipping_method():
+    def shipping(key, name, gross, tax):
+        return {"shippingKey": key, "shippingInfo": {
+            "shippingMethodName": name, "price": money(gross),
+            "taxedPrice": {"totalNet": money(gross - tax), "totalGross": money(gross), "totalTax": money(tax)},
+            "shippingMethod": {"typeId": "shipping-method", "id": key, "obj": {"key": key}}}}
+
+    raw = changed(ONLINE_ORDER, shippingMode="Multiple",
+                  shipping=[shipping("dhl", "DHL", 495, 79), shipping("ups", "UPS Express", 1190, 190)])
+    order, _, _ = map_order(raw, CHANNELS, STORES)
+    assert (order.shipping_price, order.shipping_tax) == (1685, 269)
+    assert (order.shipping_method_name, order.shipping_method_key) == ("DHL, UPS Express", "dhl, ups")
+
+
+def test_orders_without_shipping_keep_the_defaults():
+    order, _, _ = map_order(POS_ORDER, CHANNELS, STORES)  # a till sale ships nothing
+    assert (order.shipping_method_name, order.shipping_method_key, order.shipping_price, order.shipping_tax) == (
+        None, None, 0, 0)
+
+
+def test_orders_with_shipping_pass_the_snapshot_schema():
+    shipped, _, _ = map_order(SHIPPED_ORDER, CHANNELS, STORES)
+    till_sale, _, _ = map_order(POS_ORDER, CHANNELS, STORES)
+    frame = schemas.frame_from_records("orders", [shipped, till_sale])
+    schemas.validate("orders", frame)
+    assert frame["shipping_price"].tolist() == [495, 0] and frame["shipping_method_key"].tolist() == ["dhl-standard", None]
+    negative = frame.assign(shipping_price=[-495, 0])
+    with pytest.raises(pandera.errors.SchemaErrors, match="shipping_price"):
+        schemas.validate("orders", negative)
+
+
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
@@ -220,6 +284,16 @@ def test_online_order_uses_discounted_price_and_order_discount():
         (changed(POS_ORDER, createdAt=..., completedAt=...), "createdAt"),
         (changed(POS_ORDER, custom={"fields": {"posSaleId": "s", "storeKey": "berlin", "fulfilment": "drone"}}),
          "custom.fields.fulfilment"),
+        (changed(SHIPPED_ORDER, shippingInfo={"shippingMethodName": "DHL", "price": money(495, "CHF")}),
+         "shippingInfo.price.currencyCode"),
+        (changed(SHIPPED_ORDER, shippingInfo={"shippingMethodName": "DHL",
+                                              "taxedPrice": {"totalGross": {"currencyCode": "EUR", "centAmount": 4.95}}}),
+         "shippingInfo.taxedPrice.totalGross.centAmount"),
+        (changed(SHIPPED_ORDER, shippingInfo={"shippingMethodName": "Refund", "price": money(-495)}),
+         "shippingInfo.price"),
+        (changed(SHIPPED_ORDER, shippingInfo=..., shippingMode="Multiple",
+                 shipping=[{"shippingKey": "a", "shippingInfo": {"shippingMethodName": "DHL"}}]),
+         "shipping[0].shippingInfo.price"),
     ],
 )
 def test_invalid_orders_are_rejected(raw, field):

@@ -121,6 +121,71 @@ def map_line(order_id: str, line: dict, index: int) -> OrderLine:
     )
 
 
+def _shipping_infos(raw: dict) -> list[tuple[str, dict]]:
+    """(path, ShippingInfo) of the order: the one `shippingInfo`, or one per `shipping[]` entry in
+    the `Multiple` shipping mode."""
+    if isinstance(raw.get("shippingInfo"), dict):
+        return [("shippingInfo", raw["shippingInfo"])]
+    return [
+        (f"shipping[{i}].shippingInfo", entry["shippingInfo"])
+        for i, entry in enumerate(raw.get("shipping") or [])
+        if isinstance(entry, dict) and isinstance(entry.get("shippingInfo"), dict)
+    ]
+
+
+def _shipping_money(money, field: str, currency: str) -> int:
+    money_currency, amount = cents(money, field)
+    if money_currency != currency:
+        raise Invalid(f"{field}.currencyCode", f"shipping in {money_currency}, the order in {currency}")
+    return amount
+
+
+def _shipping_gross_and_tax(info: dict, path: str, currency: str) -> tuple[int, int]:
+    """Gross shipping after its discount, and the tax in it: the taxed price when the API set one,
+    else the (discounted) price with the tax rate applied the way `includedInPrice` says."""
+    taxed = info.get("taxedPrice")
+    if taxed:
+        gross = _shipping_money(taxed.get("totalGross"), f"{path}.taxedPrice.totalGross", currency)
+        if taxed.get("totalTax"):
+            return gross, _shipping_money(taxed["totalTax"], f"{path}.taxedPrice.totalTax", currency)
+        return gross, gross - _shipping_money(taxed.get("totalNet"), f"{path}.taxedPrice.totalNet", currency)
+    discounted = (info.get("discountedPrice") or {}).get("value")
+    if discounted:
+        amount = _shipping_money(discounted, f"{path}.discountedPrice.value", currency)
+    else:
+        amount = _shipping_money(info.get("price"), f"{path}.price", currency)
+    rate = (info.get("taxRate") or {}).get("amount")
+    if not isinstance(rate, int | float):
+        return amount, 0
+    if info["taxRate"].get("includedInPrice") is False:
+        gross = round(amount * (1 + rate))
+        return gross, gross - amount
+    return amount, amount - round(amount / (1 + rate))
+
+
+def _one_or_joined(values: list[str | None]) -> str | None:
+    distinct = sorted({v for v in values if v})
+    return ", ".join(distinct) or None
+
+
+def map_shipping(raw: dict, currency: str) -> dict:
+    """The Order's shipping fields. The method key needs `expand=shippingInfo.shippingMethod`
+    (ORDER_EXPAND); a custom shipping method has no key."""
+    infos = _shipping_infos(raw)
+    amounts = [_shipping_gross_and_tax(info, path, currency) for path, info in infos]
+    for (path, _), (gross, tax) in zip(infos, amounts, strict=True):
+        if gross < 0 or tax < 0:  # the import API accepts negative prices; a snapshot row may not
+            raise Invalid(f"{path}.price", f"negative shipping price or tax ({gross}, {tax})")
+    return {
+        "shipping_method_name": _one_or_joined([info.get("shippingMethodName") for _, info in infos]),
+        "shipping_method_key": _one_or_joined(
+            [((info.get("shippingMethod") or {}).get("obj") or {}).get("key") for _, info in infos]
+        ),
+        "shipping_price": sum(gross for gross, _ in amounts),
+        "shipping_tax": sum(tax for _, tax in amounts),
+    }
+
+
 def map_payments(order_id: str, raw: dict) -> list[Payment]:
     """Successful Charge and Refund transactions of the (expanded) payments; refunds are negative."""
     out: list[Payment] = []
@@ -201,6 +266,7 @@ def map_order(
             customer_email=normalise_email(raw.get("customerEmail")),
             fulfilment=fulfilment or (Fulfilment.IN_STORE if is_store else Fulfilment.SHIP).value,
             updated_at=timestamp(raw.get("lastModifiedAt"), "lastModifiedAt"),
+            **map_shipping(raw, currency),
         )
         return order, lines, map_payments(order_id, raw)
 

@@ -14,7 +14,8 @@ from omnisync_pipelines.rest.errors import ApiTransportError, BadRequest, NotFou
 if TYPE_CHECKING:
     from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
 
-ORDER_EXPAND = "paymentInfo.payments[*]"
+# Payments for the tenders, shipping methods for their keys (`Single` and `Multiple` shipping mode).
+ORDER_EXPAND = ["paymentInfo.payments[*]", "shippingInfo.shippingMethod", "shipping[*].shippingInfo.shippingMethod"]
 
 
 @dataclass(frozen=True)

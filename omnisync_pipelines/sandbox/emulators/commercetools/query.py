@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .errors import invalid_input
@@ -47,11 +48,16 @@ def _path_value(item: dict, path: str) -> Any:
     return value
 
 
+# a field path: `id`, `name.en`, `name.de-CH`, `custom.fields.posSaleId`
+_SORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+
+
 def sort_items(items: list[dict], params) -> list[dict]:
     # Apply the least significant sort first; Python's sort is stable.
     for spec in reversed(params.getlist("sort")):
         parts = spec.split()
-        if len(parts) not in (1, 2) or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
+        if (len(parts) not in (1, 2) or not _SORT_PATH.match(parts[0])
+                or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc"))):
             raise invalid_input(f"Malformed parameter: sort: Invalid sort expression '{spec}'.")
         path, descending = parts[0], len(parts) == 2 and parts[1].lower() == "desc"
         present = [i for i in items if _path_value(i, path) is not None]

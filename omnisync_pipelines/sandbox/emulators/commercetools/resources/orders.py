@@ -25,6 +25,8 @@ from ..store import Ctx
 from .base import ResourceKind
 from .inventory import adjust_stock, find_entry
 from .returns import RETURN_ACTIONS
+from .shipping import shipping_info
+from .taxes import item_taxes, taxed_price
 
 ORDER_STATES = ("Open", "Confirmed", "Complete", "Cancelled")
 SHIPMENT_STATES = ("Shipped", "Delivered", "Ready", "Pending", "Delayed", "Partial", "Backorder", "Canceled")
@@ -81,8 +83,7 @@ def _line_item(ctx: Ctx, draft: dict, index: int) -> dict:
     }
     if product.get("key") is not None:
         item["productKey"] = product["key"]
-    if draft.get("taxRate") is not None:
-        item["taxRate"] = draft["taxRate"]
+    item_taxes(item, draft, item["totalPrice"], field)
     supply = channel_with_role(ctx, draft.get("supplyChannel"), "InventorySupply", f"{field}.supplyChannel")
     if supply is not None:
         item["supplyChannel"] = supply
@@ -104,20 +105,11 @@ def _custom_line_item(ctx: Ctx, draft: dict, index: int) -> dict:
     item = {"id": ctx.new_id(), "name": required(draft, "name"), "money": unit, "quantity": quantity,
             "totalPrice": _times(unit, quantity), "slug": required(draft, "slug"),
             "discountedPricePerQuantity": [], "state": [], "priceMode": "Standard"}
-    for name in ("taxRate", "taxCategory", "key"):
+    for name in ("taxCategory", "key"):
         if draft.get(name) is not None:
             item[name] = draft[name]
+    item_taxes(item, draft, item["totalPrice"], field)
     return item
-
-
-def _taxed_price(draft: dict) -> dict:
-    result = {"totalNet": money(required(draft, "totalNet"), "taxedPrice.totalNet"),
-              "totalGross": money(required(draft, "totalGross"), "taxedPrice.totalGross"),
-              "taxPortions": [{**p, "amount": money(p.get("amount"), "taxedPrice.taxPortions.amount")}
-                              for p in draft.get("taxPortions") or []]}
-    if draft.get("totalTax") is not None:
-        result["totalTax"] = money(draft["totalTax"], "taxedPrice.totalTax")
-    return result
 
 
 def _apply_inventory(ctx: Ctx, order: dict) -> None:
@@ -169,16 +161,14 @@ def import_order(ctx: Ctx, draft: dict) -> dict:
     if draft.get("store") is not None:
         order["store"] = {"typeId": "store", "key": resolve(ctx, draft["store"], "store", "store")["key"]}
     if draft.get("taxedPrice") is not None:
-        order["taxedPrice"] = _taxed_price(draft["taxedPrice"])
+        order["taxedPrice"] = taxed_price(draft["taxedPrice"])
     for name in ("shippingAddress", "billingAddress"):
         if draft.get(name) is not None:
             order[name] = address(ctx, draft[name], with_id=False)
     if draft.get("shippingInfo") is not None:
-        info = dict(draft["shippingInfo"])
-        info.setdefault("deliveries", [])
-        if info.get("price") is not None:
-            info["price"] = money(info["price"], "shippingInfo.price")
-        order["shippingInfo"] = info
+        order["shippingInfo"] = shipping_info(ctx, draft["shippingInfo"])
+        if "taxedPrice" in order["shippingInfo"]:
+            order["taxedShippingPrice"] = order["shippingInfo"]["taxedPrice"]
     if draft.get("paymentInfo") is not None:
         order["paymentInfo"] = {"payments": [reference(ctx, p, "payment", f"paymentInfo.payments[{i}]")
                                              for i, p in enumerate(draft["paymentInfo"].get("payments") or [])]}
