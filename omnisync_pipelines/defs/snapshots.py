@@ -1,8 +1,13 @@
 """Snapshot assets: one per (system, entity), each table validated by its pandera schema.
 
 A full run re-reads everything and replaces the tables; a delta run reads from the stored cursor
-and merges what changed. The cursor advances only after the snapshot is written and valid.
-Records that cannot be mapped go to the rejected-records table with their reason.
+and merges what changed. Records that cannot be mapped go to the rejected-records table with their
+reason.
+
+Every table of a read is validated before anything is written: if one fails its schema, none is
+written (the tables keep their last valid contents, which the `reconcile` job and analysts read
+without re-running this check), the cursor stays where it was, and the failed blocking check
+fails the step so that no plan or push downstream runs.
 """
 
 
@@ -31,6 +36,7 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
         specs=[
             dg.AssetSpec(
                 key,
+                skippable=True,  # not materialized when the read fails its schema: nothing was written
                 group_name=spec.system,
                 kinds={spec.system, "duckdb"},
                 description=f"{spec.system} {key.path[1].replace('_', ' ')} in the canonical model "
@@ -61,35 +67,27 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
             raise dg.Failure(str(exc)) from exc
         ops.add_rejections(f"snapshot/{spec.system}/{spec.entity}", result.rejected)
 
-        all_valid = True
-        with omnisync.warehouse() as con:
-            for table, key in zip(spec.tables, keys, strict=True):
-                frame = schemas.frame_from_records(table, result.tables.get(table, []))
-                failures = _validate(table, frame)
-                all_valid &= failures is None
-                if since is None:
-                    warehouse.replace_table(con, spec.system, table, frame)
-                else:
-                    warehouse.upsert_table(con, spec.system, table, frame, list(TABLE_KEYS[table]))
-                total = con.execute(f"SELECT count(*) FROM {spec.system}.{table}").fetchall()[0][0]
-                yield dg.MaterializeResult(
-                    asset_key=key,
-                    metadata={
-                        "mode": mode,
-                        "records_read": len(frame),
-                        "rows_in_table": int(total),
-                        "rejected": sum(1 for r in result.rejected if r.entity in (table, spec.entity)),
-                        "cursor": result.cursor or "",
-                        "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)) if len(frame) else "",
-                    },
-                )
-                yield dg.AssetCheckResult(
-                    asset_key=key,
-                    check_name=SCHEMA_CHECK,
-                    passed=failures is None,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={"failure_cases": dg.MetadataValue.md(failures or "none")},
-                )
+        frames = {t: schemas.frame_from_records(t, result.tables.get(t, [])) for t in spec.tables}
+        failures = {table: _validate(table, frame) for table, frame in frames.items()}
+        all_valid = all(f is None for f in failures.values())
+        if all_valid:
+            with omnisync.warehouse() as con:
+                for table, key in zip(spec.tables, keys, strict=True):
+                    rejected = sum(1 for r in result.rejected if r.entity in (table, spec.entity))
+                    yield _write(con, spec.system, table, key, frames[table], replace=since is None,
+                                 metadata={"mode": mode, "rejected": rejected, "cursor": result.cursor or ""})
+        for table, key in zip(spec.tables, keys, strict=True):
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name=SCHEMA_CHECK,
+                passed=failures[table] is None,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "records_read": len(frames[table]),
+                    "failure_cases": dg.MetadataValue.md(failures[table] or "none"),
+                    "written": all_valid,
+                },
+            )
         if all_valid and result.cursor:
             ops.set_cursor(spec.cursor_name, result.cursor, {"mode": mode, "records": result.raw_count, "run_id": context.run_id})
 
@@ -101,6 +99,25 @@ async def _verified_read(connector, entity: str, since: str | None):
     if verify is not None:
         await verify()
     return await connector.read(entity, since=since)
+
+
+def _write(
+    con, system: str, table: str, key: dg.AssetKey, frame, *, replace: bool, metadata: dict
+) -> dg.MaterializeResult:
+    if replace:
+        warehouse.replace_table(con, system, table, frame)
+    else:
+        warehouse.upsert_table(con, system, table, frame, list(TABLE_KEYS[table]))
+    total = con.execute(f"SELECT count(*) FROM {system}.{table}").fetchall()[0][0]
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata={
+            **metadata,
+            "records_read": len(frame),
+            "rows_in_table": int(total),
+            "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)) if len(frame) else "",
+        },
+    )
 
 
 def _validate(table: str, frame) -> str | None:

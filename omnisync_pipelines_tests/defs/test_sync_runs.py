@@ -95,6 +95,12 @@ def test_malformed_pos_records_are_rejected_and_the_rest_applied(sandbox, instan
 def test_the_stock_path_materializes_on_its_own(sandbox, instance):
     import dagster as dg
 
+    # a damaged unit written off at Berlin is the only change since the last run
+    lsx, loaded = sandbox.lsx, sandbox.loaded
+    sku = sandbox.world.variants[2].sku
+    before = lsx.store.inventory_row(loaded.product_ids[sku], loaded.outlet_ids["berlin"])["inventory_level"]
+    written_off = lsx.adjust_inventory(loaded.product_ids[sku], loaded.outlet_ids["berlin"], -1, "DAMAGE")
+
     definitions = load_definitions()
     selection = dg.AssetSelection.assets(
         ["lightspeed_x", "stock"], ["commercetools", "catalog"], ["plan", STOCK_FLOW], ["push", STOCK_FLOW]
@@ -106,3 +112,15 @@ def test_the_stock_path_materializes_on_its_own(sandbox, instance):
     assert result.success
     materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
     assert ("push", STOCK_FLOW) in materialized and ("plan", STOCK_FLOW) in materialized
+
+    plan = query(sandbox, "SELECT sku, location_key, pos_level, baseline_level, expected_delta, kind "
+                          f"FROM plan.{STOCK_FLOW}")
+    assert plan.to_dict("records") == [{"sku": sku, "location_key": "berlin", "pos_level": before - 1,
+                                        "baseline_level": before, "expected_delta": -1,
+                                        "kind": "level_change"}]
+    pushed = query(sandbox, f"SELECT sku, expected_delta, status FROM push.{STOCK_FLOW}")
+    assert pushed.to_dict("records") == [{"sku": sku, "expected_delta": -1, "status": "applied"}]
+    channel = loaded.channel_ids["berlin"]
+    [entry] = [e for e in sandbox.ct.store.all("inventory-entry")
+               if e["sku"] == sku and (e.get("supplyChannel") or {}).get("id") == channel]
+    assert entry["quantityOnStock"] == written_off["inventory_level"] == before - 1
