@@ -63,18 +63,21 @@ async def _play(day, loaded, server: SandboxServer):
         return await play_day(day, loaded, ct, lsx, _emulator(server, "lightspeed_x"))
 
 
-async def _back_office(loaded, server: SandboxServer, seed: int, edits: int = 3) -> list[tuple[str, str, int, int]]:
-    """Hand edits in commercetools that no till knows of: the drift the reconciliation must find."""
+def back_office_edits(world, seed: int, edits: int = 3) -> list[tuple[str, str, int]]:
+    """(sku, store, units) the back office will add in commercetools only: one edit per store."""
     rng = random.Random(seed)
-    world = loaded.world
     done = []
+    for store in rng.sample([s.key for s in world.stores], min(edits, len(world.stores))):
+        done.append((rng.choice(world.variants).sku, store, rng.choice((2, 3, 5))))
+    return done
+
+
+async def _back_office(loaded, server: SandboxServer, edits: list[tuple[str, str, int]]) -> list[int]:
+    """Hand edits in commercetools that no till knows of: the drift the reconciliation must find.
+    Returns each edited entry's new count."""
     async with httpx.AsyncClient(base_url=server.base_url("commercetools"), timeout=30) as ct:
         storefront = CommercetoolsLoader(ct, loaded.ct_credentials, loaded.channel_ids)
-        for store in rng.sample([s.key for s in world.stores], min(edits, len(world.stores))):
-            sku = rng.choice(world.variants).sku
-            units = rng.choice((2, 3, 5))
-            done.append((sku, store, units, await storefront.clerk_adjusts_inventory(sku, store, units)))
-    return done
+        return [await storefront.clerk_adjusts_inventory(sku, store, units) for sku, store, units in edits]
 
 
 def _emulator(server: SandboxServer, system: str):
@@ -142,9 +145,13 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
     try:
         for served in server.served:
             step(f"  {served.system} emulator at {served.base_url}")
-        # the demo retailer trusts its tills: drift found in commercetools is set back to the POS count
+        # the demo retailer trusts its tills: drift found in commercetools is set back to the POS count,
+        # except at one store the back office edits, left on report_only so its drift stays for an analyst
+        edits = back_office_edits(loaded.world, seed)
+        watched = edits[0][1]
         write_config(data / "omnisync.yaml", server, loaded,
-                     correction={store.key: "correct_to_pos" for store in loaded.world.stores})
+                     correction={store.key: "report_only" if store.key == watched else "correct_to_pos"
+                                 for store in loaded.world.stores})
         os.environ.update(demo_environment(data, server))
         for served in server.served:
             served.emulator.faults.configure(FaultPlan.uniform(fault_rate, seed=seed))
@@ -155,14 +162,16 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         with _faults_paused(server):
             report = server.run(_play(trading_day(loaded.world, seed, day=1), loaded, server), timeout=300)
             step(f"  {report.summary() if hasattr(report, 'summary') else report}")
-            for sku, store, units, now in server.run(_back_office(loaded, server, seed)):
-                step(f"  back office: {units:+d} x {sku} at {store} in commercetools only (now {now})")
-        step("delta_sync: what changed since the cursors; drift found is corrected to the POS count")
+            for (sku, store, units), now in zip(edits, server.run(_back_office(loaded, server, edits)), strict=True):
+                policy = "report_only: reported, left for an operator" if store == watched else "correct_to_pos"
+                step(f"  back office: {units:+d} x {sku} at {store} in commercetools only (now {now}; {policy})")
+        step("delta_sync: what changed since the cursors; drift found is corrected to the POS count where configured")
         outcomes.append(_run_until_clean("delta_sync", run_job, step))
-        step("reconcile: both systems compared once more")
+        step("reconcile: both systems read fresh and compared once more")
         outcomes.append(_run_until_clean("reconcile", run_job, step))
         with _faults_paused(server):
-            ok = converged(data, report, echo=step)
+            reported = {(sku, store): units for sku, store, units in edits if store == watched}
+            ok = converged(data, report, echo=step, reported=reported)
         print_summary(data, outcomes, server, echo=echo)
         step(f"demo finished: {'converged' if ok else 'NOT converged'}")
         return 0 if ok else 1

@@ -10,22 +10,33 @@ import duckdb
 SNAPSHOT_TABLES = ("locations", "catalog", "prices", "stock", "stock_movements", "orders", "returns", "customers")
 
 
-def converged(data_dir: Path, play_report, echo: Callable[[str], None]) -> bool:
-    """Stock converged: no drift left, and commercetools holds the POS count the day should end with."""
+def converged(data_dir: Path, play_report, echo: Callable[[str], None],
+              reported: dict[tuple[str, str], int] | None = None) -> bool:
+    """Stock converged: commercetools holds the POS count the day should end with, and the only drift
+    left is `reported`: (sku, store) -> units added in commercetools only at a report_only store,
+    which the reconciliation must report as drift of exactly that many units and leave alone."""
+    reported = reported or {}
     with duckdb.connect(str(data_dir / "omnisync.duckdb"), read_only=True) as con:
         rows = con.execute(
-            "SELECT sku, location_key, commercetools_on_hand, pos_on_hand, status FROM reconciliation.stock"
+            "SELECT sku, location_key, commercetools_on_hand, pos_on_hand, difference, status FROM reconciliation.stock"
         ).fetchall()
-    not_matching = [r for r in rows if r[4] != "match"]
+    found = {(r[0], r[1]): r[4] for r in rows if r[5] == "drift"}
+    not_matching = [r for r in rows if r[5] != "match" and found.get((r[0], r[1])) != reported.get((r[0], r[1]))]
+    unreported = {k: units for k, units in reported.items() if found.get(k) != units}
     expected = getattr(play_report, "expected_pos_stock", None) or {}
     ct_counts = {(r[0], r[1]): r[2] for r in rows}
-    wrong = {k: (ct_counts.get(k), v) for k, v in expected.items() if (ct_counts.get(k) or 0) != v}
-    echo(f"  reconciliation.stock: {len(rows)} SKU x location rows, {len(not_matching)} not matching")
+    wrong = {k: (ct_counts.get(k), v + reported.get(k, 0)) for k, v in expected.items()
+             if (ct_counts.get(k) or 0) != v + reported.get(k, 0)}
+    echo(f"  reconciliation.stock: {len(rows)} SKU x location rows, {len(not_matching)} not matching unexpectedly")
+    for (sku, loc), units in reported.items():
+        state = "reported as drift" if (sku, loc) not in unreported else f"NOT reported (found {found.get((sku, loc))})"
+        echo(f"    {sku}@{loc}: {units:+d} in commercetools only at a report_only store, {state}")
     if expected:
-        echo(f"  commercetools vs the day's expected POS counts: {len(expected) - len(wrong)} of {len(expected)} equal")
+        echo(f"  commercetools vs the day's expected POS counts (+ reported drift): "
+             f"{len(expected) - len(wrong)} of {len(expected)} equal")
     for (sku, loc), (have, want) in list(wrong.items())[:10]:
         echo(f"    {sku}@{loc}: commercetools {have}, expected {want}")
-    return not not_matching and not wrong
+    return not not_matching and not unreported and not wrong
 
 
 def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None]) -> None:

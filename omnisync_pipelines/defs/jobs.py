@@ -28,7 +28,8 @@ delta_sync = dg.define_asset_job(
 reconcile = dg.define_asset_job(
     "reconcile",
     selection=RECONCILE_SELECTION,
-    description="Compare both systems' counts now and record drift, without syncing.",
+    description="Read both systems fresh, compare stock, orders, returns and customers, record drift "
+    "(correcting stock where a store is set to correct_to_pos), without syncing.",
 )
 
 DEFAULT_CRONS = {"delta_sync": "*/5 * * * *", "full_sync": "30 2 * * *", "reconcile": "0 6 * * *"}

@@ -1,5 +1,9 @@
-"""Reconciliation of orders, returns and customers: POS snapshots of this run against fresh
-commercetools reads (after the pushes), plus the orders drift history."""
+"""Reconciliation of orders, returns and customers: both systems read fresh (after the pushes, in a
+sync run), plus the orders drift history.
+
+A POS sale or return the fresh read sees but the POS snapshot does not is one no sync has read yet:
+in flight (the next sync pushes it), so missing in commercetools is `explained`, not drift. The
+snapshot is the sync's memory of what it has read; the reconciliation never writes it or a cursor."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -10,7 +14,11 @@ from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.customer_flow import sync_options
 from omnisync_pipelines.defs.reconciliation import append_history
-from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
+from omnisync_pipelines.defs.resources import (
+    CommercetoolsCredentials,
+    LightspeedXCredentials,
+    OmnisyncResource,
+)
 from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.orders import orders_flow
@@ -44,29 +52,42 @@ SPEC = dict(group_name="reconciliation", kinds={"duckdb"})
     ],
     pool="duckdb",
 )
-def reconciliation_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials):
+def reconciliation_sales(
+    context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials,
+    lightspeed_x: LightspeedXCredentials,
+):
     config, ops = omnisync.load_config(), omnisync.ops_store()
     pos = config.pos
     call_log = CallLogBuffer(ops)
+    secrets = {"commercetools": commercetools.secrets(), "lightspeed_x": lightspeed_x.secrets()}
     checked_at = datetime.now(UTC)
 
-    async def read_commercetools():
-        async with open_connector("commercetools", config, commercetools.secrets(), call_log=call_log) as ct:
-            orders, customers = await ct.read("orders"), await ct.read("customers")
-            raw_orders = [order async for order in ct.client.iter_orders()]
-            return orders, customers, raw_orders
+    async def read_both_systems():
+        async with open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct, \
+                open_connector(pos, config, secrets[pos], call_log=call_log) as pos_connector:
+            async def read_commercetools():
+                orders, customers = await ct.read("orders"), await ct.read("customers")
+                return orders, customers, [order async for order in ct.client.iter_orders()]
+
+            async def read_pos():
+                reads = [await pos_connector.read(entity) for entity in ("orders", "returns", "customers")]
+                return {table: rows for read in reads for table, rows in read.tables.items()}
+
+            return await asyncio.gather(read_commercetools(), read_pos())
 
     try:
-        ct_orders, ct_customers, raw_orders = asyncio.run(read_commercetools())
+        (ct_orders, ct_customers, raw_orders), pos_read = asyncio.run(read_both_systems())
     finally:
         call_log.flush()
+    pos_tables = {t: schemas.frame_from_records(t, pos_read.get(t, []))
+                  for t in ("orders", "order_payments", "returns", "return_lines", "customers")}
     with omnisync.warehouse() as con:
-        pos_tables = {t: warehouse.read_table(con, pos, t) for t in ("orders", "order_payments", "returns", "return_lines", "customers")}
-    for table, frame in pos_tables.items():
-        if not len(frame):
-            pos_tables[table] = schemas.frame_from_records(table, [])
+        synced_sales = _ids(warehouse.read_table(con, pos, "orders"), "order_id")
+        synced_returns = _ids(warehouse.read_table(con, pos, "returns"), "return_id")
     in_flight_orders = {e["record_ref"] for e in ops.in_flight(orders_flow(pos))}
+    in_flight_orders |= _ids(pos_tables["orders"], "order_id") - synced_sales
     in_flight_returns = {e["record_ref"] for e in ops.in_flight(returns_flow(pos))}
+    in_flight_returns |= _ids(pos_tables["returns"], "return_id") - synced_returns
     ct_payments = schemas.frame_from_records("order_payments", ct_orders.tables.get("order_payments", []))
 
     orders = reconcile_orders(
@@ -92,6 +113,10 @@ def reconciliation_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncRe
     yield dg.MaterializeResult(asset_key=["reconciliation", "returns"], metadata=_counts(returns, "status"))
     yield dg.MaterializeResult(asset_key=["reconciliation", "customers"], metadata=_counts(customers, "issue"))
     yield dg.MaterializeResult(asset_key=["drift", "orders_history"], metadata={"rows_added": len(history)})
+
+
+def _ids(frame, column: str) -> set[str]:
+    return set(frame[column]) if len(frame) else set()
 
 
 def _counts(frame, column: str) -> dict:
