@@ -169,5 +169,17 @@ def webhooks_serve(
     uvicorn.run(webhook_app, host=host, port=port, access_log=False, log_level="info")
 
 
+@webhooks_app.command("register")
+def webhooks_register(
+    url: Annotated[str, typer.Option(help="The receiver's public base URL (where `omnisync webhooks serve` is reached).")],
+    types: Annotated[list[str] | None, typer.Option(
+        help="Webhook types (repeatable or comma-separated); default sale, product, customer and inventory updates.")] = None,
+) -> None:
+    """Subscribe the receiver to X-Series webhooks, our secret in the URL (OMNISYNC_WEBHOOK_SECRET_LIGHTSPEED_X); idempotent."""
+    from omnisync_pipelines.connectors.lightspeed_x.subscriptions import register_from_env
+
+    raise typer.Exit(register_from_env(url, types, typer.echo))
+
+
 if __name__ == "__main__":
     app()

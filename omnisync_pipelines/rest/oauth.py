@@ -3,6 +3,12 @@ says the token is no longer good. Systems word that differently (RFC 6750 `inval
 X-Series `{"error": "Access token is not valid"}`), so each grant takes the markers to look for in
 the `WWW-Authenticate` header or the body. The token request goes through the same client (and
 transport) as the API calls.
+
+A grant whose refresh token rotates (X-Series) can keep its tokens in a `TokenStore`: each exchange
+happens under the store's lock, starts from the refresh token stored last (another session or
+process may have rotated it) and adopts a stored access token that is still good instead of
+refreshing again (a refresh revokes the previous access token, so two sessions refreshing in turn
+would knock each other out).
 """
 
 from __future__ import annotations
@@ -10,13 +16,31 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+import weakref
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager, nullcontext
+from typing import Protocol
 
 import httpx
 
 from omnisync_pipelines.rest.errors import raise_for_status
 
 INVALID_TOKEN = "invalid_token"  # RFC 6750 error code
+# event loop -> token store key -> the lock its grants take before the store's own (blocking) lock
+_EXCHANGE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+class TokenStore(Protocol):
+    """Where a rotating grant keeps `{"refresh_token", "access_token", "expires_at"}` (`expires_at` in
+    epoch seconds) between sessions and processes. Holds secrets: never a table, a log or DuckDB."""
+
+    key: str  # the same for every handle on the same store (a file's path)
+
+    def locked(self) -> AbstractContextManager[None]: ...  # held across one token exchange; blocks
+
+    def load(self) -> dict | None: ...
+
+    def save(self, state: dict) -> None: ...
 
 
 class BearerToken(httpx.Auth):
@@ -68,6 +92,16 @@ class OAuthTokenAuth(httpx.Auth):
         self._access_token = None
         self._expires_at = 0.0
 
+    @contextmanager
+    def token_exchange(self, rejected: str | None = None) -> Iterator[bool]:
+        """Wraps one token fetch; yields whether the token request is still to be sent. `rejected`:
+        the access token the API just refused (None when there is simply no fresh token)."""
+        yield True
+
+    def exchange_guard(self) -> AbstractAsyncContextManager:
+        """Held (in the async flow) around `token_exchange`; see `OAuthRefreshToken`."""
+        return nullcontext()
+
     @property
     def token_is_fresh(self) -> bool:
         return self._access_token is not None and self._clock() < self._expires_at
@@ -83,17 +117,22 @@ class OAuthTokenAuth(httpx.Auth):
     # overrides replace: over a socket every response must be read here before it is inspected.
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if not self.token_is_fresh:
-            token_response = yield self.token_request()
-            token_response.read()
-            self._handle_token_response(token_response)
+            with self.token_exchange() as fetch:
+                if fetch:
+                    token_response = yield self.token_request()
+                    token_response.read()
+                    self._handle_token_response(token_response)
+        sent_token = self._access_token
         self._authorise(request)
         response = yield request
         response.read()
         if _is_invalid_token(response, self.invalid_token_markers):
             self.invalidate()
-            token_response = yield self.token_request()
-            token_response.read()
-            self._handle_token_response(token_response)
+            with self.token_exchange(rejected=sent_token) as fetch:
+                if fetch:
+                    token_response = yield self.token_request()
+                    token_response.read()
+                    self._handle_token_response(token_response)
             self._authorise(request)
             yield request
 
@@ -103,9 +142,12 @@ class OAuthTokenAuth(httpx.Auth):
         sent_token: str | None = None
         async with self._lock:  # one token fetch for many concurrent requests
             if not self.token_is_fresh:
-                token_response = yield self.token_request()
-                await token_response.aread()
-                self._handle_token_response(token_response)
+                async with self.exchange_guard():
+                    with self.token_exchange() as fetch:
+                        if fetch:
+                            token_response = yield self.token_request()
+                            await token_response.aread()
+                            self._handle_token_response(token_response)
             sent_token = self._access_token
         self._authorise(request)
         response = yield request
@@ -114,9 +156,12 @@ class OAuthTokenAuth(httpx.Auth):
             async with self._lock:
                 if self._access_token == sent_token:  # nobody refreshed it meanwhile
                     self.invalidate()
-                    token_response = yield self.token_request()
-                    await token_response.aread()
-                    self._handle_token_response(token_response)
+                    async with self.exchange_guard():
+                        with self.token_exchange(rejected=sent_token) as fetch:
+                            if fetch:
+                                token_response = yield self.token_request()
+                                await token_response.aread()
+                                self._handle_token_response(token_response)
             self._authorise(request)
             yield request
 
@@ -138,16 +183,19 @@ class OAuthClientCredentials(OAuthTokenAuth):
 
 
 class OAuthRefreshToken(OAuthTokenAuth):
-    """`grant_type=refresh_token` with the client in the form (X-Series); keeps a rotated refresh token."""
+    """`grant_type=refresh_token` with the client in the form (X-Series); keeps a rotated refresh token
+    (in `token_store` when given, which also wins over `refresh_token` once it holds one)."""
 
     def __init__(
         self,
         token_url: str,
         client_id: str,
         client_secret: str,
-        refresh_token: str,
+        refresh_token: str | None,
         *,
         on_refresh_token: Callable[[str], None] | None = None,
+        token_store: TokenStore | None = None,
+        wall_clock: Callable[[], float] = time.time,
         **kwargs,
     ):
         super().__init__(token_url, **kwargs)
@@ -155,8 +203,12 @@ class OAuthRefreshToken(OAuthTokenAuth):
         self._client_secret = client_secret
         self._refresh_token = refresh_token
         self._on_refresh_token = on_refresh_token
+        self._store = token_store
+        self._wall_clock = wall_clock
 
     def token_request(self) -> httpx.Request:
+        if not self._refresh_token:
+            raise ValueError(f"{self.system}: no refresh token (none configured and none stored)")
         form = {
             "grant_type": "refresh_token",
             "refresh_token": self._refresh_token,
@@ -165,6 +217,34 @@ class OAuthRefreshToken(OAuthTokenAuth):
         }
         return httpx.Request("POST", self.token_url, data=form)
 
+    def exchange_guard(self) -> AbstractAsyncContextManager:
+        # The store's lock blocks the thread: a second grant on the same store in this event loop
+        # must wait here, asynchronously, or it would block the loop the holder needs to finish.
+        if self._store is None:
+            return nullcontext()
+        locks = _EXCHANGE_LOCKS.setdefault(asyncio.get_running_loop(), {})
+        return locks.setdefault(self._store.key, asyncio.Lock())
+
+    @contextmanager
+    def token_exchange(self, rejected: str | None = None) -> Iterator[bool]:
+        if self._store is None:
+            yield True
+            return
+        with self._store.locked():
+            state = self._store.load() or {}
+            self._refresh_token = state.get("refresh_token") or self._refresh_token
+            stored, expires_at = state.get("access_token"), float(state.get("expires_at") or 0)
+            remaining = expires_at - self._wall_clock()
+            if stored and stored != rejected and remaining > self.refresh_margin_s:
+                self._adopt(stored, remaining)  # another session refreshed: its token serves us too
+                yield False
+            else:
+                yield True
+
+    def _adopt(self, access_token: str, remaining_s: float) -> None:
+        self._access_token = access_token
+        self._expires_at = self._clock() + remaining_s - self.refresh_margin_s
+
     def store_token(self, payload: dict) -> None:
         super().store_token(payload)
         rotated = payload.get("refresh_token")
@@ -172,6 +252,10 @@ class OAuthRefreshToken(OAuthTokenAuth):
             self._refresh_token = rotated
             if self._on_refresh_token:
                 self._on_refresh_token(rotated)
+        if self._store is not None:
+            expires_in = float(payload.get("expires_in") or 3600)
+            self._store.save({"refresh_token": self._refresh_token, "access_token": self._access_token,
+                              "expires_at": self._wall_clock() + expires_in})
 
 
 def _basic(client_id: str, client_secret: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ import httpx
 
 from omnisync_pipelines.connectors.lightspeed_x.errors import error_codes
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM, WINDOW_S, LightspeedXSettings
+from omnisync_pipelines.connectors.lightspeed_x.token_file import TokenFile
 from omnisync_pipelines.connectors.lightspeed_x.writes import LightspeedXWrites
 from omnisync_pipelines.rest.oauth import INVALID_TOKEN, BearerToken, OAuthRefreshToken
 from omnisync_pipelines.rest.paging import VersionCursorPaginator
@@ -128,17 +129,21 @@ class LightspeedXClient(LightspeedXWrites):
 
 
 def build_auth(settings: LightspeedXSettings, on_refresh_token: Callable[[str], None] | None = None) -> httpx.Auth:
-    """A personal token as a bearer; else OAuth refresh at `/api/1.0/token` (the refresh token rotates:
-    `on_refresh_token` receives each new one so it can be stored)."""
+    """A personal token as a bearer; else OAuth refresh at `/api/1.0/token`. The refresh token rotates:
+    with `settings.token_file` each new one is kept there (and read back first next time);
+    `on_refresh_token` also receives each new one."""
     if settings.personal_token is not None:
         return BearerToken(settings.personal_token.get_secret_value())
-    if settings.refresh_token is not None and settings.client_id and settings.client_secret is not None:
+    store = TokenFile(settings.token_file) if settings.token_file else None
+    refresh_token = settings.refresh_token.get_secret_value() if settings.refresh_token is not None else None
+    if settings.client_id and settings.client_secret is not None and (refresh_token or (store and store.refresh_token())):
         return OAuthRefreshToken(
             f"{settings.api_base}/api/1.0/token", settings.client_id, settings.client_secret.get_secret_value(),
-            settings.refresh_token.get_secret_value(), system=SYSTEM, on_refresh_token=on_refresh_token,
+            refresh_token, system=SYSTEM, on_refresh_token=on_refresh_token, token_store=store,
             invalid_token_markers=TOKEN_REJECTED,
         )
-    raise ValueError("lightspeed_x: set a personal token, or a client id, client secret and refresh token")
+    raise ValueError("lightspeed_x: set a personal token, or a client id, client secret and refresh token "
+                     "(the refresh token may instead be in the token file)")
 
 
 def build_client(

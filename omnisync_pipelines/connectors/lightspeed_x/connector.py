@@ -27,12 +27,15 @@ class LightspeedXConnector:
     system = SYSTEM
 
     def __init__(self, client: LightspeedXClient, location_map: dict[str, str], tender_map: dict[str, str] | None = None,
-                 *, default_currency: str | None = None, price_books: bool = True):
+                 *, default_currency: str | None = None, price_books: bool = True,
+                 online_payment_type: str | None = None):
         """`location_map`: outlet id -> location key; `tender_map`: payment type name (or `type:<id>`) ->
-        payment method; `default_currency` for outlets that report none."""
+        payment method; `default_currency` for outlets that report none; `online_payment_type`: the
+        payment type (name or `type:<id>`) that records an online order's prepayment on its till sale."""
         self.client = client
         self.location_map = dict(location_map)
         self.tender_map = tender_map
+        self.online_payment_type = online_payment_type
         self.default_currency = default_currency
         self.price_books = price_books
         self._products: list[dict] | None = None

@@ -83,17 +83,28 @@ def _line(line: OrderLine, sequence: int, product_id_of: dict[str, str], tax_id:
             "discount": float(net_of(unit_discount, tax_rate)), "sequence": sequence, "status": "CONFIRMED"}
 
 
+def sale_total(body_lines: list[dict]) -> Decimal:
+    """The total the till computes for these lines: (net unit price + unit tax) x quantity, to the cent."""
+    total = sum((Decimal(str(x["price"])) + Decimal(str(x["tax"]))) * x["quantity"] for x in body_lines)
+    return Decimal(total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def register_sale_payload(order: Order, lines: list[OrderLine], payments: list[Payment], *, register_id: str,
                           user_id: str, product_id_of: dict[str, str], payment_type_id_of: dict[str, str],
                           tax_id: str, tax_rate: Decimal, customer_id: str | None = None,
-                          status: str = "CLOSED") -> dict:
+                          status: str = "CLOSED", prepaid_with: str | None = None) -> dict:
     """An (online) order handed over in store -> a 0.9 `POST /api/register_sales` body.
 
-    `payment_type_id_of`: canonical payment method -> retailer payment type id. The sale carries
-    `source=omnisync` and `source_id=<order id>`, so reads can tell our own writes apart.
+    `payment_type_id_of`: canonical payment method -> retailer payment type id. `prepaid_with`: a
+    payment type id that records the online prepayment of the whole sale (so the till shows nothing
+    owing and the sale can be closed when collected). The sale carries `source=omnisync` and
+    `source_id=<order id>`, so reads can tell our own writes apart.
     """
     body_lines = [_line(line, i, product_id_of, tax_id, tax_rate, order.currency) for i, line in enumerate(lines)]
     body_payments = []
+    if prepaid_with:
+        body_payments.append({"retailer_payment_type_id": prepaid_with, "payment_date": order.created_at.isoformat(),
+                              "amount": float(sale_total(body_lines))})
     for payment in payments:
         if payment.method not in payment_type_id_of:
             raise MappingError("payments", f"order {order.order_id}: no X-Series payment type for {payment.method}")

@@ -1,6 +1,13 @@
 """X-Series as the store that fulfils online orders: live stock checks, the register sale that sets
 the goods aside (AWAITING_PICKUP / AWAITING_DISPATCH), its status, and recovery of a sale whose
-answer was lost. The engine's `FulfilmentPos` protocol (engine/fulfilment.py)."""
+answer was lost. The engine's `FulfilmentPos` protocol (engine/fulfilment.py).
+
+The shopper paid online, so the register sale carries that prepayment (the whole sale total) with
+the retailer's payment type for it: `online_payment_type` when configured (a name or
+`type:<type_id>`), else the payment type the tender mapping reads as `card` (online orders are
+card payments through the web shop). Without it the till would show the full amount owing and
+refuse to close the sale at pickup.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,30 @@ from omnisync_pipelines.canonical.models import Fulfilment, Order, OrderLine, St
 from omnisync_pipelines.connectors.lightspeed_x import mapping
 from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector
 from omnisync_pipelines.connectors.lightspeed_x.drafts import register_sale_payload
+from omnisync_pipelines.connectors.lightspeed_x.mapping import MappingError
+from omnisync_pipelines.connectors.lightspeed_x.sales_mapping import tender
 from omnisync_pipelines.rest.errors import ApiTransportError
 
 WAITING_STATUS = {Fulfilment.CLICK_AND_COLLECT.value: "AWAITING_PICKUP", Fulfilment.SHIP_FROM_STORE.value: "AWAITING_DISPATCH"}
+
+
+def prepayment_type(payment_types: list[dict], configured: str | None, tender_map: dict[str, str] | None) -> dict:
+    """The payment type that records an online prepayment at the till (see the module docstring)."""
+    live = [t for t in payment_types if not t.get("deleted_at")]
+    if configured:
+        wanted = configured.strip().lower()
+        for payment_type in live:
+            if wanted in ((payment_type.get("name") or "").strip().lower(), f"type:{payment_type.get('type_id')}"):
+                return payment_type
+        raise MappingError("online_payment_type", f"X-Series has no payment type {configured!r}")
+    for payment_type in live:
+        try:
+            if tender({"name": payment_type.get("name"), "payment_type_id": payment_type.get("type_id")}, tender_map) == "card":
+                return payment_type
+        except MappingError:
+            continue
+    raise MappingError("online_payment_type", "no X-Series payment type reads as card to record online prepayments: "
+                                              "name one in systems.lightspeed_x.online_payment_type")
 
 
 class LightspeedXFulfilment:
@@ -37,6 +65,8 @@ class LightspeedXFulfilment:
                 "user_id": users[0]["id"] if users else None,
                 "taxes": taxes,
                 "outlets": outlets,
+                "prepaid_with": prepayment_type((await self.client.payment_types()).rows,
+                                                self.connector.online_payment_type, self.connector.tender_map)["id"],
             }
         return self._context
 
@@ -63,6 +93,7 @@ class LightspeedXFulfilment:
             order, lines, [], register_id=lookups["register_of"][outlet_id], user_id=lookups["user_id"],
             product_id_of=lookups["product_of"], payment_type_id_of={}, tax_id=tax["id"],
             tax_rate=Decimal(str(tax.get("rate") or 0)), status=WAITING_STATUS[order.fulfilment],
+            prepaid_with=lookups["prepaid_with"],
         )
         try:
             return await self.client.register_sale(payload)

@@ -1,7 +1,10 @@
-"""Dagster resource for X-Series: holds configuration only and builds the client.
+"""A standalone Dagster resource for X-Series: holds configuration only and builds the client.
 
-Secrets (`personal_token`, or `client_secret` + `refresh_token`) are passed by the definitions as
-`dg.EnvVar(...)`; non-secret defaults live in `settings.py`.
+The definitions do not use it: they read the base URL and the register count from the configuration
+file and the secrets through `defs/resources.LightspeedXCredentials` (personal token or OAuth, from
+`OMNISYNC_LSX_*` via `dg.EnvVar`), and build the connector in `connectors/registry.py`. This one
+is for jobs or notebooks that want a bare client without a configuration file; pass its secrets as
+`dg.EnvVar(...)` too. Non-secret defaults live in `settings.py`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class LightspeedXResource(dg.ConfigurableResource):
     client_id: str | None = None
     client_secret: str | None = None
     refresh_token: str | None = None
+    token_file: str | None = None  # where the rotating OAuth refresh token is kept between runs
     registers: int = 1
     page_size: int = 1000
     sales_page_size: int = 500
@@ -28,8 +32,8 @@ class LightspeedXResource(dg.ConfigurableResource):
         return LightspeedXSettings(
             domain_prefix=self.domain_prefix, base_url=self.base_url, personal_token=self.personal_token,
             client_id=self.client_id, client_secret=self.client_secret, refresh_token=self.refresh_token,
-            registers=self.registers, page_size=self.page_size, sales_page_size=self.sales_page_size,
-            concurrency=self.concurrency,
+            token_file=self.token_file, registers=self.registers, page_size=self.page_size,
+            sales_page_size=self.sales_page_size, concurrency=self.concurrency,
         )
 
     def build_client(self, call_log=None, transport=None) -> LightspeedXClient:

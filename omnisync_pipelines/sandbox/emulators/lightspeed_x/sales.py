@@ -49,9 +49,8 @@ def save_register_sale(store: Store, body: dict) -> dict:
         payments = existing["payments"] + payments
     total_price = sum(_money(x["price"]) * x["quantity"] for x in lines)
     total_tax = sum(_money(x["tax"]) * x["quantity"] for x in lines)
-    paid = sum(_money(p["amount"]) for p in payments)
-    if status in MUST_BALANCE and paid.quantize(Decimal("0.01")) != (total_price + total_tax).quantize(Decimal("0.01")):
-        raise SaleError(400, f"payments ({paid}) do not balance the sale total ({total_price + total_tax})")
+    if status in MUST_BALANCE:
+        _check_balance(payments, total_price + total_tax)
     sale = dict(existing) if existing else {
         "id": store.new_id(), "outlet_id": register["outlet_id"], "register_id": register["id"],
         "created_at": now_iso(), "invoice_number": body.get("invoice_number") or _next_invoice(store),
@@ -69,6 +68,14 @@ def save_register_sale(store: Store, body: dict) -> dict:
         "taxes": _taxes(lines),
     })
     return _settle_stock(store, sale)
+
+
+def _check_balance(payments: list[dict], total: Decimal) -> None:
+    """A sale can only be closed (at the till, or by fulfilling it) once its payments cover it."""
+    paid = sum((_money(p["amount"]) for p in payments), Decimal(0))
+    if paid.quantize(Decimal("0.01")) != total.quantize(Decimal("0.01")):
+        raise SaleError(400, f"payments ({paid}) do not balance the sale total ({total})",
+                        {"paid": float(paid), "total": float(total)})
 
 
 def _settle_stock(store: Store, sale: dict) -> dict:
@@ -164,6 +171,8 @@ def fulfill(store: Store, sale_id: str, fulfillment_type: str) -> dict:
     target = FULFILLED.get((sale["status"], fulfillment_type))
     if target is None:
         raise SaleError(400, f"a {sale['status']} sale cannot be fulfilled as {fulfillment_type}")
+    if target in MUST_BALANCE:
+        _check_balance(sale["payments"], _money(sale["total_price"]) + _money(sale["total_tax"]))
     sale = {**sale, "status": target, "updated_at": now_iso(),
             "fulfillments": [*sale.get("fulfillments", []), {"id": store.new_id(), "type": fulfillment_type, "created_at": now_iso()}]}
     return _settle_stock(store, sale)

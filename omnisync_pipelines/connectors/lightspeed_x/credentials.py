@@ -1,0 +1,44 @@
+"""Which environment variables hold the X-Series secrets, and the choice between a personal token and
+OAuth: one place for the Dagster definitions (as `dg.EnvVar`, defs/resources.py) and the
+operator commands that run outside Dagster (`omnisync webhooks register`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from omnisync_pipelines.connectors.lightspeed_x.token_file import DEFAULT_TOKEN_FILE
+
+TOKEN = "OMNISYNC_LSX_TOKEN"
+CLIENT_ID = "OMNISYNC_LSX_CLIENT_ID"
+CLIENT_SECRET = "OMNISYNC_LSX_CLIENT_SECRET"
+REFRESH_TOKEN = "OMNISYNC_LSX_REFRESH_TOKEN"
+TOKEN_FILE = "OMNISYNC_LSX_TOKEN_FILE"  # a path, not a secret; the file it names holds secrets
+
+
+def uses_oauth(env: Mapping[str, str] = os.environ) -> bool:
+    """OAuth when an app client id is set and no personal token is; else the personal token (so a
+    deployment with neither is told to set `OMNISYNC_LSX_TOKEN`)."""
+    return not env.get(TOKEN) and bool(env.get(CLIENT_ID))
+
+
+def token_file(env: Mapping[str, str] = os.environ) -> str:
+    return env.get(TOKEN_FILE) or DEFAULT_TOKEN_FILE
+
+
+class MissingCredential(KeyError):
+    def __str__(self) -> str:
+        return f"environment variable {self.args[0]} is not set"
+
+
+def secrets_from_env(env: Mapping[str, str] = os.environ) -> dict:
+    """The secrets `connectors.registry.open_connector` takes, read straight from the environment."""
+    def required(name: str) -> str:
+        if not env.get(name):
+            raise MissingCredential(name)
+        return env[name]
+
+    if not uses_oauth(env):
+        return {"personal_token": required(TOKEN)}
+    return {"client_id": required(CLIENT_ID), "client_secret": required(CLIENT_SECRET),
+            "refresh_token": env.get(REFRESH_TOKEN) or None, "token_file": token_file(env)}
