@@ -91,9 +91,9 @@ async def push_fulfilment(plan: pd.DataFrame, orders: dict[str, Order], lines: d
         stats.processed += 1
         order, order_lines = orders[row.order_id], lines.get(row.order_id, [])
         wanted = dict(json.loads(row.lines))
-        key = row.idempotency_key
+        key, store = row.idempotency_key, None
         try:
-            sale, store, reason = await _recover(pos, ops, key, order), None, None
+            sale, reason = await _recover(pos, ops, key, order), None
             field_name = "fulfilment"
             if sale is not None:
                 store = json.loads(ops_payload(ops, key))["store"]
@@ -123,6 +123,17 @@ async def push_fulfilment(plan: pd.DataFrame, orders: dict[str, Order], lines: d
                 ops.mark_failed(key, "retrying", f"transient, will retry next run: {exc}")
             stats.failed += 1
             stats.errors.append(f"{row.order_number}: {exc}")
+            continue
+        except ValueError as exc:  # the POS cannot take the sale as built (a mapping error names its field)
+            reason = f"the store sale for order {row.order_number} cannot be built: {exc}"
+            if ops.ledger_status(key) is not None:
+                ops.mark_failed(key, "rejected", reason)
+            ops.add_rejections(flow, [Rejection("commercetools", "orders", row.order_number,
+                                                getattr(exc, "field", "fulfilment"), reason,
+                                                json.dumps({"order_id": row.order_id, "store": store}))])
+            stats.rejected += 1
+            outcome.rows.append({"order_id": row.order_id, "order_number": row.order_number, "location_key": store,
+                                 "status": "exception", "reason": reason, "pos_sale_id": None})
             continue
         rerouted = store != row.requested_location
         ops.mark_applied(key, {"status": "applied", "store": store, "pos_sale_id": sale["id"], "sale_status": sale.get("status"),

@@ -115,3 +115,25 @@ async def test_the_till_refuses_to_close_a_pickup_that_is_not_paid_in_full(store
 
     assert "do not balance" in str(refused.value.body)
     assert (await client.get("sales", sale["id"]))["status"] == "AWAITING_PICKUP"
+
+
+async def test_a_sale_the_till_cannot_take_is_an_exception_row_naming_the_field_not_a_failed_run(store, tmp_path):
+    from omnisync_pipelines.engine.fulfilment import fulfilment_flow, plan_fulfilment, push_fulfilment
+    from omnisync_pipelines.store.ops import OpsStore
+
+    ops, flow = OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}"), fulfilment_flow("lightspeed_x")
+    orders = [web_order("WEB-4", "click_and_collect"), web_order("WEB-5", "ship_from_store")]
+    plan = plan_fulfilment([o for o, _ in orders], [line for _, lines in orders for line in lines], ops, flow,
+                           fallback_stores={}, default_fallback=[])
+    misconfigured = adapter(store, online_payment_type="Web shop")  # the retailer has no such payment type
+
+    outcome = await push_fulfilment(plan, {o.order_id: o for o, _ in orders}, {o.order_id: lines for o, lines in orders},
+                                    misconfigured, ops, flow=flow)
+
+    assert [(r["order_number"], r["status"]) for r in outcome.rows] == [("WEB-4", "exception"), ("WEB-5", "exception")]
+    rejected = ops.rejected_frame()
+    assert sorted(rejected["record_ref"]) == ["WEB-4", "WEB-5"]
+    assert set(rejected["field"]) == {"online_payment_type"} and all("Web shop" in r for r in rejected["reason"])
+    assert not store["emu"].store.rows["sales"]  # nothing set aside; both are tried again next run
+    assert plan_fulfilment([o for o, _ in orders], [line for _, lines in orders for line in lines], ops, flow,
+                           fallback_stores={}, default_fallback=[])["status"].tolist() == ["to_assign", "to_assign"]
