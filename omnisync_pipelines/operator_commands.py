@@ -24,19 +24,18 @@ def actor_name(given: str | None) -> str:
 
 def retry_rejected(ids: list[int], flow: str | None, actor: str, reason: str | None, echo: Callable[[str], None]) -> bool:
     """Queue the records, then run `reprocess_rejected` as a real Dagster run (DAGSTER_HOME)."""
-    import dagster as dg
-
     from omnisync_pipelines.engine.reprocess import queue_retry
-    from omnisync_pipelines.runs import QUIET, load_definitions
+    from omnisync_pipelines.runs import QUIET, dagster_instance, load_definitions
 
     queued = queue_retry(OpsStore.from_url(), ids=ids or None, flow=flow, actor=actor, reason=reason)
     if not queued:
         echo("nothing to retry: no open or held record matches (released and resolved records are never retried)")
         return True
     echo(f"queued {len(queued)} rejected records for retry: {', '.join(map(str, queued))}")
+    instance = dagster_instance()  # without one the records stay queued for the next reprocess_rejected run
     job = load_definitions().resolve_job_def("reprocess_rejected")
     run_config = {**QUIET, "ops": {"reprocess_rejected_records": {"config": {"actor": actor}}}}
-    with dg.DagsterInstance.get() as instance:
+    with instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
     if not result.success:
         echo(f"reprocess_rejected FAILED (run {result.run_id[:8]}); the records stay queued")
@@ -49,8 +48,10 @@ def retry_rejected(ids: list[int], flow: str | None, actor: str, reason: str | N
 
 
 def run_fast_lane_forever(poll_s: float, once: bool, echo: Callable[[str], None]) -> None:
-    """Secrets from OMNISYNC_CT_CLIENT_ID / OMNISYNC_CT_CLIENT_SECRET / OMNISYNC_LSX_TOKEN."""
+    """Secrets from OMNISYNC_CT_CLIENT_ID / OMNISYNC_CT_CLIENT_SECRET and the X-Series personal token
+    or OAuth variables (`connectors.lightspeed_x.credentials`)."""
     from omnisync_pipelines.config import load_config
+    from omnisync_pipelines.connectors.lightspeed_x.credentials import secrets_from_env
     from omnisync_pipelines.engine.fast_lane import drain_inbox, open_fast_lane, run_fast_lane
     from omnisync_pipelines.store.inbox import Inbox
     from omnisync_pipelines.store.ops import CallLogBuffer
@@ -60,7 +61,7 @@ def run_fast_lane_forever(poll_s: float, once: bool, echo: Callable[[str], None]
     config = load_config(os.environ.get("OMNISYNC_CONFIG", "omnisync.yaml"))
     secrets = {
         "commercetools": {"client_id": os.environ["OMNISYNC_CT_CLIENT_ID"], "client_secret": os.environ["OMNISYNC_CT_CLIENT_SECRET"]},
-        "lightspeed_x": {"personal_token": os.environ["OMNISYNC_LSX_TOKEN"]},
+        "lightspeed_x": secrets_from_env(),
     }
     stop = threading.Event()
     if not once:

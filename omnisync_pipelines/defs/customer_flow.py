@@ -10,7 +10,9 @@ idempotency key (which carries the source record's version).
 
 Delta and full runs share this code: the snapshots upstream read everything (full) or what changed
 since their cursors (delta) and merge it; the plan diffs the merged snapshots, so only customers
-that differ produce writes, and a write already applied is never sent again.
+that differ produce writes, and a write already applied is never sent again. An `event_sync` run
+pushes only the writes of the customers its events named (defs/targets.py); the others still
+differ in the snapshots, so the next delta_sync plans them again.
 """
 
 import asyncio
@@ -27,6 +29,7 @@ from omnisync_pipelines.defs.resources import (
     OmnisyncResource,
 )
 from omnisync_pipelines.defs.specs import COMMERCETOOLS, POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.targets import only_targeted_customers
 from omnisync_pipelines.engine.customer_push import push_customers
 from omnisync_pipelines.engine.customers import (
     PLAN_COLUMNS,
@@ -127,6 +130,7 @@ def build_customer_flow(pos: str) -> list[dg.AssetsDefinition]:
             with omnisync.warehouse() as con:
                 writes = _from_table(warehouse.read_table(con, "plan", flow))
             settle_unplanned(ops, flow, set(writes["source_id"]) if len(writes) else set())
+            writes = only_targeted_customers(context, writes)  # after settling: unnamed writes stay planned
             secrets = {"commercetools": commercetools, "lightspeed_x": lightspeed_x}[target_system].secrets()
             call_log = CallLogBuffer(ops)
 

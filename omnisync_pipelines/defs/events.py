@@ -30,8 +30,10 @@ event_sync = dg.define_asset_job(
     "event_sync",
     selection=SYNC_SELECTION,
     tags={MODE_TAG: "delta"},
-    description="A delta sync about what a batch of webhook events named: the stock plan keeps only "
-    "the SKUs of the POS products in the events (run tags omnisync/pos_products, omnisync/sales, omnisync/customers).",
+    description="A delta sync about what a batch of webhook events named: the stock plan keeps only the SKUs of "
+    "the POS products in the events, the sales and returns pushes only the named sales, the customer pushes only "
+    "the named customers (run tags omnisync/pos_products, omnisync/sales, omnisync/customers); the rest waits "
+    "for the next delta_sync.",
 )
 
 

@@ -11,6 +11,7 @@ from omnisync_pipelines.defs.resources import (
     LightspeedXCredentials,
     OmnisyncResource,
 )
+from omnisync_pipelines.defs.sales_flows import open_sales_retry
 from omnisync_pipelines.engine.fast_lane import open_fast_lane
 from omnisync_pipelines.engine.reprocess import commercetools_catalog, reprocess
 from omnisync_pipelines.store.audit import record_run_failure
@@ -63,8 +64,9 @@ def reprocess_rejected_records(
     async def main():
         secrets = {"commercetools": commercetools.secrets(), "lightspeed_x": lightspeed_x.secrets()}
         async with open_fast_lane(settings, secrets, ops, call_log=call_log) as lane, \
-                open_connector("commercetools", settings, secrets["commercetools"], call_log=call_log) as ct:
-            return await reprocess(ops, lane, commercetools_catalog(ct.client), actor=config.actor)
+                open_connector("commercetools", settings, secrets["commercetools"], call_log=call_log) as ct, \
+                open_sales_retry(omnisync, secrets, call_log=call_log) as sales:
+            return await reprocess(ops, lane, commercetools_catalog(ct.client), actor=config.actor, sales=sales)
 
     try:
         outcome = asyncio.run(main())

@@ -1,33 +1,48 @@
 """Retrying rejected records after a fix, and releasing them, with an audit trail.
 
-`queue_retry` marks open or held records `retry` (who asked, why); `reprocess` then takes every
-queued record of the stock flow, re-reads its current POS count and, if commercetools now knows
-the SKU, pushes it through the same `push_stock` (same keys, same ledger) as every other run, so
-a retried record is applied exactly once however often it is retried. Each record ends `resolved`
-(applied) or back `open` with `attempts` + 1 and the new reason; every step is a row in
-`rejected_audit`. Released records (an operator let a held movement through; the next push applies
-it) and resolved ones are never queued. Records of other flows go back to `open` with the audit
-note that their next delta_sync re-reads them.
+`queue_retry` marks open or held records `retry` (who asked, why); `reprocess` then takes the
+queued records and retries each through the same ledger as every other run, so a retried record
+is applied exactly once however often it is retried:
+- stock: re-reads the current POS count and, if commercetools now knows the SKU, pushes it
+  through `push_stock` (same keys);
+- store sales (rejected when read, e.g. an unknown tender, or when imported): re-reads the named
+  sale from the POS with today's configuration (tender and location maps), and imports it through
+  `sync_store_sales` (same order number, same ledger key). This matters because the sales snapshot
+  reads by version cursor: a sale rejected when read is behind the cursor, so no delta_sync would
+  ever read it again.
+Each record ends `resolved` (applied) or back `open` with `attempts` + 1 and the new reason; every
+step is a row in `rejected_audit`. Released records (an operator let a held movement through; the
+next push applies it) and resolved ones are never queued. Records of other flows go back to `open`
+with the audit note that their next delta_sync re-reads them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select, update
 
 from omnisync_pipelines.canonical.keys import idempotency_key
+from omnisync_pipelines.canonical.models import Order, OrderLine, Payment, Rejection, normalise_email
+from omnisync_pipelines.connectors.lightspeed_x import sales_mapping
 from omnisync_pipelines.engine.fast_lane import POS_SYSTEM, FastLane
+from omnisync_pipelines.engine.order_drafts import OrderSyncOptions, StoreRef
+from omnisync_pipelines.engine.orders import orders_flow, sale_key, sync_store_sales
+from omnisync_pipelines.engine.sale_customers import SaleCustomers
 from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS, stock_flow
 from omnisync_pipelines.engine.stock_push import push_stock
+from omnisync_pipelines.rest.errors import NotFound
 from omnisync_pipelines.store import tables as t
 from omnisync_pipelines.store.audit import add_audit, ensure_audit_tables
 from omnisync_pipelines.store.ops import OpsStore, now
 
 RETRYABLE = ("open", "held")
 QUEUED = "retry"
+SALE_FLOWS = (orders_flow(POS_SYSTEM), f"snapshot/{POS_SYSTEM}/orders")  # import refusals, read rejections
 
 
 class NothingToDo(ValueError):
@@ -73,17 +88,37 @@ class ReprocessOutcome:
                 f"{len(self.unsupported)} left to their flow's next run")
 
 
-async def reprocess(ops: OpsStore, lane: FastLane, catalog_skus, *, actor: str) -> ReprocessOutcome:
+@dataclass
+class SalesRetry:
+    """What retrying a store sale needs: `pos`, the X-Series connector (its client and today's tender
+    and location maps); `ct_client`; `stores()`, the stores the sales flow imports into (looked up
+    only when a sale is queued); the order options; `record(order, lines, payments)`, called for a
+    sale that maps now, keeps it in the sales snapshot."""
+
+    pos: Any
+    ct_client: Any
+    stores: Callable[[], Awaitable[Mapping[str, StoreRef]]]
+    options: OrderSyncOptions = field(default_factory=OrderSyncOptions)
+    record: Callable[[Order, list[OrderLine], list[Payment]], None] | None = None
+    customers: SaleCustomers = field(default_factory=SaleCustomers)  # linked customer and loyalty id, as the flow
+
+
+async def reprocess(ops: OpsStore, lane: FastLane, catalog_skus, *, actor: str,
+                    sales: SalesRetry | None = None) -> ReprocessOutcome:
     """`lane`: a FastLane (its POS client, location map and commercetools target);
-    `catalog_skus(skus) -> set`: which of these SKUs commercetools knows now."""
+    `catalog_skus(skus) -> set`: which of these SKUs commercetools knows now; `sales`: retry store
+    sales too (without it they are left to their flow's next run)."""
     ensure_audit_tables(ops)
     queued = ops.rejected_frame(QUEUED)
     outcome = ReprocessOutcome()
     flow = stock_flow(POS_SYSTEM)
+    handled = (flow, *SALE_FLOWS) if sales is not None else (flow,)
     stock = queued[queued["flow"] == flow]
-    for rejected_id in queued.loc[queued["flow"] != flow, "id"]:
+    for rejected_id in queued.loc[~queued["flow"].isin(handled), "id"]:
         _settle(ops, int(rejected_id), "open", actor, "unsupported_flow", "not retried here: the flow's next delta_sync reads it again")
         outcome.unsupported.append(int(rejected_id))
+    if sales is not None:
+        await _reprocess_sales(ops, queued[queued["flow"].isin(SALE_FLOWS)], sales, actor, outcome)
     if stock.empty:
         return outcome
     refs = {int(r.id): tuple(r.record_ref.rsplit("@", 1)) for r in stock.itertuples()}
@@ -114,6 +149,64 @@ async def reprocess(ops: OpsStore, lane: FastLane, catalog_skus, *, actor: str) 
             _settle(ops, rejected_id, "open", actor, "still_rejected", f"not applied ({status or 'no POS count found'})")
             outcome.still_rejected.append(rejected_id)
     return outcome
+
+
+async def _reprocess_sales(ops: OpsStore, queued: pd.DataFrame, sales: SalesRetry, actor: str,
+                           outcome: ReprocessOutcome) -> None:
+    if queued.empty:
+        return
+    flow, stores = orders_flow(POS_SYSTEM), await sales.stores()
+    ids_of: dict[str, list[int]] = {}
+    for r in queued.itertuples():
+        ids_of.setdefault(str(r.record_ref), []).append(int(r.id))
+    for sale_id, rejected_ids in sorted(ids_of.items()):
+        read = await read_store_sale(sales.pos, sale_id)
+        if not isinstance(read, tuple):
+            reason = read.reason if read is not None else f"sale {sale_id} is no longer at the POS"
+            for rejected_id in rejected_ids:
+                _settle(ops, rejected_id, "open", actor, "still_rejected", reason)
+            outcome.still_rejected.extend(rejected_ids)
+            continue
+        order, lines, payments = read
+        if sales.record is not None:
+            sales.record(order, lines, payments)
+        key = sale_key(order, flow)
+        if ops.ledger_status(key) == "rejected":  # a refused import keeps its key: let it be sent again
+            ops.mark_failed(key, "superseded", f"operator retry by {actor}")
+        pushed = await sync_store_sales([order], lines, payments, sales.ct_client, ops, pos_system=POS_SYSTEM,
+                                        stores=stores, customers=sales.customers.commercetools_id,
+                                        loyalty=sales.customers.loyalty_id, options=sales.options)
+        status = ops.ledger_status(key)
+        for rejected_id in rejected_ids:
+            if status == "applied":
+                _settle(ops, rejected_id, "resolved", actor, "applied", f"imported under {key}", key=key)
+            else:
+                reasons = "; ".join(r.reason for r in pushed.rejections) or f"not imported ({status or 'not sent'})"
+                _settle(ops, rejected_id, "open", actor, "still_rejected", reasons, key=key)
+        (outcome.applied if status == "applied" else outcome.still_rejected).extend(rejected_ids)
+
+
+async def read_store_sale(pos, sale_id: str) -> tuple[Order, list[OrderLine], list[Payment]] | Rejection | None:
+    """The sale as the orders snapshot maps it today (None: the POS no longer has it)."""
+    try:
+        raw = await pos.client.get("sales", sale_id)
+    except NotFound:
+        return None
+    if raw.get("status") not in sales_mapping.COMPLETED or sales_mapping.is_return(raw) or sales_mapping.is_own_write(raw):
+        return Rejection(POS_SYSTEM, "orders", sale_id, "status",
+                         f"sale {sale_id} is not a completed store sale (status {raw.get('status')!r})", "")
+    currency = (await pos.currency_of()).get(raw.get("outlet_id")) or pos.default_currency
+    if currency is None:
+        return Rejection(POS_SYSTEM, "orders", sale_id, "currency", f"{sale_id}: outlet {raw.get('outlet_id')} has no currency", "")
+    email_of = {}
+    if raw.get("customer_id"):
+        try:
+            email = normalise_email((await pos.client.get("customers", raw["customer_id"])).get("email"))
+        except NotFound:
+            email = None
+        email_of = {raw["customer_id"]: email} if email else {}
+    return sales_mapping.map_sale(raw, sku_of=await pos.sku_of(), location_map=pos.location_map, currency=currency,
+                                  tender_map=pos.tender_map, email_of=email_of)
 
 
 def _plan(ops: OpsStore, levels, flow: str) -> pd.DataFrame:

@@ -39,13 +39,21 @@ async def subscribe(sandbox, *types: str) -> None:
             assert response.status_code in (201, 409), response.text
 
 
-async def sell(sandbox, sku: str, store: str, quantity: int) -> None:
+async def sell(sandbox, sku: str, store: str, quantity: int) -> str:
+    """A cash sale at the till; returns the X-Series sale id."""
     world = sandbox.world
     price = world.variant(sku).price_at(world.store(store))
     sale = Sale(f"event-test-{uuid.uuid4().hex[:8]}", datetime.now(UTC), store, (SaleLine(sku, quantity, price),),
                 (("cash", price * quantity),))
     async with httpx.AsyncClient(base_url=sandbox.server.base_url("lightspeed_x"), timeout=30) as lsx:
         await _Till(sandbox.loaded, lsx, sandbox.lsx).sale(sale)
+    return sandbox.loaded.sale_ids[sale.event_id]
+
+
+def ct_orders_of_sale(sandbox, sale_id: str) -> list[dict]:
+    """The commercetools orders imported for one POS sale (custom field posSaleId)."""
+    return [o for o in sandbox.ct.store.all("order")
+            if ((o.get("custom") or {}).get("fields") or {}).get("posSaleId") == sale_id]
 
 
 async def deliver(sandbox) -> int:
