@@ -51,6 +51,9 @@ class LightspeedXSystem(_Strict):
     # payment type name (case-insensitive) or `type:<payment_type_id>` -> canonical payment method
     # (cash, card, gift_card, store_credit, other); unmapped names fall back to keywords, else rejected
     tender_map: dict[str, Literal["cash", "card", "gift_card", "store_credit", "other"]] = {}
+    # the payment type (name or `type:<payment_type_id>`) that records an online order's prepayment on
+    # the register sale of a pickup or ship-from-store order; unset: the type the tender map reads as card
+    online_payment_type: str | None = None
 
 
 class Systems(_Strict):
@@ -147,9 +150,13 @@ class OmnisyncConfig(_Strict):
             for name in ([store] if store != "*" else []) + list(fallbacks):
                 if name not in known:
                     raise ValueError(f"fulfilment.fallback_stores: unknown location {name!r}")
+        own_channels = {loc.commercetools.supply_channel_key: loc.key for loc in self.locations}
         for channel, members in self.availability.channels.items():
             if unknown := sorted(set(members) - known):
                 raise ValueError(f"availability.channels.{channel}: unknown locations {unknown}")
+            if channel in own_channels:  # sellable totals written there would overwrite the store's own count
+                raise ValueError(f"availability.channels.{channel}: is the supply channel of location "
+                                 f"{own_channels[channel]!r}; an aggregate channel needs a channel of its own")
         if getattr(self.systems, self.pos, None) is None:
             raise ValueError(f"systems.{self.pos}: the configured pos has no system settings")
         return self

@@ -45,10 +45,8 @@ def build_connector(
             domain_prefix=lsx.domain_prefix, base_url=lsx.base_url, registers=lsx.registers, **secrets
         )
         client = build_client(settings, transport=transport, call_log=call_log)
-        # `online_payment_type` is a proposed key of systems.lightspeed_x; until it exists the
-        # fulfilment adapter picks the prepayment's payment type from the tender map (fulfilment.py)
         return LightspeedXConnector(client, config.pos_location_map(), tender_map=dict(lsx.tender_map) or None,
-                                    online_payment_type=getattr(lsx, "online_payment_type", None))
+                                    online_payment_type=lsx.online_payment_type)
     raise ValueError(f"no connector for system {system!r} yet")
 
 

@@ -2,21 +2,31 @@
 
 Validation runs at push time because part of it needs commercetools' state (the original order of
 a return); rejected sales and returns land in the rejected-records table with their reasons.
+An `event_sync` run pushes only the sales and returns its events named (defs/targets.py); the rest
+stay in the snapshot, unapplied in the ledger, for the next delta_sync.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import dagster as dg
 import pandas as pd
 
+from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.canonical.models import Order, OrderLine, Payment, Return, ReturnLine
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS, TABLE_KEYS
+from omnisync_pipelines.defs.targets import only_targeted_sales
+from omnisync_pipelines.engine.customers import customers_from_frame
 from omnisync_pipelines.engine.order_drafts import OrderSyncOptions, StoreRef
 from omnisync_pipelines.engine.orders import orders_flow, rows_as_records, sale_key, sync_store_sales
+from omnisync_pipelines.engine.reprocess import SalesRetry
 from omnisync_pipelines.engine.returns import ReturnSyncOptions, return_key, returns_flow, sync_returns
+from omnisync_pipelines.engine.sale_customers import SaleCustomers, sale_customers
 from omnisync_pipelines.store import warehouse
+from omnisync_pipelines.store.crosswalk import Crosswalk
 from omnisync_pipelines.store.ops import CallLogBuffer
 
 
@@ -28,6 +38,32 @@ async def store_refs(config, ct) -> dict[str, StoreRef]:
             channel_id=channel_id, store_key=location.commercetools.store_key or location.key, country=location.country
         )
     return refs
+
+
+@asynccontextmanager
+async def open_sales_retry(omnisync: OmnisyncResource, secrets: dict[str, dict], *, call_log=None) -> AsyncIterator[SalesRetry]:
+    """What `reprocess` needs to retry rejected store sales as the sales flow would import them; a
+    sale that maps now is also written to the POS sales snapshot (so reconciliation pairs it)."""
+    config = omnisync.load_config()
+
+    def record(order: Order, lines: list[OrderLine], payments: list[Payment]) -> None:
+        with omnisync.warehouse() as con:
+            for table, rows in (("orders", [order]), ("order_lines", lines), ("order_payments", payments)):
+                warehouse.upsert_table(con, order.system, table, schemas.frame_from_records(table, rows),
+                                       list(TABLE_KEYS[table]))
+
+    async with open_connector(config.pos, config, secrets[config.pos], call_log=call_log) as pos, \
+            open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct:
+        with omnisync.warehouse() as con:
+            buyers = _sale_customers(con, config.pos, omnisync.ops_store())
+        yield SalesRetry(pos, ct.client, lambda: store_refs(config, ct),
+                         OrderSyncOptions(payment_methods=config.orders.payment_methods), record, buyers)
+
+
+def _sale_customers(con, pos: str, ops) -> SaleCustomers:
+    """The commercetools customer and loyalty id of each POS customer, from the crosswalk and snapshot."""
+    return sale_customers(pos, Crosswalk(ops).mapping("customer"),
+                          customers_from_frame(warehouse.read_table(con, pos, "customers")))
 
 
 def _records(con, system: str, table: str, record_type) -> list:
@@ -49,7 +85,9 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=["push", orders_key],
         deps=[dg.AssetKey([pos, t]) for t in ("orders", "order_lines", "order_payments")]
-        + [dg.AssetKey(["commercetools", "customers"])],
+        + [dg.AssetKey(["commercetools", "customers"])]
+        # after the customer links (crosswalk) and creates: an order imported as a guest stays a guest
+        + [dg.AssetKey(["push", f"customers_{pos}_to_commercetools"])],
         group_name="orders",
         kinds={"commercetools", "duckdb"},
         pool="duckdb",
@@ -61,8 +99,10 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
         config, ops = omnisync.load_config(), omnisync.ops_store()
         with omnisync.warehouse() as con:
             orders = [o for o in _records(con, pos, "orders", Order) if o.channel == "store"]
+            orders = only_targeted_sales(context, pos, orders, lambda o: o.order_id)
             lines = _records(con, pos, "order_lines", OrderLine)
             payments = _records(con, pos, "order_payments", Payment)
+            buyers = _sale_customers(con, pos, ops)
         keys = {o.order_id: sale_key(o, orders_key) for o in orders}
         applied = {k for k, s in ops.ledger_statuses(keys.values()).items() if s == "applied"}
         todo = [o for o in orders if keys[o.order_id] not in applied]
@@ -74,6 +114,7 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
                 return await sync_store_sales(
                     todo, [x for x in lines if x.order_id in wanted], [p for p in payments if p.order_id in wanted],
                     ct.client, ops, pos_system=pos, stores=await store_refs(config, ct),
+                    customers=buyers.commercetools_id, loyalty=buyers.loyalty_id,
                     options=OrderSyncOptions(payment_methods=config.orders.payment_methods),
                 )
 
@@ -103,7 +144,7 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
     def push_returns(context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials):
         config, ops = omnisync.load_config(), omnisync.ops_store()
         with omnisync.warehouse() as con:
-            returns = _records(con, pos, "returns", Return)
+            returns = only_targeted_sales(context, pos, _records(con, pos, "returns", Return), lambda r: r.return_id)
             lines = _records(con, pos, "return_lines", ReturnLine)
         keys = {r.return_id: return_key(r, returns_key) for r in returns}
         applied = {k for k, s in ops.ledger_statuses(keys.values()).items() if s == "applied"}

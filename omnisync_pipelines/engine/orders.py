@@ -21,6 +21,7 @@ from omnisync_pipelines.canonical.keys import idempotency_key
 from omnisync_pipelines.canonical.models import Order, OrderChannel, OrderLine, Payment, Rejection
 from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
 from omnisync_pipelines.connectors.commercetools.errors import is_duplicate_of
+from omnisync_pipelines.connectors.commercetools.settings import ORDER_TYPE_KEY
 from omnisync_pipelines.engine.order_drafts import (
     LINE_TYPE_DRAFT,
     LINE_TYPE_KEY,
@@ -39,7 +40,10 @@ from omnisync_pipelines.rest.redact import redact_body
 from omnisync_pipelines.store.ops import OpsStore
 
 TARGET = "commercetools"
-CustomerResolver = Callable[[str], str | None]
+CustomerResolver = Callable[[str], str | None]  # POS customer id -> commercetools customer id / loyalty id
+LOYALTY_FIELD = "loyaltyId"  # on the order type: the POS customer's loyalty id, for points credited online
+LOYALTY_FIELD_DRAFT = {"name": LOYALTY_FIELD, "label": {"en": LOYALTY_FIELD}, "required": False,
+                       "type": {"name": "String"}, "inputHint": "SingleLine"}
 
 
 def orders_flow(pos_system: str) -> str:
@@ -136,14 +140,26 @@ def validate_store_sales(
 
 
 async def ensure_order_types(client: CommercetoolsClient) -> None:
-    """The connector's types plus the line type that carries list price and discount."""
-    await client.ensure_types()
+    """The connector's types plus the line type that carries list price and discount, and the
+    order type's loyalty field (added to an order type created before it existed)."""
+    type_ids = await client.ensure_types()
     if await client.get_by_key("types", LINE_TYPE_KEY) is None:
         try:
             await client.create("types", LINE_TYPE_DRAFT)
         except BadRequest as exc:
             if not is_duplicate_of(exc, "key"):
                 raise
+    try:
+        await client.update_with_retry("types", type_ids[ORDER_TYPE_KEY], _add_loyalty_field)
+    except BadRequest as exc:  # added concurrently by another run
+        if "DuplicateFieldDefinition" not in getattr(exc, "codes", []):
+            raise
+
+
+def _add_loyalty_field(order_type: dict) -> list[dict]:
+    if any(d["name"] == LOYALTY_FIELD for d in order_type.get("fieldDefinitions") or []):
+        return []
+    return [{"action": "addFieldDefinition", "fieldDefinition": LOYALTY_FIELD_DRAFT}]
 
 
 @dataclass
@@ -162,9 +178,13 @@ async def sync_store_sales(
     pos_system: str,
     stores: Mapping[str, StoreRef],
     customers: CustomerResolver = lambda _ref: None,
+    loyalty: CustomerResolver = lambda _ref: None,
     options: OrderSyncOptions = OrderSyncOptions(),
 ) -> SalesOutcome:
-    """Validate one batch, record its rejections, import the valid sales (validate -> resolve -> write)."""
+    """Validate one batch, record its rejections, import the valid sales (validate -> resolve -> write).
+
+    customers / loyalty: the commercetools customer id and the loyalty id of a POS customer id
+    (`sale_customers.SaleCustomers`); a sale whose customer resolves to None is a guest order."""
     flow = orders_flow(pos_system)
     stats = SyncStatistics(flow=flow)
     valid, rejected = validate_store_sales(group_sales(orders, lines, payments), stores)
@@ -175,7 +195,7 @@ async def sync_store_sales(
         ops.add_rejections(flow, rejected)
     ops.resolve_rejections(flow, pos_system, [s.order.order_id for s in valid])
     pushed = await push_store_sales(valid, client, ops, pos_system=pos_system, stores=stores,
-                                    customers=customers, options=options, stats=stats)
+                                    customers=customers, loyalty=loyalty, options=options, stats=stats)
     return SalesOutcome(pushed.statistics, rejected + pushed.rejections)
 
 
@@ -187,6 +207,7 @@ async def push_store_sales(
     pos_system: str,
     stores: Mapping[str, StoreRef],
     customers: CustomerResolver = lambda _ref: None,
+    loyalty: CustomerResolver = lambda _ref: None,
     options: OrderSyncOptions = OrderSyncOptions(),
     stats: SyncStatistics | None = None,
 ) -> SalesOutcome:
@@ -209,7 +230,7 @@ async def push_store_sales(
                 stats.rejected += prior == "rejected"
                 return
             try:
-                await _import_sale(sale, key, flow, client, ops, stores, customers, options, stats)
+                await _import_sale(sale, key, flow, client, ops, stores, (customers, loyalty), options, stats)
             except ApiError as exc:
                 refusal = record_failure(exc, key, flow, sale.order.system, "orders", sale.order.order_id,
                                          "order", sale.payload(), ops, stats)
@@ -220,11 +241,15 @@ async def push_store_sales(
     return SalesOutcome(stats.finish(), refused)
 
 
-async def _import_sale(sale, key, flow, client, ops, stores, customers, options, stats) -> None:
+async def _import_sale(sale, key, flow, client, ops, stores, resolvers, options, stats) -> None:
     order = sale.order
     store = stores[order.location_key]
+    customers, loyalty = resolvers
     customer_id = customers(order.customer_ref) if order.customer_ref else None
     draft = order_import_draft(order, sale.lines, store, customer_id, options)
+    loyalty_id = loyalty(order.customer_ref) if order.customer_ref else None
+    if loyalty_id:
+        draft["custom"]["fields"][LOYALTY_FIELD] = loyalty_id
     ops.mark_retrying(key, flow=flow, target=TARGET, source=order.system, record_ref=order.order_id,
                       payload={"orderNumber": draft["orderNumber"], "payments": [p.payment_id for p in sale.payments]})
     imported = await client.import_order(draft)

@@ -7,6 +7,7 @@ while generating, so no store ever sells what it does not hold.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -116,18 +117,32 @@ class _DayBuilder:
         self.events.append(sale)
 
 
+def offline_window(b: _DayBuilder, store: str) -> OfflineWindow:
+    """The store loses its network over the middle third of its sales (at least one, for any world
+    size): those sales are made at the till but reach the POS back office late."""
+    own = [s for s in b.sales if s.store == store]
+    if not own:
+        return OfflineWindow(store, b.clock, b.clock)
+    first = len(own) // 3
+    last = max(first + 1, 2 * len(own) // 3)  # the first sale after the outage, exclusive
+    start = own[first].at - timedelta(minutes=1)
+    end = own[last].at if last < len(own) else own[-1].at + timedelta(minutes=1)
+    late = {s.event_id for s in own[first:last]}
+    b.sales = [replace(s, posted_late=True) if s.event_id in late else s for s in b.sales]
+    b.events = [replace(e, posted_late=True) if getattr(e, "event_id", None) in late else e for e in b.events]
+    return OfflineWindow(store, start, end)
+
+
 def trading_day(world: World, seed: int, day: int = 1, sales_per_store: int = 10) -> TradingDay:
     b = _DayBuilder(world, seed, day)
     pos_shoppers = [s.key for s in world.shoppers if s.at_pos and s.key != "c-dup"]
     online_shoppers = [s.key for s in world.shoppers if s.online]
-    offline_store = world.stores[-1]
-    offline = OfflineWindow(offline_store.key, b.clock + timedelta(hours=2), b.clock + timedelta(hours=4))
     for round_ in range(sales_per_store):
         for store in world.stores:
             kind = ("cash", "card", "split", "card", "cash")[round_ % 5]
             shopper = b.rng.choice(pos_shoppers) if kind == "card" and b.rng.random() < 0.7 else None
-            late = store.key == offline.store and offline.start <= b.clock < offline.end
-            b.sale(store, kind, shopper, discount_share=0.3 if round_ % 4 == 0 else 0.0, late=late)
+            b.sale(store, kind, shopper, discount_share=0.3 if round_ % 4 == 0 else 0.0)
+    offline = offline_window(b, world.stores[-1].key)
     # returns of earlier sales of the day (not of late-posted ones: their receipt is not online yet)
     for sale in b.rng.sample([s for s in b.sales if not s.posted_late], 3):
         line = sale.lines[0]

@@ -50,3 +50,15 @@ def test_a_bad_file_names_the_key_to_fix(mutate, message):
 def test_a_missing_file_says_how_to_get_one(tmp_path):
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_the_online_prepayment_type_reaches_the_x_series_connector():
+    import copy
+
+    from omnisync_pipelines.connectors.registry import build_connector
+
+    raw = copy.deepcopy(GOOD)
+    raw["systems"]["lightspeed_x"]["online_payment_type"] = "Paid Online"
+    connector = build_connector("lightspeed_x", parse_config(raw), {"personal_token": "t"})
+    assert connector.online_payment_type == "Paid Online"
+    assert build_connector("lightspeed_x", parse_config(GOOD), {"personal_token": "t"}).online_payment_type is None

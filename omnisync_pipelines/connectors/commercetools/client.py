@@ -53,7 +53,7 @@ CUSTOM_TYPES: dict[str, dict] = {
         "key": ORDER_TYPE_KEY,
         "name": {"en": "omnisync order"},
         "resourceTypeIds": ["order"],
-        "fieldDefinitions": [_string_field(n) for n in ("posSaleId", "storeKey", "fulfilment")],
+        "fieldDefinitions": [_string_field(n) for n in ("posSaleId", "storeKey", "fulfilment", "loyaltyId")],
     },
 }
 
