@@ -9,15 +9,10 @@ takes the unit off munich's count (4 -> 3) while it waits for dispatch.
 import pandas as pd
 import pytest
 
-from omnisync_pipelines.connectors.commercetools.client import build_client
-from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
 from omnisync_pipelines.engine import availability as av
-from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.transport import EmulatorTransport
-from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines_tests.engine.conftest import emulated_commercetools
 
-BASE = "http://ct.test"
 RULES = av.AvailabilityRules(channels={"online-eu": ["berlin", "munich"]})
 
 
@@ -84,18 +79,8 @@ def test_the_plan_moves_an_entry_to_its_target_relatively_and_skips_what_is_ther
 
 
 @pytest.fixture
-def ops(tmp_path):
-    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-
-
-@pytest.fixture
 async def ct():
-    emulator = CommercetoolsEmulator(seed=3)
-    creds = emulator.credentials(BASE)
-    settings = CommercetoolsSettings(api_url=BASE, auth_url=BASE, project_key=creds["project_key"],
-                                     client_id=creds["client_id"], client_secret=creds["client_secret"])
-    client = build_client(settings, transport=EmulatorTransport(emulator.app), retry=RetryPolicy(max_attempts=3, base_delay=0.01))
-    await client.create("channels", {"key": "online-eu", "roles": ["InventorySupply"]})
+    client = await emulated_commercetools(CommercetoolsEmulator(seed=3), ("online-eu",))
     yield client
     await client.aclose()
 

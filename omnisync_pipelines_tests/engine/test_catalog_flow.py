@@ -20,7 +20,6 @@ from omnisync_pipelines.engine.catalog_validate import CatalogLocation
 from omnisync_pipelines.engine.stock_push import SystemicSyncError
 from omnisync_pipelines.rest.errors import ServerError, Unauthorized, Unprocessable
 from omnisync_pipelines.store import warehouse
-from omnisync_pipelines.store.ops import OpsStore
 
 POS = "lightspeed_x"
 FLOW = catalog_flow(POS)
@@ -122,11 +121,6 @@ def con():
     ]
     write(con, POS, pos_items, pos_prices)
     return con
-
-
-@pytest.fixture
-def ops(tmp_path):
-    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
 
 
 def plan_of(con):

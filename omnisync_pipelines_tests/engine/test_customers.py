@@ -32,7 +32,6 @@ from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
 from omnisync_pipelines.store.crosswalk import Crosswalk
-from omnisync_pipelines.store.ops import OpsStore
 
 pytestmark = pytest.mark.anyio
 POS = "lightspeed_x"
@@ -73,11 +72,6 @@ class RecordingPosCustomers:
 @pytest.fixture
 def emulator():
     return CommercetoolsEmulator(seed=5)
-
-
-@pytest.fixture
-def ops(tmp_path):
-    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
 
 
 @pytest.fixture

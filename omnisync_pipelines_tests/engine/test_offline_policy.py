@@ -16,39 +16,24 @@ import json
 import pandas as pd
 import pytest
 
-from omnisync_pipelines.connectors.commercetools.client import build_client
 from omnisync_pipelines.connectors.commercetools.connector import CommercetoolsConnector
-from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
 from omnisync_pipelines.engine import offline_policy
 from omnisync_pipelines.engine.options import SyncOptions
 from omnisync_pipelines.engine.reprocess import NothingToDo, release
 from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS, stock_flow
 from omnisync_pipelines.engine.stock_push import push_stock
-from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.transport import EmulatorTransport
-from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines_tests.engine.conftest import emulated_commercetools
 
 pytestmark = pytest.mark.anyio
 POS = "lightspeed_x"
 FLOW = stock_flow(POS)
-BASE = "http://ct.test"
 
 
 # fixtures ------------------------------------------------------------------------------------
 @pytest.fixture
-def ops(tmp_path):
-    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-
-
-@pytest.fixture
 async def ct():
-    emulator = CommercetoolsEmulator(seed=3)
-    creds = emulator.credentials(BASE)
-    settings = CommercetoolsSettings(api_url=BASE, auth_url=BASE, project_key=creds["project_key"],
-                                     client_id=creds["client_id"], client_secret=creds["client_secret"])
-    client = build_client(settings, transport=EmulatorTransport(emulator.app), retry=RetryPolicy(max_attempts=3, base_delay=0.01))
-    await client.create("channels", {"key": "store-berlin", "roles": ["InventorySupply"]})
+    client = await emulated_commercetools(CommercetoolsEmulator(seed=3), ("store-berlin",))
     connector = CommercetoolsConnector(client, {"store-berlin": "berlin"})
     yield connector
     await connector.aclose()

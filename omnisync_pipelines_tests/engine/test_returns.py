@@ -18,7 +18,7 @@ from omnisync_pipelines.engine.returns import ReturnSyncOptions, sync_returns
 from omnisync_pipelines_tests.engine import test_store_sales_to_orders as sales
 from omnisync_pipelines_tests.engine.test_store_sales_to_orders import POS, line, push, sale, seed_world
 
-emulator, ct, ops = sales.emulator, sales.ct, sales.ops  # the same emulator, client and ops-store fixtures
+emulator, ct = sales.emulator, sales.ct  # the same emulator and client fixtures (ops: conftest)
 
 pytestmark = pytest.mark.anyio
 RETURNED_AT = datetime(2024, 5, 3, 9, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from omnisync_pipelines_tests.engine import test_store_sales_to_orders as store_
 from omnisync_pipelines_tests.engine.test_store_sales_to_orders import POS, batch, line, sale, seed_world
 
 pytestmark = pytest.mark.anyio
-emulator, ops, ct = store_sales.emulator, store_sales.ops, store_sales.ct  # the same fixtures
+emulator, ct = store_sales.emulator, store_sales.ct  # the same fixtures (ops: conftest)
 
 
 def pos_customer(customer_id: str, email: str, loyalty_id: str | None) -> Customer:

@@ -8,19 +8,14 @@ import asyncio
 import pandas as pd
 import pytest
 
-from omnisync_pipelines.connectors.commercetools.client import build_client
 from omnisync_pipelines.connectors.commercetools.connector import CommercetoolsConnector
-from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
 from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS, stock_flow
 from omnisync_pipelines.engine.stock_push import push_stock
-from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.transport import EmulatorTransport
-from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines_tests.engine.conftest import emulated_commercetools
 
 pytestmark = pytest.mark.anyio
 FLOW = stock_flow("lightspeed_x")
-BASE = "http://ct.test"
 
 
 # fixtures ------------------------------------------------------------------------------------
@@ -30,20 +25,8 @@ def emulator():
 
 
 @pytest.fixture
-def ops(tmp_path):
-    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-
-
-@pytest.fixture
 async def ct(emulator):
-    creds = emulator.credentials(BASE)
-    settings = CommercetoolsSettings(
-        api_url=BASE, auth_url=BASE, project_key=creds["project_key"], client_id=creds["client_id"],
-        client_secret=creds["client_secret"],
-    )
-    client = build_client(settings, transport=EmulatorTransport(emulator.app), retry=RetryPolicy(max_attempts=3, base_delay=0.01))
-    for key in ("store-berlin", "store-munich"):
-        await client.create("channels", {"key": key, "roles": ["InventorySupply"]})
+    client = await emulated_commercetools(emulator, ("store-berlin", "store-munich"))
     connector = CommercetoolsConnector(client, {"store-berlin": "berlin", "store-munich": "munich"})
     yield connector
     await connector.aclose()

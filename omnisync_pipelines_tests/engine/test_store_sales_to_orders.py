@@ -38,11 +38,6 @@ def emulator():
 
 
 @pytest.fixture
-def ops(tmp_path):
-    return OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-
-
-@pytest.fixture
 async def ct(emulator):
     creds = emulator.credentials(BASE)
     settings = CommercetoolsSettings(
