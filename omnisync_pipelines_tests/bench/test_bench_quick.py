@@ -22,14 +22,11 @@ def results():
 
 
 # tests ---------------------------------------------------------------------------------------
-def test_every_benchmark_reports_figures_and_a_baseline_or_a_stated_gap(results):
+def test_every_benchmark_reports_figures_and_a_baseline(results):
     assert {r["name"] for r in results} == set(BENCHMARKS)
-    for r in results:
-        assert r["status"] in ("ok", "gap"), r
-        if r["status"] == "ok":
-            assert r["figures"] and r["baseline"] and r["ratio"] is not None, r
-        else:
-            assert r["bounds"].startswith("not measured"), r
+    for r in results:  # a benchmark that stops measuring (status "gap" or "error") fails CI
+        assert r["status"] == "ok", r
+        assert r["figures"] and r["baseline"] and r["ratio"] is not None, r
 
 
 def test_the_delta_run_writes_at_most_once_per_changed_record_and_far_less_than_a_full_push(results):
