@@ -75,6 +75,7 @@ class CatalogItem(Record):
     tax_category: str | None = None
     active: bool = True
     updated_at: datetime | None = None
+    supply_price: int | None = None  # unit cost from the supplier, minor units of the retailer's currency
 
 
 @dataclass(frozen=True, slots=True)

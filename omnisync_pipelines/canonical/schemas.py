@@ -39,6 +39,7 @@ class CatalogItemSchema(pa.DataFrameModel):
     tax_category: Series[str] = pa.Field(nullable=True)
     active: Series[bool]
     updated_at: Series[UTC_TS] = pa.Field(nullable=True)
+    supply_price: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
 
 
 class PriceSchema(pa.DataFrameModel):
@@ -177,6 +178,7 @@ REGISTRY: dict[str, tuple[type[models.Record], type[pa.DataFrameModel]]] = {
 
 _TIME_COLUMNS = {"updated_at", "valid_from", "valid_until", "occurred_at", "created_at"}
 _NULLABLE_BOOL_COLUMNS = {"consent_marketing"}
+_NULLABLE_INT_COLUMNS = {"supply_price"}
 
 
 def frame_from_records(entity: str, records: list) -> pd.DataFrame:
@@ -193,6 +195,8 @@ def frame_from_records(entity: str, records: list) -> pd.DataFrame:
             frame[column] = pd.to_datetime(frame[column], utc=True)
         elif column in _NULLABLE_BOOL_COLUMNS:
             frame[column] = frame[column].astype("boolean")
+        elif column in _NULLABLE_INT_COLUMNS:
+            frame[column] = frame[column].astype("Int64")
         elif frame[column].dtype == object:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame

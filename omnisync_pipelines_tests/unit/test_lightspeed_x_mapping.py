@@ -8,6 +8,7 @@ turn into 2.1 product, customer and 0.9 register_sale payloads.
 """
 
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -127,9 +128,41 @@ def test_outlet_to_location(outlet, key, active):
 
 
 def test_product_to_catalog_item():
-    item = map_product(PRODUCT)
+    item = map_product(PRODUCT, "EUR")
     assert item == CatalogItem("lightspeed_x", "TEE-S", "tee", "Tee / S", "p-uuid", '{"Size": "S"}',
-                               "4006381333931", "t-uuid", True, None)
+                               "4006381333931", "t-uuid", True, None, 500)
+
+
+def test_a_family_parent_is_a_sellable_variant_of_its_own():
+    """Docs "Variants": the parent has no variant_parent_id and has_variants true, and its own SKU."""
+    parent = changed(PRODUCT, id="parent-uuid", sku="TEE-M", variant_name="Tee / M", variant_parent_id=None,
+                     has_variants=True, variant_options=[{"id": "o-1", "name": "Size", "value": "M"}])
+    child = changed(PRODUCT, has_variants=False)
+    items = [map_product(p, "EUR") for p in (parent, child)]
+    assert [(i.sku, i.product_key, i.system_id, i.attributes) for i in items] == [
+        ("TEE-M", "tee", "parent-uuid", '{"Size": "M"}'), ("TEE-S", "tee", "p-uuid", '{"Size": "S"}')]
+
+
+@pytest.mark.parametrize(("supply", "currency", "expected"), [
+    (5, "EUR", 500),
+    ("4.25", "EUR", 425),  # webhook payloads carry it as text
+    (0, "EUR", 0),
+    (1200, "JPY", 1200),
+    (None, "EUR", None),
+    (..., "EUR", None),
+    (5, None, "supply_price"),  # no currency to read it in
+    (5.125, "EUR", "supply_price"),  # more decimals than EUR has: rejected, never rounded
+    (12.5, "JPY", "supply_price"),
+    (-1, "EUR", "supply_price"),
+    ("five", "EUR", "supply_price"),
+])
+def test_supply_price_in_minor_units(supply, currency, expected):
+    mapped = map_product(changed(PRODUCT, supply_price=supply), currency)
+    if isinstance(expected, str):
+        assert isinstance(mapped, Rejection)
+        assert (mapped.entity, mapped.record_ref, mapped.field) == ("catalog", "p-uuid", expected)
+    else:
+        assert mapped.supply_price == expected
 
 
 @pytest.mark.parametrize(("product", "field_name", "expected"), [
@@ -141,7 +174,7 @@ def test_product_to_catalog_item():
     (changed(PRODUCT, variant_options=[]), "attributes", "{}"),
 ])
 def test_product_fields(product, field_name, expected):
-    assert getattr(map_product(product), field_name) == expected
+    assert getattr(map_product(product, "EUR"), field_name) == expected
 
 
 @pytest.mark.parametrize("sku", [None, "", "   "])
@@ -394,6 +427,24 @@ def test_product_draft():
                        "variant_definitions": [{"attribute_id": "attr-size", "value": "S"}],
                        "price_excluding_tax": 16.79832, "inventory": [{"outlet_id": "o-uuid", "current_amount": 5}]}
     assert drafts.product_common(ITEM, name="Tee") == {"name": "Tee", "active": True}
+
+
+def test_supply_price_round_trip():
+    item = dataclasses.replace(ITEM, supply_price=425)
+    details = drafts.variant_details(item, attribute_ids={"Size": "attr-size"}, currency="EUR")
+    assert details["supply_price"] == 4.25
+    read_back = map_product(changed(PRODUCT, supply_price=details["supply_price"]), "EUR")
+    assert read_back.supply_price == 425
+    assert "supply_price" not in drafts.variant_details(ITEM, attribute_ids={"Size": "attr-size"})  # kept as it is
+    yen = drafts.variant_details(dataclasses.replace(item, supply_price=1200), Price("commercetools", "TEE-S", "JPY", 3000, "x"),
+                                 attribute_ids={"Size": "attr-size"})
+    assert yen["supply_price"] == 1200
+
+
+def test_supply_price_draft_needs_a_currency():
+    with pytest.raises(MappingError) as caught:
+        drafts.variant_details(dataclasses.replace(ITEM, supply_price=425), attribute_ids={"Size": "attr-size"})
+    assert caught.value.field == "supply_price"
 
 
 def test_product_draft_needs_attribute_ids():

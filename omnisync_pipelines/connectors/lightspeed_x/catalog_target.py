@@ -3,7 +3,8 @@
 
 Items. A SKU the account lacks is created with the other new variants of its product (`expect`
 hands over the plan, so a new family is one `POST /api/2.1/products`); a variant of a family that
-exists already is added with "Add Single Variant". An update is one `PUT /api/2.1/products/{id}`
+exists already is added with "Add Single Variant" on the family's parent (a sellable product of
+its own, the one without `variant_parent_id`). An update is one `PUT /api/2.1/products/{id}`
 with the whole desired state (`common` = family fields, `details` = this variant), so sending it
 again is harmless. Variant attributes are sent by name as the attribute id (the sandbox's accounts
 use the names as ids).
@@ -40,6 +41,15 @@ def base_amount(prices_by_location: dict) -> tuple[int, str] | None:
     if not amounts:
         return None
     return sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))[0][0]
+
+
+def family_parent_id(members: list[dict]) -> str:
+    """The product a family is addressed by: its parent (a sellable member without `variant_parent_id`);
+    a standard product is the parent of the family it is about to become."""
+    parents = {m.get("variant_parent_id") or m["id"] for m in members}
+    if len(parents) != 1:
+        raise LookupError(f"{SYSTEM} products {sorted(m['id'] for m in members)} share a handle but not a family")
+    return parents.pop()
 
 
 def gross_minor(net: object, rate: Decimal, currency: str) -> int | None:
@@ -127,9 +137,9 @@ class LightspeedXCatalog:
         siblings = [p for p in self.by_sku.values() if family_key and p.get("handle") == family_key]
         tax_id = desired.get("tax_category") or (siblings[0].get("tax_id") if siblings else None) or self.default_tax_id
         prices = self.expected.get(desired["sku"], {}).get("prices")
-        if siblings:  # the family exists: add this one variant
+        if siblings:  # the family exists: add this one variant through its parent
             new_id = (await self.client.call(
-                "POST", f"/api/2.1/products/{siblings[0]['id']}/variants",
+                "POST", f"/api/2.1/products/{family_parent_id(siblings)}/variants",
                 json={"details": self._details(desired, tax_id, prices)}))["data"]
             await self._refresh(new_id)
             return {"status": "created", "system_id": new_id}

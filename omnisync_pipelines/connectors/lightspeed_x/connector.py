@@ -100,9 +100,10 @@ class LightspeedXConnector:
         if after == 0:
             self._products = rows
         shared = mapping.duplicate_skus(rows)
+        currency = next(iter(await self._currencies()), None)
         items, rejected = split([
             rejection("catalog", r, MappingError("sku", f"SKU {r['sku'].strip()} is shared by several products"))
-            if (r.get("sku") or "").strip() in shared else mapping.map_product(r) for r in rows])
+            if (r.get("sku") or "").strip() in shared else mapping.map_product(r, currency) for r in rows])
         return _result({"catalog": items}, rejected, after, len(rows), version)
 
     async def _prices(self, after: int) -> ReadResult:

@@ -34,10 +34,13 @@ def product_common(item: CatalogItem, *, name: str | None = None) -> dict:
 
 
 def variant_details(item: CatalogItem, price: Price | None = None, *, tax_rate: Decimal = Decimal(0),
-                    attribute_ids: dict[str, str] | None = None, inventory: dict[str, int] | None = None) -> dict:
+                    attribute_ids: dict[str, str] | None = None, inventory: dict[str, int] | None = None,
+                    currency: str | None = None) -> dict:
     """The 2.1 `details` of one variant (or of a standard product).
 
-    `attribute_ids`: variant attribute name -> X-Series attribute id; `inventory`: outlet id -> count.
+    `attribute_ids`: variant attribute name -> X-Series attribute id; `inventory`: outlet id -> count;
+    `currency`: the retailer's, for the item's `supply_price` (else the price's). An item without a
+    supply price leaves the product's as it is.
     """
     details: dict = {"sku": item.sku}
     if codes := product_codes(item.barcode):
@@ -53,6 +56,11 @@ def variant_details(item: CatalogItem, price: Price | None = None, *, tax_rate: 
         if price.sku != item.sku:
             raise MappingError("sku", f"price for {price.sku} given with item {item.sku}")
         details["price_excluding_tax"] = float(net_of(major_units(price.amount, price.currency), tax_rate))
+    if item.supply_price is not None:
+        currency = currency or (price.currency if price is not None else None)
+        if currency is None:
+            raise MappingError("supply_price", f"{item.sku}: no currency to write supply_price {item.supply_price} in")
+        details["supply_price"] = float(major_units(item.supply_price, currency))
     if inventory:
         details["inventory"] = [{"outlet_id": outlet_id, "current_amount": count}
                                 for outlet_id, count in sorted(inventory.items())]

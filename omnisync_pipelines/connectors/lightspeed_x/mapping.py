@@ -145,19 +145,34 @@ def tax_category(product: dict) -> str | None:
     return product.get("tax_id") or (tax if isinstance(tax, str) and tax else None)
 
 
-def _catalog_item(product: dict) -> CatalogItem:
+def supply_price(product: dict, currency: str | None) -> int | None:
+    """The product's unit cost (`supply_price`, tax exclusive) in minor units; absent stays None."""
+    value = product.get("supply_price")
+    if value is None or value == "":
+        return None
+    if currency is None:
+        raise MappingError("supply_price", f"product {product.get('id')}: no currency to read supply_price {value} in")
+    amount = minor_units(value, currency, "supply_price")
+    if amount < 0:
+        raise MappingError("supply_price", f"product {product.get('id')}: supply_price {value} is negative")
+    return amount
+
+
+def _catalog_item(product: dict, currency: str | None) -> CatalogItem:
     options = {(o.get("name") or o.get("attribute_id") or o.get("id")): o.get("value")
                for o in product.get("variant_options") or []}
     active = bool(product.get("active", True)) and not product.get("deleted_at")
     return CatalogItem(SYSTEM, product_sku(product), product.get("handle") or None,
                        product.get("variant_name") or product.get("name") or "", product["id"],
                        json.dumps(options, sort_keys=True), barcode(product), tax_category(product), active,
-                       timestamp(product.get("updated_at")))
+                       timestamp(product.get("updated_at")), supply_price(product, currency))
 
 
-def map_product(product: dict) -> CatalogItem | Rejection:
-    """One catalog row per variant (X-Series lists every variant as its own product)."""
-    return rejecting("catalog", _catalog_item, product)
+def map_product(product: dict, currency: str | None = None) -> CatalogItem | Rejection:
+    """One catalog row per sellable product: a family's parent (`has_variants`, no `variant_parent_id`)
+    is a variant with its own SKU like its children, so every row maps by its SKU. `currency`: the
+    retailer's, for `supply_price`."""
+    return rejecting("catalog", _catalog_item, product, currency)
 
 
 def _price(product: dict, currency: str) -> Price:

@@ -20,21 +20,43 @@ def _cents(value: Decimal) -> float:
 
 
 # products --------------------------------------------------------------------------------------
+# Variant families (docs "Variants"): the parent is a real, sellable product of the family with its own
+# SKU (`variant_parent_id` null, `has_variants` true); every other member is a child (`variant_parent_id`
+# = the parent's id, `has_variants` false); a standard product has neither. At most 200 per family.
+FAMILY_LIMIT = 200
+
+
+def _check_new_skus(store: Store, variants: list[dict]) -> None:
+    skus = [v.get("sku") for v in variants]
+    if not all(skus):
+        raise SaleError(422, "details.sku is required for every variant")
+    if len(set(skus)) < len(skus):
+        raise SaleError(422, "the variants of one request need different SKUs")
+    for sku in skus:
+        if any(p["sku"] == sku and not p.get("deleted_at") for p in store.rows["products"].values()):
+            raise SaleError(409, f"a product with sku {sku!r} already exists")
+
+
 def create_products(store: Store, body: dict) -> list[str]:
+    """`POST /api/2.1/products`: `details` is one standard product, `details.variants` a family whose
+    first variant becomes the parent. Nothing is created unless every variant can be."""
     common = body.get("common") or {}
     details = body.get("details") or {}
+    is_family = "variants" in details
     variants = details.get("variants") or [details]
     if not common.get("name"):
         raise SaleError(422, "common.name is required")
-    parent_id = store.new_id() if len(variants) > 1 else None
+    if len(variants) > FAMILY_LIMIT:
+        raise SaleError(422, f"a variant family has at most {FAMILY_LIMIT} variants")
+    _check_new_skus(store, variants)
+    parent_id = None
     ids = []
     for variant in variants:
-        if not variant.get("sku"):
-            raise SaleError(422, "details.sku is required for every variant")
-        if any(p["sku"] == variant["sku"] and not p.get("deleted_at") for p in store.rows["products"].values()):
-            raise SaleError(409, f"a product with sku {variant['sku']!r} already exists")
-        row = {"id": store.new_id(), "created_at": now_iso(), "variant_parent_id": parent_id, "deleted_at": None}
+        row = {"id": store.new_id(), "created_at": now_iso(), "variant_parent_id": parent_id,
+               "has_variants": is_family and parent_id is None, "deleted_at": None}
         _apply_product(store, row, common, variant)
+        if is_family and parent_id is None:
+            parent_id = row["id"]
         ids.append(row["id"])
     return ids
 
@@ -60,7 +82,7 @@ def _apply_product(store: Store, row: dict, common: dict, variant: dict) -> dict
         "name": name, "handle": common.get("handle", row.get("handle") or name.lower().replace(" ", "-")),
         "variant_name": " / ".join([name, *[o["value"] for o in options]]) if options else name,
         "sku": variant.get("sku", row.get("sku")), "active": common.get("active", row.get("active", True)),
-        "has_inventory": True, "is_composite": False, "has_variants": bool(row.get("variant_parent_id")),
+        "has_inventory": True, "is_composite": False, "has_variants": bool(row.get("has_variants")),
         "variant_options": options, "supply_price": variant.get("supply_price", row.get("supply_price", 0)),
         "price_excluding_tax": _cents(price), "price_including_tax": _cents(price * (1 + rate)), "tax_id": tax_id,
         "product_codes": variant.get("product_codes", row.get("product_codes", [])),
@@ -254,21 +276,25 @@ def public(row: dict) -> dict:
 
 # variants and price books ----------------------------------------------------------------------
 def add_variant(store: Store, product_id: str, body: dict) -> str:
-    """2.1 "Add Single Variant": a new variant in the family of `product_id` (a standard product becomes a family)."""
-    member = store.get("products", product_id)
-    if member is None or member.get("deleted_at"):
+    """2.1 "Add Single Variant" to the family whose parent is `product_id` (a standard product becomes
+    the parent of a new family). A child's id is refused: the family is addressed by its parent."""
+    parent = store.get("products", product_id)
+    if parent is None or parent.get("deleted_at"):
         raise SaleError(404, f"product {product_id} not found")
+    if parent.get("variant_parent_id"):
+        raise SaleError(422, f"product {product_id} is a variant of {parent['variant_parent_id']}: "
+                             "add variants through the family's parent", {"variant_parent_id": parent["variant_parent_id"]})
     variant = body.get("details") or body
-    if not variant.get("sku"):
-        raise SaleError(422, "details.sku is required")
-    if any(p["sku"] == variant["sku"] and not p.get("deleted_at") for p in store.rows["products"].values()):
-        raise SaleError(409, f"a product with sku {variant['sku']!r} already exists")
-    parent_id = member.get("variant_parent_id")
-    if parent_id is None:
-        parent_id = store.new_id()
-        store.bump("products", {**member, "variant_parent_id": parent_id, "has_variants": True})
-    common = {k: member.get(k) for k in ("name", "handle", "tax_id", "active", "brand_id", "description")}
-    row = {"id": store.new_id(), "created_at": now_iso(), "variant_parent_id": parent_id, "deleted_at": None}
+    _check_new_skus(store, [variant])
+    family = [p for p in store.rows["products"].values()
+              if p["variant_parent_id"] == product_id and not p.get("deleted_at")]
+    if len(family) + 1 >= FAMILY_LIMIT:
+        raise SaleError(422, f"a variant family has at most {FAMILY_LIMIT} variants")
+    if not parent.get("has_variants"):
+        store.bump("products", {**parent, "has_variants": True, "updated_at": now_iso()})
+    common = {k: parent.get(k) for k in ("name", "handle", "tax_id", "active", "brand_id", "description")}
+    row = {"id": store.new_id(), "created_at": now_iso(), "variant_parent_id": product_id, "has_variants": False,
+           "deleted_at": None}
     _apply_product(store, row, {**common, **(body.get("common") or {})}, variant)
     return row["id"]
 
