@@ -71,10 +71,17 @@ class FaultPlan:
         )
 
     def configure(self, other: FaultPlan) -> FaultPlan:
-        """Take every knob of `other` (the emulators keep their own plan object); returns self."""
+        """Take every knob of `other` and its seed (the emulators keep their own plan object); returns self.
+
+        The random sequence is taken where `other` has it: a plan that has decided nothing yet starts at
+        its seed's first draw, so the same seed gives the same fault schedule; a plan saved with
+        `FaultPlan().configure(plan)` and configured back later carries on where it stopped.
+        """
         for name in ("latency_s", "error_rate", "throttle_rate", "throttle_burst", "retry_after_s", "timeout_rate",
-                     "hang_s", "drop_rate", "conflict_rate", "truncate_rate", "outage_until", "only_writes", "budget"):
+                     "hang_s", "drop_rate", "conflict_rate", "truncate_rate", "outage_until", "only_writes", "budget",
+                     "seed"):
             setattr(self, name, getattr(other, name))
+        self._rng.setstate(other._rng.getstate())
         return self
 
     def outage(self, seconds: float) -> None:

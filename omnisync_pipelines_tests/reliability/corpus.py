@@ -60,6 +60,8 @@ def _product(rig: Rig, change: Callable[[dict], None]) -> dict:
 
 
 POISONED: set[tuple[str, str]] = set()  # (SKU, store) whose POS count a case overwrote with garbage
+# case name -> (SKU, store) whose stock the case's record moves if it is not rejected (a known gap's damage)
+AT_RISK: dict[str, set[tuple[str, str]]] = {}
 
 
 def _inventory(rig: Rig, level, variant: int = 0, product_id: str | None = None, outlet_id: str | None = None) -> str:
@@ -76,6 +78,19 @@ def _inventory(rig: Rig, level, variant: int = 0, product_id: str | None = None,
         POISONED.add((sku, store))
     rig.lsx.store.bump("inventory", row)
     return row["id"]
+
+
+def oversold_count(rig: Rig) -> tuple[str, tuple[str, str]]:
+    """Not bad input, the control beside the corpus: X-Series lets a till sell past zero, so a negative
+    `inventory_level` is the store's real count (nothing to reject). Returns (inventory row id, (SKU, store))."""
+    traded = " ".join(repr(event) for day in rig.days for event in day.events)
+    # a SKU no event of the days names, so that no online order of the day needs the units it lacks
+    sku = next(v.sku for v in reversed(rig.world.variants) if repr(v.sku) not in traded)
+    store = rig.world.stores[0].key
+    row = dict(rig.lsx.store.inventory_row(rig.loaded.product_ids[sku], rig.loaded.outlet_ids[store]))
+    row["inventory_level"] = row["current_amount"] = -2
+    rig.lsx.store.bump("inventory", row)
+    return row["id"], (sku, store)
 
 
 def _customer(rig: Rig, **fields) -> str:
@@ -127,6 +142,42 @@ def _ghost_sku_stock(rig: Rig) -> tuple[str, str]:
     return f"GHOST-\u200bSKU@{rig.world.stores[0].key}", "sku"
 
 
+def _returning_more_than_sold(rig: Rig) -> tuple[str, str]:
+    """A return of five more units than its original sale sold: a till's `actions/return` never
+    gives back more than was sold, so this is a broken record, not a return."""
+    def change(row: dict) -> None:
+        line = row["line_items"][0]
+        original = rig.lsx.store.rows["sales"][row["return_for"]]
+        sold = sum(int(x["quantity"]) for x in original["line_items"] if x["product_id"] == line["product_id"])
+        quantity = -(sold + 5)
+        # every amount consistent with the units, so that the count is the only thing wrong
+        net, tax = round(line["price"] * quantity, 2), round(line["tax"] * quantity, 2)
+        line.update(quantity=quantity, price_total=net, total_price=net, tax_total=tax, total_tax=tax)
+        row.update(total_price=net, total_tax=tax, note="reason:size")
+        row["payments"] = row["payments"][:1]
+        row["payments"][0]["amount"] = round(net + tax, 2)
+    return _sale(rig, change, returned=True), "quantity"
+
+
+def _transfer_of_negative_units(rig: Rig) -> tuple[str, str]:
+    """An outlet transfer received with -3 units on its line: a consignment counts what is moved,
+    never less than nothing (read as it stands, it would move stock backwards)."""
+    template = next(c for c in rig.lsx.store.rows["consignments"].values() if c["type"] == "OUTLET")
+    row = {**copy.deepcopy(template), "id": _new_id(), "name": "transfer with a negative count"}
+    line = copy.deepcopy(rig.lsx.store.consignment_products[template["id"]][0])
+    rig.lsx.store.consignment_products[row["id"]] = [{**line, "count": -3, "received": -3}]
+    rig.lsx.store.bump("consignments", row)
+    return row["id"], "count"
+
+
+def _ct_negative_quantity(rig: Rig) -> tuple[str, str]:
+    def change(row: dict) -> None:
+        row["lineItems"][0]["quantity"] = -2  # commercetools line items hold at least one unit
+        sku = row["lineItems"][0]["variant"]["sku"]
+        AT_RISK["online order: negative quantity"] = {(sku, store.key) for store in rig.world.stores}
+    return _ct_order(rig, "WEB-BAD-QUANTITY", change)[0], "quantity"
+
+
 def _ct_unknown_sku(row: dict) -> None:
     row["lineItems"][0]["variant"]["sku"] = "NOPE-404"
 
@@ -156,8 +207,13 @@ CASES = [
     # X-Series returns
     Case("return: unknown reason code", "lightspeed_x", "returns",
          lambda r: (_sale(r, _set(note="reason:gremlins"), returned=True), "reason")),
-    Case("return: negative quantity of an unknown original sale", "lightspeed_x", "returns",
+    Case("return: of an unknown original sale", "lightspeed_x", "returns",
          lambda r: (_sale(r, _set(return_for="no-such-sale", note="reason:size"), returned=True), "original")),
+    Case("return: more units back than were sold", "lightspeed_x", "returns", _returning_more_than_sold),
+    # X-Series transfers (consignments) -> stock movements
+    Case("transfer: negative count", "lightspeed_x", "stock_movements", _transfer_of_negative_units,
+         known_gap="not rejected: connectors/lightspeed_x/sales_mapping.py reads a consignment line's count with "
+                   "whole() and no sign check, so -3 becomes a transfer the other way in lightspeed_x.stock_movements"),
     # X-Series inventory -> stock
     Case("stock: fractional count", "lightspeed_x", "stock", lambda r: (_inventory(r, 2.5, variant=1), "inventory_level")),
     Case("stock: count of the wrong type", "lightspeed_x", "stock", lambda r: (_inventory(r, "seven", variant=2), "inventory_level")),
@@ -183,4 +239,8 @@ CASES = [
          lambda r: (_ct_order(r, "WEB-BAD-STORE", _ct_unknown_store)[0], "store")),
     Case("online order: wrong currency for the store", "commercetools", "orders",
          lambda r: (_ct_order(r, "WEB-BAD-CURRENCY", _ct_wrong_currency)[0], "currency")),
+    Case("online order: negative quantity", "commercetools", "orders", _ct_negative_quantity,
+         known_gap="not rejected: connectors/commercetools/order_mapping.py map_line takes any integer quantity; "
+                   "the fulfilment push sets a sale of -2 units aside at a till, which puts 2 units into the "
+                   "till's stock, and commercetools follows"),
 ]

@@ -4,13 +4,19 @@ quiescent, and the invariants read from the emulators' own state (not from omnis
 
 from __future__ import annotations
 
+import fcntl
+import inspect
+import json
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from sqlalchemy import update
 
 from omnisync_pipelines.demo import _load, _play, demo_environment, write_config
 from omnisync_pipelines.runs import run_job
@@ -21,6 +27,7 @@ from omnisync_pipelines.sandbox.loader import expected_pos_stock
 from omnisync_pipelines.sandbox.scenario import build_world, trading_day
 from omnisync_pipelines.sandbox.serve import SandboxServer
 from omnisync_pipelines.sandbox.world import OnlineOrder, Sale, StoreReturn, TradingDay
+from omnisync_pipelines.store import tables
 from omnisync_pipelines.store.ops import OpsStore
 
 ORDERS_FLOW = "orders_lightspeed_x_to_commercetools"
@@ -46,6 +53,25 @@ class Figures:
         return (f"days {self.days}, POS sales {self.sales}, returns {self.returns}, Dagster runs {self.runs} "
                 f"({self.failed_runs} failed under faults), API calls {self.api_calls}, faults injected "
                 f"{sum(self.faults.values())} {dict(self.faults)}, records lost {self.lost}, duplicated {self.duplicated}")
+
+
+def write_figures(section: str, figures: dict) -> None:
+    """Merge one test module's figures into the JSON file `$OMNISYNC_RELIABILITY_FIGURES` names (when
+    set), under `section`, with when they were taken and the machine's load average then. Modules
+    may run on different xdist workers at once, hence the lock around read-merge-write."""
+    target = os.environ.get("OMNISYNC_RELIABILITY_FIGURES")
+    if not target:
+        return
+    with open(target, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        text = handle.read()
+        merged = json.loads(text) if text.strip() else {}
+        merged[section] = {**figures, "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(merged, indent=2, sort_keys=True))
 
 
 class Rig:
@@ -117,19 +143,33 @@ class Rig:
         return run_job(job, instance=instance)
 
     def sync_until_quiescent(self, job: str, instance, max_runs: int = 4) -> list:
-        """Run `job` until a run succeeds with no ledger entry left `retrying` (bounded)."""
+        """Run `job` until a run succeeds with no ledger entry left `retrying` and no stock count still
+        claimed (a claimed count is deferred by the run, not done: it is not quiet yet) (bounded)."""
         outcomes = []
         for _ in range(max_runs):
             outcomes.append(run_job(job, instance=instance))
-            if outcomes[-1].success and not self.retrying():
+            if outcomes[-1].success and not self.retrying() and not self.stock_claims():
                 return outcomes
             job = "delta_sync"
         raise AssertionError(f"not quiescent after {max_runs} runs: {[o.summary() for o in outcomes]}; "
-                             f"retrying: {self.retrying()[:10]}")
+                             f"retrying: {self.retrying()[:10]}; stock counts claimed: {self.stock_claims()[:10]}")
 
     def retrying(self) -> list[str]:
         ledger = self.ops.table_frame("ledger")
         return ledger[ledger["status"] == "retrying"]["idempotency_key"].tolist() if len(ledger) else []
+
+    def stock_claims(self) -> list[str]:
+        """(SKU, location) counts a stock push holds (or a killed one left behind, until its lease ends)."""
+        claims = self.ops.table_frame("stock_claims")
+        return [f"{c.sku}@{c.location_key} ({c.claimed_by})" for c in claims.itertuples()]
+
+    def let_claim_leases_run_out(self) -> int:
+        """Age every stock claim past its lease, as waiting that long would (5 minutes in production);
+        returns how many there were. Only for claims no live process holds (a killed push's)."""
+        lease_s = inspect.signature(OpsStore.claim_stock_many).parameters["lease_s"].default
+        claims = tables.stock_claims
+        with self.ops.engine.begin() as conn:
+            return conn.execute(update(claims).values(claimed_at=claims.c.claimed_at - timedelta(seconds=lease_s + 1))).rowcount
 
     # the truth, read from the emulators ---------------------------------------------------------------
     def ct_inventory(self) -> dict[tuple[str, str], int]:

@@ -129,9 +129,14 @@ def _online_orders(rig: Rig, found: Findings) -> None:
     pos_sales = Counter(s.get("source_id") for s in rig.lsx.store.rows["sales"].values() if s.get("source") == "omnisync")
     for online in rig.online_orders():
         if orders[online.order_number] != 1:
-            found.duplicated.append(f"online order {online.order_number}: {orders[online.order_number]}x")
+            (found.duplicated if orders[online.order_number] > 1 else found.lost).append(
+                f"online order {online.order_number}: in commercetools {orders[online.order_number]}x")
             continue
         order = next(o for o in rig.ct_orders() if o.get("orderNumber") == online.order_number)
-        if pos_sales[order["id"]] != 1:
-            (found.duplicated if pos_sales[order["id"]] > 1 else found.lost).append(
-                f"online order {online.order_number}: set aside at the till {pos_sales[order['id']]}x")
+        held = pos_sales[order["id"]]
+        if held > 1:
+            found.duplicated.append(f"online order {online.order_number}: set aside at the till {held}x")
+        elif held == 0 and online.order_number in found.reasons:
+            found.refused.append(f"online order {online.order_number}: {found.reasons[online.order_number]}")
+        elif held == 0:
+            found.lost.append(f"online order {online.order_number}: not set aside at a till, not rejected")

@@ -4,7 +4,9 @@ does not crash; nothing is half-written for a rejected record.
 
 The corpus is written raw into the emulators beside one well-formed trading day, then one real
 `delta_sync` runs, with reads answering truncated JSON now and then (the faults middleware cuts
-bodies short): those are retried, not rejected and not crashed on.
+bodies short): those are retried, not rejected and not crashed on. The figures (tried, rejected
+naming record and field, known gaps) are printed and written (section `bad_input`) to the JSON
+file `$OMNISYNC_RELIABILITY_FIGURES` names, when set.
 """
 
 import dagster as dg
@@ -12,7 +14,7 @@ import pytest
 
 from omnisync_pipelines.sandbox.faults import FaultPlan
 from omnisync_pipelines_tests.reliability import corpus
-from omnisync_pipelines_tests.reliability.harness import Rig
+from omnisync_pipelines_tests.reliability.harness import Rig, write_figures
 from omnisync_pipelines_tests.reliability.invariants import check
 
 
@@ -25,14 +27,52 @@ def outcome(tmp_path_factory):
         ct_before = rig.ct_inventory()
         hooks, rig.lsx.store.on_change = rig.lsx.store.on_change, None  # raw rows, as no webhook would describe them
         injected = {case.name: case.inject(rig) for case in corpus.CASES}
+        oversold = corpus.oversold_count(rig)
         rig.lsx.store.on_change = hooks
         rig.set_faults(FaultPlan(truncate_rate=0.2, budget=3, seed=1), FaultPlan(truncate_rate=0.2, budget=3, seed=2))
         run = rig.sync("delta_sync", instance)
         truncated = rig.injected()
         rig.set_faults(None, None)
         runs = [run] + [rig.sync("delta_sync", instance) for _ in range(0 if run.success else 2)]
-        yield {"rig": rig, "injected": injected, "runs": runs, "truncated": truncated, "ct_before": ct_before,
-               "rejected": rig.ops.rejected_frame(), "findings": check(rig, skip_stock=corpus.POISONED)}
+        skip = corpus.POISONED | known_damage() | {oversold[1]}
+        result = {"rig": rig, "injected": injected, "oversold": oversold, "runs": runs, "truncated": truncated,
+                 "ct_before": ct_before, "rejected": rig.ops.rejected_frame(), "findings": check(rig, skip_stock=skip)}
+        yield result
+    named = [c.name for c in corpus.CASES if not problem(result, c)]
+    figures = {"tried": len(corpus.CASES), "rejected_naming_record_and_field": len(named),
+               "not_rejected": sorted(c.name for c in corpus.CASES if c.name not in named),
+               "known_gaps": sorted(c.name for c in corpus.CASES if c.known_gap),
+               "rejected_as": {c.name: rejected_as(result, c) for c in corpus.CASES},
+               "truncated_reads_retried": sum(truncated.values()), "first_run_succeeded": runs[0].success}
+    print(f"\nbad inputs tried {figures['tried']}, rejected naming record and field {len(named)}, "
+          f"not rejected {figures['not_rejected']}")
+    write_figures("bad_input", figures)
+
+
+def known_damage() -> set[tuple[str, str]]:
+    """Stock the records of known gaps move (not rejected yet, they are applied): checked by their xfails."""
+    return {key for case in corpus.CASES if case.known_gap for key in corpus.AT_RISK.get(case.name, ())}
+
+
+def rejected_as(outcome: dict, case: corpus.Case) -> list[str]:
+    ref = outcome["injected"][case.name][0]
+    rejected = outcome["rejected"]
+    return [f"{r.field}: {r.reason[:160]}" for r in rejected[rejected["record_ref"] == ref].itertuples()]
+
+
+def problem(outcome: dict, case: corpus.Case) -> str | None:
+    """Why the case's record was not rejected naming the record and the field (None: it was)."""
+    ref, field_word = outcome["injected"][case.name]
+    rejected = outcome["rejected"]
+    mine = rejected[rejected["record_ref"] == ref]
+    if not len(mine):
+        return f"{case.name}: {ref} not in the rejected table; refs there: {sorted(set(rejected['record_ref']))[:40]}"
+    described = " ".join(f"{r.field} {r.reason}" for r in mine.itertuples()).lower()
+    if field_word not in described:
+        return f"{case.name}: the rejection does not name {field_word!r}: {mine[['field', 'reason']].to_dict('records')}"
+    if any(len(r.reason) >= 2_000 for r in mine.itertuples()):
+        return f"{case.name}: a reason of {max(len(r.reason) for r in mine.itertuples())} characters, not a reason"
+    return None
 
 
 # tests ---------------------------------------------------------------------------------------------
@@ -46,13 +86,7 @@ def test_the_run_with_the_whole_corpus_does_not_crash(outcome):
     pytest.param(c, marks=pytest.mark.xfail(reason=c.known_gap, strict=True)) if c.known_gap else c for c in corpus.CASES
 ], ids=[c.name for c in corpus.CASES])
 def test_each_bad_record_is_rejected_naming_the_record_and_field(outcome, case):
-    ref, field_word = outcome["injected"][case.name]
-    rejected = outcome["rejected"]
-    mine = rejected[rejected["record_ref"] == ref]
-    assert len(mine), f"{case.name}: {ref} not in the rejected table; refs there: {sorted(set(rejected['record_ref']))[:40]}"
-    described = " ".join(f"{r.field} {r.reason}" for r in mine.itertuples()).lower()
-    assert field_word in described, f"{case.name}: {mine[['field', 'reason']].to_dict('records')}"
-    assert all(len(r.reason) < 2_000 for r in mine.itertuples())  # a reason, not a dump of a huge value
+    assert problem(outcome, case) is None, problem(outcome, case)
 
 
 def test_nothing_of_a_rejected_record_was_written(outcome):
@@ -72,6 +106,12 @@ def test_nothing_of_a_rejected_record_was_written(outcome):
 def test_the_well_formed_rest_of_the_batch_is_applied(outcome):
     found = outcome["findings"]
     assert found.clean, str(found)
+
+
+def test_an_oversold_till_count_is_not_bad_input(outcome):
+    """X-Series lets a till sell past zero: a count of -2 is the store's real count, synced as it is (the
+    negative-stock policy, allow_negative_and_report here, decides what commercetools does), never rejected."""
+    ref, (sku, store) = outcome["oversold"]
     rejected = set(outcome["rejected"]["record_ref"])
-    print(f"\nbad inputs tried {len(corpus.CASES)}, rejected naming record and field: "
-          f"{sum(1 for ref, _ in outcome['injected'].values() if ref in rejected)}")
+    assert not {ref, f"{sku}@{store}"} & rejected, outcome["rejected"][outcome["rejected"]["record_ref"] == ref]
+    assert outcome["rig"].ct_inventory()[(sku, store)] == -2

@@ -17,13 +17,12 @@ The sandbox is shared across examples (days accumulate, so later examples also r
 days' records). Profiles (env `OMNISYNC_RELIABILITY_PROFILE`): `ci` (default, 2 examples, no
 shrinking, derandomized so CI runs the same two) and `long` (25 random examples);
 `OMNISYNC_RELIABILITY_EXAMPLES=N` overrides the count; see docs/reliability.md. Figures are printed at the end and
-written as JSON to `$OMNISYNC_RELIABILITY_FIGURES` when set.
+written (section `convergence`) to the JSON file `$OMNISYNC_RELIABILITY_FIGURES` names, when set. How long a
+run takes is not asserted: it depends on the machine's load, not on omnisync.
 """
 
-import json
 import os
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -31,7 +30,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from omnisync_pipelines.sandbox.faults import FaultPlan
-from omnisync_pipelines_tests.reliability.harness import Figures, Rig
+from omnisync_pipelines_tests.reliability.harness import Figures, Rig, write_figures
 from omnisync_pipelines_tests.reliability.invariants import check
 
 settings.register_profile(
@@ -78,13 +77,14 @@ def instance():
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory, instance):
+    started = time.monotonic()
     with Rig(tmp_path_factory.mktemp("convergence")) as box:
         box.sync_until_quiescent("full_sync", instance)
         yield box
     print(f"\nreliability figures: {FIGURES.line()}")
-    target = os.environ.get("OMNISYNC_RELIABILITY_FIGURES")
-    if target:
-        Path(target).write_text(json.dumps({**FIGURES.__dict__, "faults": dict(FIGURES.faults)}, indent=2))
+    write_figures("convergence", {**FIGURES.__dict__, "faults": dict(FIGURES.faults),
+                                  "profile": os.environ.get("OMNISYNC_RELIABILITY_PROFILE", "ci"),
+                                  "examples": PROFILE.max_examples, "seconds": round(time.monotonic() - started)})
 
 
 # tests ---------------------------------------------------------------------------------------------
@@ -104,7 +104,6 @@ def test_any_trading_day_under_any_faults_converges_without_loss_or_doubling(rig
             outcomes.append(rig.sync(job, instance))
     finally:
         rig.set_faults(None, None)
-    started = time.monotonic()
     outcomes += rig.sync_until_quiescent("delta_sync", instance)
     found = check(rig)
 
@@ -118,4 +117,3 @@ def test_any_trading_day_under_any_faults_converges_without_loss_or_doubling(rig
     FIGURES.lost += len(found.lost) + len(found.wrong_stock)
     FIGURES.duplicated += len(found.duplicated)
     assert found.clean, f"{found}\nschedule {schedule}\nruns {[o.summary() for o in outcomes]}"
-    assert time.monotonic() - started < 240

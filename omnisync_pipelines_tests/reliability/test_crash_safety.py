@@ -2,9 +2,14 @@
 with every change applied once: no double decrement, no duplicate order, refund or till sale.
 
 Each crash is a real subprocess running `delta_sync` against the sandbox over sockets, killed by
-itself at an injected point (see crash_child.py) or by the test at a random moment. Before each
+itself at an injected point (see crash_child.py) or by the test at a random moment of its push (as
+the n-th write request, n drawn from `OMNISYNC_CRASH_SEED`, reaches an emulator). Before each
 crash a new trading day is played, so every flow has fresh work for the crash to interrupt. After
 the last crash, `delta_sync` runs until quiescent and the invariants are read from the emulators.
+A killed push leaves its stock claims behind (leased for 5 minutes, so that a crashed holder cannot
+block a count for ever); the recovery first lets those leases run out, as waiting would.
+The figures are printed and written (section `crash_safety`) to the JSON file
+`$OMNISYNC_RELIABILITY_FIGURES` names, when set.
 """
 
 import os
@@ -12,13 +17,14 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from omnisync_pipelines_tests.reliability.harness import Rig
+from omnisync_pipelines_tests.reliability.harness import Rig, write_figures
 from omnisync_pipelines_tests.reliability.invariants import check
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -37,20 +43,27 @@ CRASH_POINTS = [
 ]
 
 
-def run_child(rig: Rig, crash_at: str | None, kill_after_s: float | None = None) -> int:
+def run_child(rig: Rig, crash_at: str | None, kill_at_write: int | None = None) -> tuple[int, str | None]:
+    """Run `delta_sync` in a child process; returns (its exit code, the write request the test killed it
+    at, if it did: the `kill_at_write`-th write of the child to reach an emulator)."""
     env = {**os.environ, **rig.env, "PYTHONPATH": str(ROOT)}
     env.pop("OMNISYNC_CRASH_AT", None)
     if crash_at:
         env["OMNISYNC_CRASH_AT"] = crash_at
-    child = subprocess.Popen([sys.executable, str(CHILD), "delta_sync"], env=env, cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if kill_after_s is not None:
-        try:
-            child.wait(timeout=kill_after_s)
-        except subprocess.TimeoutExpired:
-            os.kill(child.pid, signal.SIGKILL)
-    child.communicate(timeout=300)
-    return child.returncode
+    since, killed_at = len(rig.requests), None
+    with tempfile.TemporaryFile() as output:  # a file, not a pipe: a chatty child never blocks on a full pipe
+        child = subprocess.Popen([sys.executable, str(CHILD), "delta_sync"], env=env, cwd=ROOT,
+                                 stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while kill_at_write and child.poll() is None and time.monotonic() < deadline:
+            writes = rig.writes(since)
+            if len(writes) >= kill_at_write:
+                os.kill(child.pid, signal.SIGKILL)
+                killed_at = " ".join(writes[kill_at_write - 1])
+                break
+            time.sleep(0.002)
+        child.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return child.returncode, killed_at
 
 
 # fixtures ------------------------------------------------------------------------------------------
@@ -58,7 +71,7 @@ def run_child(rig: Rig, crash_at: str | None, kill_after_s: float | None = None)
 def rig(tmp_path_factory):
     with Rig(tmp_path_factory.mktemp("crash")) as box:
         Path(box.env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        assert run_child(box, None) in (0, 1)  # first run: aligns both systems (delta from no cursors)
+        assert run_child(box, None)[0] in (0, 1)  # first run: aligns both systems (delta from no cursors)
         yield box
 
 
@@ -67,20 +80,30 @@ def test_killed_mid_push_at_every_point_then_restarted_applies_everything_once(r
     killed = []
     for i, point in enumerate(CRASH_POINTS):
         rig.play(seed=100 + i, sales_per_store=3)
-        if run_child(rig, point) == -signal.SIGKILL:
+        if run_child(rig, point)[0] == -signal.SIGKILL:
             killed.append(point)
     rig.play(seed=200, sales_per_store=3)
-    rng = random.Random(int(os.environ.get("OMNISYNC_CRASH_SEED", "7")))
+    nth_write = random.Random(int(os.environ.get("OMNISYNC_CRASH_SEED", "7"))).randint(1, 8)
     started = time.monotonic()
-    random_kill = run_child(rig, None, kill_after_s=rng.uniform(6.0, 12.0))
-    assert killed == CRASH_POINTS, f"crash points never reached: {sorted(set(CRASH_POINTS) - set(killed))}"
+    random_exit, random_request = run_child(rig, None, kill_at_write=nth_write)
 
+    left_claims = rig.stock_claims()
+    rig.let_claim_leases_run_out()
     with dg.instance_for_test() as instance:
         outcomes = rig.sync_until_quiescent("delta_sync", instance)
     found = check(rig)
-    print(f"\ncrash safety: {len(killed)} injected kills + 1 random kill (exit {random_kill}, "
-          f"{time.monotonic() - started:.0f}s), recovery runs {len(outcomes)}, {found}")
-    assert found.clean, str(found)
     ledger = rig.ops.table_frame("ledger")
     recovered = ledger[ledger["result"].fillna("").str.contains('"recovered"')]
+    figures = {"injected_kills": len(killed), "crash_points_reached": killed,
+               "random_kill": {"exit_code": random_exit, "at_write": nth_write, "request": random_request},
+               "claims_left_by_killed_pushes": len(left_claims),
+               "recovery_runs": len(outcomes), "recovered_from_stamp": len(recovered),
+               "lost": len(found.lost) + len(found.wrong_stock), "duplicated": len(found.duplicated),
+               "seconds_from_random_kill_to_quiescent": round(time.monotonic() - started)}
+    print(f"\ncrash safety: {figures}")
+    write_figures("crash_safety", figures)
+
+    assert killed == CRASH_POINTS, f"crash points never reached: {sorted(set(CRASH_POINTS) - set(killed))}"
+    assert random_exit == -signal.SIGKILL, f"the random kill never happened: the child exited {random_exit} first"
+    assert found.clean, str(found)
     assert len(recovered) >= 1  # the stock write killed before its ledger entry was resolved from the stamp

@@ -220,3 +220,37 @@ async def test_a_till_sale_whose_answer_is_lost_is_not_sent_twice():
     made = [s.get("source_id") for s in emu.store.rows["sales"].values()]
     assert lost == 8 and all(made.count(f"order-{i}") <= 1 for i in range(8)), made
     assert 0 < len(made) < 8  # some drops happened after the write, some before
+
+
+async def statuses_under(emu: LightspeedXEmulator, plan: FaultPlan | None, reads: int = 24) -> list[int]:
+    """The status of each of `reads` raw outlet reads (no client retries), under `plan` if given."""
+    if plan is not None:
+        emu.faults.configure(plan)
+    headers = {"Authorization": f"Bearer {emu.credentials(BASE)['personal_token']}"}
+    async with httpx.AsyncClient(transport=EmulatorTransport(emu.app), base_url=BASE, headers=headers) as http:
+        return [(await http.get("/api/2.0/outlets")).status_code for _ in range(reads)]
+
+
+async def test_the_same_seed_gives_the_same_fault_schedule_and_another_seed_another():
+    """A failing property example is only worth something if its fault schedule can be replayed."""
+    plan = {"error_rate": 0.3, "throttle_rate": 0.3, "retry_after_s": 0.01}
+    first = await statuses_under(seeded_lsx(), FaultPlan(**plan, seed=11))
+    again = await statuses_under(LightspeedXEmulator(seed=5), FaultPlan(**plan, seed=11))
+    other = await statuses_under(seeded_lsx(), FaultPlan(**plan, seed=12))
+    assert first == again
+    assert first != other
+    assert {200, 429, 503} <= set(first)  # the schedule mixes clean answers, throttles and errors
+
+
+async def test_faults_paused_and_configured_back_carry_on_where_they_stopped():
+    """`omnisync demo` saves each plan with `FaultPlan().configure(plan)` while the tills trade and
+    configures it back: the schedule continues instead of replaying its first faults."""
+    plan = {"error_rate": 0.5, "retry_after_s": 0.01}
+    whole = await statuses_under(seeded_lsx(), FaultPlan(**plan, seed=3), reads=24)
+    emu = seeded_lsx()
+    head = await statuses_under(emu, FaultPlan(**plan, seed=3), reads=12)
+    saved = FaultPlan().configure(emu.faults)
+    emu.faults.clear()
+    await statuses_under(emu, None, reads=5)  # the pause: no faults, the emulator's own sequence moves on
+    tail = await statuses_under(emu, saved, reads=12)
+    assert head + tail == whole
