@@ -38,7 +38,8 @@ class Invalid(Exception):
 
 
 def reject(entity: str, raw: Any, field: str, reason: str) -> Rejection:
-    ref = raw.get("id") or raw.get("key") or raw.get("orderNumber") or "?" if isinstance(raw, dict) else "?"
+    # an order is named by its number, as operators and the fulfilment flow know it; the rest by id
+    ref = raw.get("orderNumber") or raw.get("id") or raw.get("key") or "?" if isinstance(raw, dict) else "?"
     return Rejection(SYSTEM, entity, str(ref), field, reason, redact_body(raw, max_chars=20_000) or "")
 
 

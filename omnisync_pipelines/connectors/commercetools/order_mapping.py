@@ -106,6 +106,8 @@ def map_line(order_id: str, line: dict, index: int) -> OrderLine:
     if not isinstance(sku, str) or not sku:
         raise Invalid(f"{path}.variant.sku", "line item without a SKU")
     quantity = require(line, "quantity", int, f"{path}.quantity")
+    if quantity < 1:  # the API holds at least one unit per line; fewer would move stock backwards at a till
+        raise Invalid(f"{path}.quantity", f"{quantity} units: a line item holds at least one")
     unit_price = _unit_price(line, path)
     tax, total = _line_tax_and_total(line, path)
     return OrderLine(

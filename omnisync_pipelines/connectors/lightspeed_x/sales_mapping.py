@@ -243,6 +243,10 @@ def _consignment_movements(consignment: dict, lines: list[dict], sku_of, locatio
             raise MappingError("product_id", f"{ref}: product {line.get('product_id')} unknown, without SKU or sharing its SKU")
         sku, base = sku_of[line["product_id"]], f"{SYSTEM}:{ref}:{line['product_id']}"
         count = whole(line.get("count"), "count")
+        arrived = whole(line["received"], "received") if line.get("received") is not None else count
+        for name, units in (("count", count), ("received", arrived)):
+            if units < 0:  # a consignment counts what moves; a negative count would move stock backwards
+                raise MappingError(name, f"{ref}: product {line['product_id']} has {name} {units}, below zero")
         if sent:
             moved.append(StockMovement(f"{base}:out", SYSTEM, sku, _outlet(consignment, "source_outlet_id", location_map),
                                        -count, MovementKind.TRANSFER_OUT.value, ref, sent_at))
@@ -253,10 +257,9 @@ def _consignment_movements(consignment: dict, lines: list[dict], sku_of, locatio
             moved.append(StockMovement(f"{base}:out", SYSTEM, sku, _outlet(consignment, "outlet_id", location_map),
                                        -count, MovementKind.ADJUSTMENT.value, ref, changed_at))
         if received:
-            arrived = line.get("received") if line.get("received") is not None else line.get("count")
             in_kind = MovementKind.TRANSFER_IN if kind == "OUTLET" else MovementKind.RECEIVING
             moved.append(StockMovement(f"{base}:in", SYSTEM, sku, _outlet(consignment, "outlet_id", location_map),
-                                       whole(arrived, "received"), in_kind.value, ref, received_at))
+                                       arrived, in_kind.value, ref, received_at))
     return [m for m in moved if m.quantity]
 
 
