@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,26 @@ from omnisync_pipelines.store import tables as t
 
 DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
 LEDGER_STATUSES = ("retrying", "applied", "rejected", "superseded")
+
+
+def current_holder() -> str:
+    """Who holds a stock claim: this process (host:pid), read at claim time (a fork has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_alive(holder: str) -> bool:
+    """False only for a process of this host that no longer runs; a holder elsewhere is alive until
+    its lease runs out (nothing here can tell)."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def now() -> datetime:
@@ -164,8 +185,9 @@ class OpsStore:
 
     def claim_stock_many(self, source_system: str, claims: list[tuple[str, str, str]], lease_s: float = 300) -> set[str]:
         """Take each (sku, location, claimant) for one read-baseline / write / advance-baseline step;
-        returns the claimants that hold theirs (another live process may hold the rest). Claims older
-        than `lease_s` belong to a process that died and are taken over."""
+        returns the claimants that hold theirs (another live process may hold the rest). A claim whose
+        holder process is gone from this host, or older than `lease_s` (a holder on another host that
+        stopped answering), is taken over."""
         if not claims:
             return set()
         stamp = now()
@@ -174,9 +196,13 @@ class OpsStore:
         with self.engine.begin() as conn:
             conn.execute(t.stock_claims.delete().where(
                 c.source_system == source_system, c.claimed_at < stamp - timedelta(seconds=lease_s)))
+            dead = sorted({h for h in conn.execute(select(c.holder).where(c.source_system == source_system)).scalars()
+                           if not holder_alive(h)})
+            if dead:  # a push killed on this machine: no need to wait for its lease
+                conn.execute(t.stock_claims.delete().where(c.source_system == source_system, c.holder.in_(dead)))
             conn.execute(self._insert(t.stock_claims).on_conflict_do_nothing(), [
                 {"source_system": source_system, "sku": sku, "location_key": location_key, "claimed_by": claimant,
-                 "claimed_at": stamp} for sku, location_key, claimant in claims])
+                 "holder": current_holder(), "claimed_at": stamp} for sku, location_key, claimant in claims])
             claimants = [claimant for _, _, claimant in claims]
             for start in range(0, len(claimants), 500):
                 held.update(conn.execute(select(c.claimed_by).where(

@@ -50,7 +50,7 @@ stock_baseline = Table(
 
 # Who is moving the count of a (sku, location) right now: the Dagster push and the fast lane run at
 # once, and each must read the baseline, write the relative change and advance the baseline alone.
-# A claim older than its lease belongs to a process that died; the next claimant takes it over.
+# A claim is taken over once its holder (host:pid) is known dead on this host, or its lease ran out.
 stock_claims = Table(
     "stock_claims",
     metadata,
@@ -58,6 +58,7 @@ stock_claims = Table(
     Column("sku", String(200), primary_key=True),
     Column("location_key", String(100), primary_key=True),
     Column("claimed_by", String(400), nullable=False),
+    Column("holder", String(300), nullable=False),
     Column("claimed_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -44,3 +44,38 @@ def test_cursors_keep_their_evidence(tmp_path):
     ops.set_cursor("lightspeed_x/stock", "120", {"records": 3})
     ops.set_cursor("lightspeed_x/stock", "150", {"records": 1})
     assert ops.get_cursor("lightspeed_x/stock") == "150"
+
+
+def _claim_held_by(ops, holder: str, sku: str = "TEE-S") -> None:
+    from datetime import UTC, datetime
+
+    from omnisync_pipelines.store import tables
+
+    with ops.engine.begin() as conn:
+        conn.execute(tables.stock_claims.insert().values(
+            source_system="lightspeed_x", sku=sku, location_key="berlin", claimed_by=f"key-of-{holder}",
+            holder=holder, claimed_at=datetime.now(UTC)))
+
+
+def test_a_count_claimed_by_a_killed_push_on_this_host_is_taken_over_at_once(ops):
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a push that was killed: its pid runs no more
+    _claim_held_by(ops, f"{socket.gethostname()}:{gone.pid}")
+    _claim_held_by(ops, f"{socket.gethostname()}:{gone.pid}", sku="TEE-M")  # a claim of it nobody asks for
+    assert ops.claim_stock_many("lightspeed_x", [("TEE-S", "berlin", "mine")]) == {"mine"}
+    assert ops.table_frame("stock_claims")["claimed_by"].tolist() == ["mine"]  # the dead push's claims are gone
+
+
+def test_a_count_claimed_by_a_live_push_waits_for_it_or_its_lease(ops):
+    import os
+    import socket
+
+    _claim_held_by(ops, f"{socket.gethostname()}:{os.getppid()}")  # alive: the process that started the tests
+    _claim_held_by(ops, "another-host:1234", sku="TEE-M")  # elsewhere: alive until its lease runs out
+    claims = [("TEE-S", "berlin", "mine-s"), ("TEE-M", "berlin", "mine-m")]
+    assert ops.claim_stock_many("lightspeed_x", claims) == set()
+    assert ops.claim_stock_many("lightspeed_x", claims, lease_s=0) == {"mine-s", "mine-m"}

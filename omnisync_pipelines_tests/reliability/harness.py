@@ -5,18 +5,15 @@ quiescent, and the invariants read from the emulators' own state (not from omnis
 from __future__ import annotations
 
 import fcntl
-import inspect
 import json
 import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-from sqlalchemy import update
 
 from omnisync_pipelines.demo import _load, _play, demo_environment, write_config
 from omnisync_pipelines.runs import run_job
@@ -27,7 +24,6 @@ from omnisync_pipelines.sandbox.loader import expected_pos_stock
 from omnisync_pipelines.sandbox.scenario import build_world, trading_day
 from omnisync_pipelines.sandbox.serve import SandboxServer
 from omnisync_pipelines.sandbox.world import OnlineOrder, Sale, StoreReturn, TradingDay
-from omnisync_pipelines.store import tables
 from omnisync_pipelines.store.ops import OpsStore
 
 ORDERS_FLOW = "orders_lightspeed_x_to_commercetools"
@@ -159,17 +155,9 @@ class Rig:
         return ledger[ledger["status"] == "retrying"]["idempotency_key"].tolist() if len(ledger) else []
 
     def stock_claims(self) -> list[str]:
-        """(SKU, location) counts a stock push holds (or a killed one left behind, until its lease ends)."""
+        """(SKU, location) counts a stock push holds (or a killed one left behind, until the next push takes them over)."""
         claims = self.ops.table_frame("stock_claims")
         return [f"{c.sku}@{c.location_key} ({c.claimed_by})" for c in claims.itertuples()]
-
-    def let_claim_leases_run_out(self) -> int:
-        """Age every stock claim past its lease, as waiting that long would (5 minutes in production);
-        returns how many there were. Only for claims no live process holds (a killed push's)."""
-        lease_s = inspect.signature(OpsStore.claim_stock_many).parameters["lease_s"].default
-        claims = tables.stock_claims
-        with self.ops.engine.begin() as conn:
-            return conn.execute(update(claims).values(claimed_at=claims.c.claimed_at - timedelta(seconds=lease_s + 1))).rowcount
 
     # the truth, read from the emulators ---------------------------------------------------------------
     def ct_inventory(self) -> dict[tuple[str, str], int]:
