@@ -79,13 +79,70 @@ def _outcome_frame(keys: dict[str, str], statuses: dict[str, str], ref_name: str
     )
 
 
+PLAN_COLUMNS = ["record_id", "idempotency_key", "ledger_status", "action"]
+
+
+def _plan_frame(keys: dict[str, str], statuses: dict[str, str]) -> pd.DataFrame:
+    """One row per POS record of the run's scope: its key, what the ledger knows, and whether the push
+    sends it (`import`: new, or refused or interrupted before) or not (`already_applied`)."""
+    return pd.DataFrame(
+        [{"record_id": rid, "idempotency_key": key, "ledger_status": statuses.get(key),
+          "action": "already_applied" if statuses.get(key) == "applied" else "import"} for rid, key in keys.items()],
+        columns=PLAN_COLUMNS,
+    )
+
+
+def _planned(con, flow: str) -> tuple[dict[str, str], set[str]]:
+    """(record id -> key for the whole plan, the record ids to send)."""
+    plan = warehouse.read_table(con, "plan", flow)
+    if not len(plan):
+        return {}, set()
+    return dict(zip(plan["record_id"], plan["idempotency_key"], strict=True)), set(plan[plan["action"] == "import"]["record_id"])
+
+
 def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
     orders_key, returns_key = orders_flow(pos), returns_flow(pos)
 
     @dg.asset(
+        key=["plan", orders_key],
+        deps=[dg.AssetKey([pos, t]) for t in ("orders", "order_lines", "order_payments")],
+        group_name="orders",
+        kinds={"duckdb"},
+        pool="duckdb",
+        description=f"The {pos} store sales this run would import (an event run: only those its batch names), "
+        "each with its idempotency key and what the ledger already knows of it.",
+    )
+    def plan_orders(context: dg.AssetExecutionContext, omnisync: OmnisyncResource) -> dg.MaterializeResult:
+        ops = omnisync.ops_store()
+        with omnisync.warehouse() as con:
+            orders = [o for o in _records(con, pos, "orders", Order) if o.channel == "store"]
+            orders = only_targeted_sales(context, pos, orders, lambda o: o.order_id)
+            keys = {o.order_id: sale_key(o, orders_key) for o in orders}
+            plan = _plan_frame(keys, ops.ledger_statuses(keys.values()) if keys else {})
+            warehouse.replace_table(con, "plan", orders_key, plan)
+        return dg.MaterializeResult(metadata={"sales": len(plan), "to_import": int((plan["action"] == "import").sum())})
+
+    @dg.asset(
+        key=["plan", returns_key],
+        deps=[dg.AssetKey([pos, "returns"]), dg.AssetKey([pos, "return_lines"])],
+        group_name="orders",
+        kinds={"duckdb"},
+        pool="duckdb",
+        description=f"The {pos} store returns this run would record on their original orders, each with its "
+        "idempotency key and what the ledger already knows of it.",
+    )
+    def plan_returns(context: dg.AssetExecutionContext, omnisync: OmnisyncResource) -> dg.MaterializeResult:
+        ops = omnisync.ops_store()
+        with omnisync.warehouse() as con:
+            returns = only_targeted_sales(context, pos, _records(con, pos, "returns", Return), lambda r: r.return_id)
+            keys = {r.return_id: return_key(r, returns_key) for r in returns}
+            plan = _plan_frame(keys, ops.ledger_statuses(keys.values()) if keys else {})
+            warehouse.replace_table(con, "plan", returns_key, plan)
+        return dg.MaterializeResult(metadata={"returns": len(plan), "to_record": int((plan["action"] == "import").sum())})
+
+    @dg.asset(
         key=["push", orders_key],
-        deps=[dg.AssetKey([pos, t]) for t in ("orders", "order_lines", "order_payments")]
-        + [dg.AssetKey(["commercetools", "customers"])]
+        deps=[plan_orders, dg.AssetKey(["commercetools", "customers"])]
         # after the customer links (crosswalk) and creates: an order imported as a guest stays a guest
         + [dg.AssetKey(["push", f"customers_{pos}_to_commercetools"])],
         group_name="orders",
@@ -98,15 +155,11 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
     def push_orders(context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials):
         config, ops = omnisync.load_config(), omnisync.ops_store()
         with omnisync.warehouse() as con:
-            orders = [o for o in _records(con, pos, "orders", Order) if o.channel == "store"]
-            orders = only_targeted_sales(context, pos, orders, lambda o: o.order_id)
+            keys, wanted = _planned(con, orders_key)
+            todo = [o for o in _records(con, pos, "orders", Order) if o.order_id in wanted]
             lines = _records(con, pos, "order_lines", OrderLine)
             payments = _records(con, pos, "order_payments", Payment)
             buyers = _sale_customers(con, pos, ops)
-        keys = {o.order_id: sale_key(o, orders_key) for o in orders}
-        applied = {k for k, s in ops.ledger_statuses(keys.values()).items() if s == "applied"}
-        todo = [o for o in orders if keys[o.order_id] not in applied]
-        wanted = {o.order_id for o in todo}
         call_log = CallLogBuffer(ops)
 
         async def main():
@@ -129,11 +182,11 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
         context.log.info(stats.summary())
         if stats.failed:
             raise dg.Failure(f"{stats.failed} orders failed transiently; they are retried next run", metadata=stats.as_dict())
-        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(applied)})
+        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(keys) - len(wanted)})
 
     @dg.asset(
         key=["push", returns_key],
-        deps=[push_orders, dg.AssetKey([pos, "returns"]), dg.AssetKey([pos, "return_lines"])],
+        deps=[push_orders, plan_returns],
         group_name="orders",
         kinds={"commercetools", "duckdb"},
         pool="duckdb",
@@ -144,12 +197,9 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
     def push_returns(context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials):
         config, ops = omnisync.load_config(), omnisync.ops_store()
         with omnisync.warehouse() as con:
-            returns = only_targeted_sales(context, pos, _records(con, pos, "returns", Return), lambda r: r.return_id)
+            keys, wanted = _planned(con, returns_key)
+            todo = [r for r in _records(con, pos, "returns", Return) if r.return_id in wanted]
             lines = _records(con, pos, "return_lines", ReturnLine)
-        keys = {r.return_id: return_key(r, returns_key) for r in returns}
-        applied = {k for k, s in ops.ledger_statuses(keys.values()).items() if s == "applied"}
-        todo = [r for r in returns if keys[r.return_id] not in applied]
-        wanted = {r.return_id for r in todo}
         call_log = CallLogBuffer(ops)
         options = ReturnSyncOptions(reason_codes=config.returns.reason_codes, restock_via=config.returns.restock_via)
 
@@ -171,9 +221,9 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
         context.log.info(stats.summary())
         if stats.failed:
             raise dg.Failure(f"{stats.failed} returns failed transiently; they are retried next run", metadata=stats.as_dict())
-        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(applied)})
+        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(keys) - len(wanted)})
 
-    return [push_orders, push_returns]
+    return [plan_orders, push_orders, plan_returns, push_returns]
 
 
 sales_flow_assets = [a for pos in POS_SYSTEMS_WITH_CONNECTORS for a in build_sales_flows(pos)]

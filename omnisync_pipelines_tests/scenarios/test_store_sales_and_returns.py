@@ -195,7 +195,24 @@ def test_the_sales_run_left_nothing_rejected_or_in_flight(scenario, sales):
     assert set(s.reconciliation()) == {"match"}
 
 
+def test_the_sales_plan_names_each_sale_with_the_key_the_ledger_applied(scenario, sales):
+    s = scenario
+    plan = s.query(f"SELECT record_id, idempotency_key, action FROM plan.{ORDERS}")
+    ledger = s.ledger(ORDERS)
+    mine = {s.loaded.sale_ids[x.event_id] for x in (sales.cash, sales.loyal, sales.split, sales.discounted)}
+    assert mine <= set(plan["record_id"])
+    assert set(plan[plan["record_id"].isin(mine)]["action"]) == {"import"}  # planned before this run applied them
+    assert set(plan["idempotency_key"]) == set(ledger["idempotency_key"])  # every planned sale, applied once
+
+
 # returns --------------------------------------------------------------------------------------------
+def test_the_returns_plan_holds_the_new_returns_and_the_sales_plan_nothing_new(scenario, returns):
+    s = scenario
+    returns_plan = s.query(f"SELECT record_id, action FROM plan.{RETURNS}")
+    assert len(returns_plan) == 3 and set(returns_plan["action"]) == {"import"}
+    assert set(s.query(f"SELECT action FROM plan.{ORDERS}")["action"]) == {"already_applied"}
+
+
 def test_return_of_an_in_store_purchase(scenario, returns):
     s, day = scenario, returns
     ret, sale = day.in_store_return, day.loyal
