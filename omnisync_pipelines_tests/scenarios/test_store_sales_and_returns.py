@@ -12,7 +12,8 @@ Contract (issue 9, acceptance):
 - a return of an in-store purchase lands on that sale's order: return info with the mapped reason
   code, items back in stock and refunded, a refund transaction; the store is restocked once;
 - a return in store of an online purchase is linked to the online order (by its orderNumber);
-- a POS reason without a configured code is rejected with the reason, never guessed.
+- a POS reason without a configured code is rejected with the reason, never guessed;
+- an exchange is a return on the first sale's order plus a new sale of its own.
 
 One sandbox and two runs for the whole file: the first sync with all the sales waiting, then a delta
 run after all the returns.
@@ -80,6 +81,9 @@ def returns(scenario, sales):
     day.in_store_return = bring_back(s, "berlin", "HOODIE-BLUE-L", "size", of_sale=day.loyal)
     day.online_return = bring_back(s, "berlin", "TEE-BLUE-S", "damaged", of_online=day.online.order_number)
     day.unmapped_return = bring_back(s, "berlin", "TEE-BLUE-L", "lost_receipt", of_sale=day.cash)
+    # an exchange at munich: one of the split sale's small tees comes back, a medium one goes out
+    day.exchange_return = bring_back(s, "munich", "TEE-RED-S", "size", of_sale=day.split)
+    day.exchange_sale = ring_up(s, "munich", [SaleLine("TEE-RED-M", 1, 1499)], [("card", 1499)])
     s.sync()
     return day
 
@@ -206,11 +210,13 @@ def test_the_sales_plan_names_each_sale_with_the_key_the_ledger_applied(scenario
 
 
 # returns --------------------------------------------------------------------------------------------
-def test_the_returns_plan_holds_the_new_returns_and_the_sales_plan_nothing_new(scenario, returns):
+def test_the_returns_plan_holds_the_new_returns_and_the_sales_plan_only_the_new_sale(scenario, returns):
     s = scenario
     returns_plan = s.query(f"SELECT record_id, action FROM plan.{RETURNS}")
-    assert len(returns_plan) == 3 and set(returns_plan["action"]) == {"import"}
-    assert set(s.query(f"SELECT action FROM plan.{ORDERS}")["action"]) == {"already_applied"}
+    assert len(returns_plan) == 4 and set(returns_plan["action"]) == {"import"}
+    orders_plan = s.query(f"SELECT record_id, action FROM plan.{ORDERS}")
+    new = orders_plan[orders_plan["action"] == "import"]["record_id"].tolist()
+    assert new == [s.loaded.sale_ids[returns.exchange_sale.event_id]]  # only the exchange's new sale
 
 
 def test_return_of_an_in_store_purchase(scenario, returns):
@@ -260,10 +266,25 @@ def test_a_return_reason_without_a_configured_code_is_rejected_not_guessed(scena
     assert counts(s, "TEE-BLUE-L", "berlin") == (back, back)
 
 
+def test_an_exchange_is_a_return_on_the_first_order_and_a_new_sale_of_its_own(scenario, returns):
+    s, day = scenario, returns
+    return_id = s.loaded.sale_ids[day.exchange_return.event_id]
+    first = s.ct_order_of_sale(day.split.event_id)
+    assert returned_items(first, return_id) == [("TEE-RED-S", 1, "wrong-size", "BackInStock", "Refunded")]
+    assert refunds(s, first) == [(return_id, 1499)]
+    second = imported(s, day.exchange_sale)
+    assert second["id"] != first["id"] and lines(second) == [("TEE-RED-M", 1, 1499, 1499, 0)]
+    assert tenders(s, second) == [("card", 1499, "Charge")]
+    # the small tee is back on munich's shelf, the medium one gone: once each, in both systems
+    for sku, moved in (("TEE-RED-S", +1), ("TEE-RED-M", -1)):
+        expected = day.before_returns[(sku, "munich")] + moved
+        assert counts(s, sku, "munich") == (expected, expected), sku
+
+
 def test_the_returns_run_leaves_both_systems_matching(scenario, returns):
     s = scenario
     applied = s.ledger(RETURNS)
-    assert sorted(applied["status"]) == ["applied", "applied"]
+    assert sorted(applied["status"]) == ["applied", "applied", "applied"]
     rejected = s.open_rejections()
     assert rejected[rejected["flow"] == ORDERS].empty
     assert set(s.reconciliation()) == {"match"}
