@@ -177,6 +177,10 @@ ENTRY = {
         ("active = false", False),
         ('sku in ("A", "TEE-S")', True),
         ('sku not in ("A", "TEE-S")', False),
+        ("quantityOnStock in (4, 5)", True),
+        ('quantityOnStock in ("5")', True),  # a text literal against a number compares as a number
+        ('lastModifiedAt in ("2024-05-02T10:00:00Z")', True),  # times compare as instants, not text
+        ('sku in ("tee-s")', False),
         ("key is defined", False),
         ("key is not defined", True),
         ('sku = "X" or quantityOnStock = 5', True),

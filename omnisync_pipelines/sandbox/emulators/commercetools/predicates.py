@@ -138,12 +138,12 @@ class _Parser:
             return lambda obj: _any_value(_get(obj, name), lambda v: _compare(v, op, literal))
         if self.is_word("not") and self.is_word("in", 1):
             self.i += 2
-            values = self.values()
-            return lambda obj: _get(obj, name) is not None and not _any_value(_get(obj, name), lambda v: _is_in(v, values))
+            member = _membership(self.values())
+            return lambda obj: _get(obj, name) is not None and not _any_value(_get(obj, name), member)
         if self.is_word("in"):
             self.i += 1
-            values = self.values()
-            return lambda obj: _any_value(_get(obj, name), lambda v: _is_in(v, values))
+            member = _membership(self.values())
+            return lambda obj: _any_value(_get(obj, name), member)
         if self.is_word("is"):
             self.i += 1
             negate = self.is_word("not")
@@ -229,6 +229,20 @@ def _any_value(value: Any, check: Callable[[Any], bool]) -> bool:
 
 def _is_in(actual: Any, values: list[Any]) -> bool:
     return any(_compare(actual, "=", v) for v in values)
+
+
+def _membership(values: list[Any]) -> Callable[[Any], bool]:
+    """`actual in (values)` as `=` against each value, with plain text values in a set: a paged
+    `sku in (500 SKUs)` over every inventory entry must not compare each pair."""
+    plain = {v for v in values if isinstance(v, str) and not _TIMESTAMP.match(v)}
+    others = [v for v in values if not (isinstance(v, str) and v in plain)]
+
+    def member(actual: Any) -> bool:
+        if isinstance(actual, str):
+            return actual in plain or any(_compare(actual, "=", v) for v in others)
+        return any(_compare(actual, "=", v) for v in values)
+
+    return member
 
 
 def _coerce(actual: Any, literal: Any) -> tuple[Any, Any] | None:
