@@ -1,7 +1,8 @@
 """A running sandbox (both emulators over sockets, a small seeded world loaded) and the
 environment a deployment would give omnisync: configuration file, secrets, state paths."""
 
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -29,21 +30,23 @@ class Sandbox:
         self.server.stop()
 
 
+@contextmanager
+def running_sandbox(data_dir: Path) -> Iterator[Sandbox]:
+    """A sandbox served over sockets, its environment set for the runs, both undone afterwards."""
+    box = Sandbox(data_dir)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in box.env.items():
+                env.setenv(key, value)
+            yield box
+    finally:
+        box.stop()
+
+
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("omnisync")
-    box = Sandbox(data_dir)
-    saved = {k: os.environ.get(k) for k in box.env}
-    os.environ.update(box.env)
-    try:
+    with running_sandbox(tmp_path_factory.mktemp("omnisync")) as box:
         yield box
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        box.stop()
 
 
 @pytest.fixture(scope="module")

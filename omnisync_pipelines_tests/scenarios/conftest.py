@@ -1,7 +1,6 @@
 """Go-live scenarios: a running sandbox per test module (both emulators over sockets, a small seeded
 world), real Dagster runs, and helpers that read the final state of both systems and the ledger."""
 
-import os
 from datetime import timedelta
 
 import dagster as dg
@@ -16,7 +15,7 @@ from omnisync_pipelines.runs import run_job
 from omnisync_pipelines.sandbox.loader import _Till
 from omnisync_pipelines.sandbox.loader_commercetools import CommercetoolsLoader
 from omnisync_pipelines.store.ops import OpsStore
-from omnisync_pipelines_tests.defs.conftest import Sandbox
+from omnisync_pipelines_tests.defs.conftest import Sandbox, running_sandbox
 
 
 class Scenario:
@@ -132,17 +131,5 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("scenario")
-    box = Sandbox(data_dir)
-    saved = {k: os.environ.get(k) for k in box.env}
-    os.environ.update(box.env)
-    try:
-        with dg.instance_for_test() as instance:
-            yield Scenario(box, instance)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        box.stop()
+    with running_sandbox(tmp_path_factory.mktemp("scenario")) as box, dg.instance_for_test() as instance:
+        yield Scenario(box, instance)
