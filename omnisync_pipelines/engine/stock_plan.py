@@ -5,23 +5,43 @@ count whose change reached commercetools; the difference becomes one relative ch
 (SKU, location), keyed by the POS record's version, so that a replayed plan is a no-op and
 commercetools keeps every change made there meanwhile (online orders, reservations). A (SKU,
 location) with no baseline yet is planned as `initial`: the push aligns commercetools to the POS
-count once. Full and delta runs share this code; they differ only in what the snapshot re-read.
+count once.
+
+Two entry points share one diff:
+- `plan_stock` (full re-sync): every snapshot row against every baseline the caller loaded.
+- `plan_stock_changes` (delta): only the snapshot rows whose POS `system_version` is above their
+  location's plan watermark (ops store), plus the counts still owed from earlier runs (writes the
+  ledger holds as `retrying`, rows in the rejected table that are open, held or released); their
+  baselines are fetched by key. The X-Series `version` is one global counter bumped on every change
+  (API 2.0 `after` paging), so "above the watermark" means "changed since it was planned". What a
+  watermark cannot see, the nightly full sync (`plan_stock`) re-diffs: a row that came into the
+  snapshot with an old version (a location added to the location map, then a full re-read), or a
+  count a write deferred to the fast lane that never landed.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Protocol
 
 import duckdb
 import pandas as pd
 
-from omnisync_pipelines.canonical.keys import idempotency_key
 from omnisync_pipelines.canonical.models import Rejection
 
 PLAN_COLUMNS = [
     "idempotency_key", "source_system", "sku", "location_key", "pos_level", "pos_version",
     "baseline_level", "expected_delta", "kind",
 ]
+_CANDIDATES = "_stock_candidates"
+
+
+class PlanStore(Protocol):
+    """What the delta plan reads from the ops store (`store.ops.OpsStore`)."""
+
+    def plan_watermarks(self, flow: str) -> dict[str, int]: ...
+    def stock_retry_refs(self, flow: str, source_system: str) -> list[tuple[str, str]]: ...
+    def baselines_for(self, source_system: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]: ...
 
 
 def stock_flow(pos_system: str) -> str:
@@ -29,33 +49,127 @@ def stock_flow(pos_system: str) -> str:
 
 
 def plan_stock(
-    con: duckdb.DuckDBPyConnection, pos_system: str, baselines: pd.DataFrame
+    con: duckdb.DuckDBPyConnection, pos_system: str, baselines: pd.DataFrame, *, locations: list[str] | None = None
 ) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Return (plan rows, rejections). Reads `<pos>.stock` and `commercetools.catalog`."""
+    """Return (plan rows, rejections) over the whole snapshot `<pos>.stock` (only `locations`, when
+    given) against `baselines` (sku, location_key, level[, version]); reads `commercetools.catalog`."""
+    source = _pos_table(pos_system)
+    if locations is not None:
+        con.register("_locations", pd.DataFrame({"location_key": pd.Series(list(locations), dtype=object)}))
+        source = f"(SELECT * FROM {source} SEMI JOIN _locations USING (location_key))"
+    try:
+        return _diff(con, pos_system, source, baselines)
+    finally:
+        if locations is not None:
+            con.unregister("_locations")
+
+
+def plan_stock_changes(
+    con: duckdb.DuckDBPyConnection, pos_system: str, ops: PlanStore, *, locations: list[str] | None = None
+) -> tuple[pd.DataFrame, list[Rejection], dict[str, int]]:
+    """The delta plan: (plan rows, rejections, high water). Rows and rejections are those `plan_stock`
+    gives for the candidates (same columns, same keys); `high_water` = {location_key: highest
+    `system_version` among that location's candidates}, for `OpsStore.stage_plan_watermarks`."""
+    flow = stock_flow(pos_system)
+    marks = ops.plan_watermarks(flow)
+    owed = ops.stock_retry_refs(flow, pos_system)
+    _select_candidates(con, pos_system, marks, owed, locations)
+    try:
+        pairs = con.execute(f"SELECT sku, location_key FROM {_CANDIDATES}").fetchall()
+        found = ops.baselines_for(pos_system, pairs)
+        baselines = pd.DataFrame(
+            [(sku, loc, level, version) for (sku, loc), (level, version) in found.items()],
+            columns=["sku", "location_key", "level", "version"],
+        )
+        plan, rejections = _diff(con, pos_system, _CANDIDATES, baselines)
+        high_water = dict(con.execute(
+            f"SELECT location_key, max(system_version) FROM {_CANDIDATES} GROUP BY location_key").fetchall())
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_CANDIDATES}")
+    return plan, rejections, {str(loc): int(version) for loc, version in high_water.items()}
+
+
+def snapshot_high_water(
+    con: duckdb.DuckDBPyConnection, pos_system: str, *, locations: list[str] | None = None
+) -> dict[str, int]:
+    """{location_key: highest `system_version` in the snapshot}: what a full plan covers, so a full
+    sync can stage it as its watermarks too (the next delta plan then starts from there)."""
+    rows = con.execute(
+        f"SELECT location_key, max(system_version) FROM {_pos_table(pos_system)} "
+        "WHERE $all OR list_contains($locations, location_key) GROUP BY location_key",
+        {"all": locations is None, "locations": list(locations or [])},
+    ).fetchall()
+    return {str(loc): int(version) for loc, version in rows}
+
+
+def _select_candidates(con, pos_system: str, marks: dict[str, int], owed: list[tuple[str, str]],
+                       locations: list[str] | None) -> None:
+    """Fill `_stock_candidates` with the snapshot rows the delta plan diffs, reading as little as it can:
+    one range filter on `system_version` (which DuckDB's row-group statistics prune) does the bulk."""
+    scope = None if locations is None else set(locations)
+    in_scope = {loc: v for loc, v in marks.items() if scope is None or loc in scope}
+    unmarked = scope is not None and bool(scope - set(in_scope))
+    floor = -1 if unmarked or not in_scope else min(in_scope.values())
+    con.register("_marks", pd.DataFrame({"location_key": pd.Series(list(in_scope), dtype=object),
+                                         "version": pd.Series(list(in_scope.values()), dtype="int64")}))
+    table, columns = _pos_table(pos_system), "p.sku, p.location_key, p.on_hand, p.system_version, p.system_id"
+    scoped = "($all OR list_contains($locations, p.location_key))"
+    params = {"all": scope is None, "locations": sorted(scope or [])}
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_CANDIDATES} AS
+            SELECT {columns} FROM {table} AS p LEFT JOIN _marks AS m USING (location_key)
+            WHERE p.system_version > $floor AND p.system_version > coalesce(m.version, -1) AND {scoped}""",
+            {**params, "floor": floor},
+        )
+        if scope is None and in_scope:  # a location first seen above the floor: all of its rows
+            con.execute(
+                f"""INSERT INTO {_CANDIDATES} SELECT {columns} FROM {table} AS p
+                WHERE p.system_version <= $floor AND p.location_key IN (
+                    SELECT location_key FROM {_CANDIDATES} ANTI JOIN _marks USING (location_key))""",
+                {"floor": floor},
+            )
+    finally:
+        con.unregister("_marks")
+    owed = [(sku, loc) for sku, loc in owed if scope is None or loc in scope]
+    if owed:
+        con.register("_owed", pd.DataFrame(owed, columns=["sku", "location_key"], dtype=object))
+        try:
+            con.execute(
+                f"""INSERT INTO {_CANDIDATES} SELECT {columns} FROM {table} AS p SEMI JOIN _owed USING (sku, location_key)
+                ANTI JOIN {_CANDIDATES} AS c USING (sku, location_key)"""
+            )
+        finally:
+            con.unregister("_owed")
+
+
+def _diff(con, pos_system: str, source: str, baselines: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Plan rows and rejections of `source` (the snapshot, or candidates of it) against `baselines`."""
     flow = stock_flow(pos_system)
     con.register("_baselines", baselines if len(baselines) else _empty_baselines())
     try:
         rows = con.execute(
             f"""
-            WITH moved AS (  -- the one pass over the whole snapshot; everything after sees only changes
+            WITH moved AS (  -- the one pass over the source; everything after sees only changes
                 SELECT p.sku, p.location_key, p.on_hand AS pos_level, p.system_version AS pos_version,
                        b.level AS baseline_level, p.system_id
-                FROM {_pos_table(pos_system)} AS p
+                FROM {source} AS p
                 LEFT JOIN _baselines AS b USING (sku, location_key)
                 WHERE b.level IS NULL OR p.on_hand <> b.level
             )
-            SELECT m.sku, m.location_key, m.pos_level, m.pos_version, m.baseline_level,
+            SELECT concat_ws('|', $flow, $pos, m.sku || '@' || m.location_key, m.pos_version) AS idempotency_key,
+                   $pos AS source_system, m.sku, m.location_key, m.pos_level, m.pos_version, m.baseline_level,
                    m.pos_level - coalesce(m.baseline_level, 0) AS expected_delta,
                    CASE WHEN m.baseline_level IS NULL THEN 'initial' ELSE 'level_change' END AS kind,
                    coalesce(m.sku IN (SELECT sku FROM commercetools.catalog), false) AS known_sku,
                    m.system_id
             FROM moved AS m
             ORDER BY m.location_key, m.sku
-            """
+            """,
+            {"flow": flow, "pos": pos_system},
         ).df()
     finally:
         con.unregister("_baselines")
-
     unknown = rows[~rows["known_sku"]]
     rejections = [
         Rejection(
@@ -68,14 +182,9 @@ def plan_stock(
         )
         for r in unknown.itertuples()
     ]
-    plan = rows[rows["known_sku"]].copy()
-    plan["source_system"] = pos_system
-    plan["idempotency_key"] = [
-        idempotency_key(pos_system, f"{sku}@{loc}", int(version), flow)
-        for sku, loc, version in zip(plan["sku"], plan["location_key"], plan["pos_version"], strict=True)
-    ]
+    plan = rows.loc[rows["known_sku"], PLAN_COLUMNS].reset_index(drop=True)
     plan["baseline_level"] = plan["baseline_level"].astype("Int64")
-    return plan[PLAN_COLUMNS].reset_index(drop=True), rejections
+    return plan, rejections
 
 
 def _pos_table(pos_system: str) -> str:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, case, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnisync_pipelines.canonical.models import Rejection
@@ -23,6 +24,7 @@ from omnisync_pipelines.store import tables as t
 
 DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
 LEDGER_STATUSES = ("retrying", "applied", "rejected", "superseded")
+BASELINE_LOOKUP_BATCH = 5_000  # pairs per statement: 10,000 bound parameters, under SQLite's 32,766
 
 
 def current_holder() -> str:
@@ -217,16 +219,22 @@ class OpsStore:
                     c.source_system == source_system, c.claimed_by.in_(claimants[start : start + 500])))
 
     def baselines_for(self, source_system: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
-        """(level, version) of the given (sku, location) counts, read now (not at plan time)."""
-        c = t.stock_baseline.c
-        wanted, found = set(pairs), {}
-        skus = sorted({sku for sku, _ in pairs})
+        """(level, version) of the given (sku, location) counts, read now (not at plan time): one
+        primary-key lookup per pair, thousands of pairs per statement (a VALUES list joined to the
+        table, sent as the driver's own SQL: SQLAlchemy's per-parameter compile work would cost more
+        than the lookups)."""
+        wanted = sorted(set(pairs))
+        found: dict[tuple[str, str], tuple[int, int]] = {}
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         with self.engine.connect() as conn:
-            for start in range(0, len(skus), 500):
-                rows = conn.execute(select(c.sku, c.location_key, c.level, c.version).where(
-                    c.source_system == source_system, c.sku.in_(skus[start : start + 500])))
-                found.update({(r.sku, r.location_key): (int(r.level), int(r.version)) for r in rows
-                              if (r.sku, r.location_key) in wanted})
+            for start in range(0, len(wanted), BASELINE_LOOKUP_BATCH):
+                chunk = wanted[start : start + BASELINE_LOOKUP_BATCH]
+                sql = (f"WITH wanted (sku, location_key) AS (VALUES {', '.join([f'({mark}, {mark})'] * len(chunk))}) "
+                       "SELECT b.sku, b.location_key, b.level, b.version FROM wanted JOIN stock_baseline AS b "
+                       f"ON b.source_system = {mark} AND b.sku = wanted.sku AND b.location_key = wanted.location_key")
+                params = tuple(value for pair in chunk for value in pair) + (source_system,)
+                found.update({(sku, loc): (int(level), int(version))
+                              for sku, loc, level, version in conn.exec_driver_sql(sql, params).fetchall()})
         return found
 
     def baseline(self, source_system: str, sku: str, location_key: str) -> dict | None:
@@ -238,14 +246,77 @@ class OpsStore:
         return dict(row._mapping) if row else None
 
     def baselines_frame(self, source_system: str) -> pd.DataFrame:
-        c = t.stock_baseline.c
+        """Every baseline of `source_system` (the full plan's input): read through the driver, since
+        SQLAlchemy's per-row result objects would double the cost at millions of rows."""
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(c.sku, c.location_key, c.level, c.version).where(c.source_system == source_system)
-            ).all()
-        return pd.DataFrame(rows, columns=["sku", "location_key", "level", "version"]).astype(
+            rows = conn.exec_driver_sql(
+                f"SELECT sku, location_key, level, version FROM stock_baseline WHERE source_system = {mark}",
+                (source_system,)).fetchall()
+        return pd.DataFrame.from_records(rows, columns=["sku", "location_key", "level", "version"]).astype(
             {"level": "int64", "version": "int64"}
         )
+
+    # plan watermarks -------------------------------------------------------------------------
+    def plan_watermarks(self, flow: str) -> dict[str, int]:
+        """{location_key: committed watermark} of `flow`; a location whose plan was never pushed has none."""
+        c = t.plan_watermarks.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.location_key, c.committed_version)
+                                .where(c.flow == flow, c.committed_version.is_not(None)))
+            return {r.location_key: int(r.committed_version) for r in rows}
+
+    def stage_plan_watermarks(self, flow: str, high_water: dict[str, int]) -> str:
+        """Keep a plan's high water per location until its push is done; it replaces what an earlier,
+        unpushed plan staged for those locations (the newer plan's candidates include the older's).
+        Returns the plan's token, for `commit_plan_watermarks(token=...)`."""
+        token, stamp = uuid.uuid4().hex, now()
+        if high_water:
+            stmt = self._insert(t.plan_watermarks)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["flow", "location_key"],
+                set_={"staged_version": stmt.excluded.staged_version, "staged_token": token, "updated_at": stamp})
+            with self.engine.begin() as conn:
+                conn.execute(stmt, [{"flow": flow, "location_key": loc, "committed_version": None,
+                                     "staged_version": int(version), "staged_token": token, "updated_at": stamp}
+                                    for loc, version in high_water.items()])
+        return token
+
+    def commit_plan_watermarks(self, flow: str, locations: Iterable[str] | None = None, *,
+                               token: str | None = None) -> dict[str, int]:
+        """After a push: the staged high water of `locations` (None: every staged location of `flow`)
+        becomes the committed watermark, which never goes back. With `token`, only what that plan
+        staged (a newer plan staged meanwhile waits for its own push). Returns the committed
+        watermarks this moved."""
+        c = t.plan_watermarks.c
+        where = [c.flow == flow, c.staged_version.is_not(None)]
+        if locations is not None:
+            where.append(c.location_key.in_(sorted(set(locations))))
+        if token is not None:
+            where.append(c.staged_token == token)
+        higher = case((c.committed_version.is_(None) | (c.committed_version < c.staged_version), c.staged_version),
+                      else_=c.committed_version)
+        with self.engine.begin() as conn:
+            moved = conn.execute(select(c.location_key).where(*where)).scalars().all()
+            if not moved:
+                return {}
+            conn.execute(update(t.plan_watermarks).where(*where, c.location_key.in_(moved))
+                         .values(committed_version=higher, staged_version=None, staged_token=None, updated_at=now()))
+            rows = conn.execute(select(c.location_key, c.committed_version).where(c.flow == flow, c.location_key.in_(moved)))
+            return {r.location_key: int(r.committed_version) for r in rows}
+
+    def stock_retry_refs(self, flow: str, source_system: str) -> list[tuple[str, str]]:
+        """(sku, location) counts of `flow` still owed from earlier runs: writes the ledger holds as
+        `retrying` (the next push supersedes those it cannot recover, so the plan must carry them
+        again) and open, held or released rejections (unknown SKU, refused, held for review)."""
+        ledger, rejected = t.ledger.c, t.rejected.c
+        with self.engine.connect() as conn:
+            refs = set(conn.execute(select(ledger.record_ref).where(
+                ledger.flow == flow, ledger.status == "retrying", ledger.source_system == source_system)).scalars())
+            refs.update(conn.execute(select(rejected.record_ref).where(
+                rejected.flow == flow, rejected.system == source_system,
+                rejected.status.in_(("open", "held", "released")))).scalars())
+        return sorted((sku, location_key) for sku, _, location_key in (ref.rpartition("@") for ref in refs) if sku)
 
     # cursors ----------------------------------------------------------------------------------
     def get_cursor(self, name: str) -> str | None:

@@ -123,3 +123,18 @@ inbox = Table(
     Column("processed_at", DateTime(timezone=True)),
     UniqueConstraint("system", "event_id", name="uq_inbox_event"),
 )
+
+# How far the stock plan of a flow has read each location's POS snapshot. `committed_version`: every
+# snapshot row at or below it has been planned and pushed (applied, rejected, or queued in the
+# ledger); it never goes back. `staged_version`: the high water of the last plan, not pushed yet;
+# the push that follows commits it (when `staged_token` is the plan's it pushed, if it says which).
+plan_watermarks = Table(
+    "plan_watermarks",
+    metadata,
+    Column("flow", String(100), primary_key=True),
+    Column("location_key", String(100), primary_key=True),
+    Column("committed_version", BigInteger),
+    Column("staged_version", BigInteger),
+    Column("staged_token", String(64)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -79,3 +79,44 @@ def test_a_count_claimed_by_a_live_push_waits_for_it_or_its_lease(ops):
     claims = [("TEE-S", "berlin", "mine-s"), ("TEE-M", "berlin", "mine-m")]
     assert ops.claim_stock_many("lightspeed_x", claims) == set()
     assert ops.claim_stock_many("lightspeed_x", claims, lease_s=0) == {"mine-s", "mine-m"}
+
+
+def test_a_plan_watermark_moves_only_when_its_push_commits_it(ops):
+    flow = "stock_lightspeed_x_to_commercetools"
+    ops.stage_plan_watermarks(flow, {"berlin": 120, "hamburg": 90})
+    assert ops.plan_watermarks(flow) == {}  # planned, not pushed: nothing is promised yet
+    assert ops.commit_plan_watermarks(flow, ["berlin"]) == {"berlin": 120}
+    assert ops.plan_watermarks(flow) == {"berlin": 120}
+    assert ops.commit_plan_watermarks(flow) == {"hamburg": 90}
+    assert ops.commit_plan_watermarks(flow) == {}  # nothing staged any more
+    assert ops.plan_watermarks("another_flow") == {}
+
+
+def test_a_plan_watermark_never_goes_back(ops):
+    flow = "stock_lightspeed_x_to_commercetools"
+    ops.stage_plan_watermarks(flow, {"berlin": 120})
+    ops.commit_plan_watermarks(flow)
+    ops.stage_plan_watermarks(flow, {"berlin": 80})  # a plan of owed counts only, all below the watermark
+    assert ops.commit_plan_watermarks(flow) == {"berlin": 120}
+
+
+def test_a_newer_plan_replaces_an_unpushed_one_and_an_older_push_does_not_commit_it(ops):
+    flow = "stock_lightspeed_x_to_commercetools"
+    older = ops.stage_plan_watermarks(flow, {"berlin": 120})
+    newer = ops.stage_plan_watermarks(flow, {"berlin": 150})
+    assert ops.commit_plan_watermarks(flow, token=older) == {}  # its rows are a part of the newer plan's
+    assert ops.plan_watermarks(flow) == {}
+    assert ops.commit_plan_watermarks(flow, token=newer) == {"berlin": 150}
+
+
+def test_baselines_are_looked_up_by_key_in_batches(ops, monkeypatch):
+    from omnisync_pipelines.store import ops as ops_module
+
+    monkeypatch.setattr(ops_module, "BASELINE_LOOKUP_BATCH", 2)
+    for n, loc in enumerate(("ber", "ham", "muc")):
+        ops.mark_retrying(f"k{n}", flow="f", target="commercetools", source="lightspeed_x", record_ref=f"A@{loc}", payload={})
+        ops.mark_applied(f"k{n}", {}, baseline={"source_system": "lightspeed_x", "sku": "A", "location_key": loc,
+                                                "level": n, "version": 10 + n})
+    wanted = [("A", "ber"), ("A", "muc"), ("B", "ber"), ("A", "ber")]
+    assert ops.baselines_for("lightspeed_x", wanted) == {("A", "ber"): (0, 10), ("A", "muc"): (2, 12)}
+    assert ops.baselines_for("lightspeed_r", wanted) == {}
