@@ -48,3 +48,13 @@ def test_an_unknown_sku_is_rejected_with_the_field_and_a_reason(con):
     _, rejections = plan_stock(con, "lightspeed_x", baselines())
     assert [(r.record_ref, r.field) for r in rejections] == [("MUG-1@berlin", "sku")]
     assert "not in the commercetools catalog" in rejections[0].reason
+
+
+def test_plan_keys_are_the_canonical_idempotency_keys_the_fast_lane_and_reprocess_also_use(con):
+    from omnisync_pipelines.canonical.keys import idempotency_key
+
+    plan, _ = plan_stock(con, "lightspeed_x", baselines())
+    for row in plan.itertuples():
+        assert row.idempotency_key == idempotency_key(
+            "lightspeed_x", f"{row.sku}@{row.location_key}", int(row.pos_version), "stock_lightspeed_x_to_commercetools"
+        )
