@@ -40,6 +40,7 @@ POS = "lightspeed_x"
 @dataclass
 class Meters:
     calls: Counter = field(default_factory=Counter)  # by "METHOD resource"
+    statuses: Counter = field(default_factory=Counter)  # by HTTP status of the answers
     seconds: dict = field(default_factory=lambda: {"emulator": 0.0, "ledger": 0.0})
 
     @property
@@ -52,20 +53,27 @@ class Meters:
 
     def reset(self) -> None:
         self.calls.clear()
+        self.statuses.clear()
         self.seconds = {"emulator": 0.0, "ledger": 0.0}
 
 
-class _CountingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport, meters: Meters):
-        self.inner, self.meters = inner, meters
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts each request by "METHOD resource" (`resource_at`: which path segment names it) and
+    each answer by status."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, meters: Meters, resource_at: int = 1):
+        self.inner, self.meters, self.resource_at = inner, meters, resource_at
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")
-        self.meters.calls[f"{request.method} {parts[1] if len(parts) > 1 else parts[0]}"] += 1
-        return await self.inner.handle_async_request(request)
+        resource = "oauth" if parts[-1] == "token" else parts[min(self.resource_at, len(parts) - 1)]
+        self.meters.calls[f"{request.method} {resource}"] += 1
+        response = await self.inner.handle_async_request(request)
+        self.meters.statuses[response.status_code] += 1
+        return response
 
 
-class _TimedApp:
+class TimedApp:
     """Sums the time spent inside the emulator per request (its handlers do not await I/O)."""
 
     def __init__(self, app, meters: Meters):
@@ -116,16 +124,22 @@ class StockRig:
         return _TimedOps(self.ops, self.meters)
 
     async def sync(self, scale: Scale, concurrency: int | None = None) -> tuple[SyncStatistics, dict]:
-        """One stock-flow run: snapshot `scale` -> plan against the ops baselines -> push. Returns
-        (push statistics, {"changed", "planned", "plan_s", "push_s"})."""
+        """One stock-flow run: generated snapshot `scale` -> plan against the ops baselines -> push.
+        Returns (push statistics, {"changed", "planned", "plan_s", "push_s"})."""
         changed = build_snapshots(self.con, scale, POS)
+        stats, info = await self.push_snapshot(concurrency)
+        return stats, {"changed": changed, **info}
+
+    async def push_snapshot(self, concurrency: int | None = None) -> tuple[SyncStatistics, dict]:
+        """Plan `<pos>.stock` (already in `con`) against the ops baselines, then push. Returns
+        (push statistics, {"planned", "plan_s", "push_s"})."""
         started = time.perf_counter()
         plan, _ = plan_stock(self.con, POS, self.ops.baselines_frame(POS))
         planned_at = time.perf_counter()
         stats = await push_stock(plan, self.connector, self.timed_ops, pos_system=POS,
                                  options=SyncOptions(concurrency=concurrency or self.concurrency))
         done = time.perf_counter()
-        return stats, {"changed": changed, "planned": len(plan), "plan_s": round(planned_at - started, 3),
+        return stats, {"planned": len(plan), "plan_s": round(planned_at - started, 3),
                        "push_s": round(done - planned_at, 3)}
 
     def pos_snapshot(self) -> pd.DataFrame:
@@ -146,7 +160,7 @@ async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 
         api_url=BASE, auth_url=BASE, project_key=creds["project_key"], client_id=creds["client_id"],
         client_secret=creds["client_secret"], concurrency=concurrency,
     )
-    transport = _CountingTransport(EmulatorTransport(_TimedApp(emulator.app, meters)), meters)
+    transport = CountingTransport(EmulatorTransport(TimedApp(emulator.app, meters)), meters)
     client = build_client(settings, transport=transport, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
     channel_map = {}
     for index in range(locations):

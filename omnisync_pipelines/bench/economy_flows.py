@@ -1,0 +1,233 @@
+"""API economy of the flows that write besides stock: catalog and prices commercetools -> X-Series,
+and customers both ways. Each runs as its Dagster assets run it (snapshots read through the
+connectors, full or since the cursors; the engine's plan; the engine's push through the connector's
+target) on a `WorldRig`.
+
+Per flow: an initial run aligns both systems; the retailer then changes ~1 % of the source records
+through the source's API; a delta run follows, and its writes (non-GET calls, OAuth excluded) are
+counted per target system. The baseline pushes every record once through the same client (the
+cheapest full push there is: one write per record, plus the reads it needs to address them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pandas as pd
+
+from omnisync_pipelines.bench.world_rig import POS, WorldRig, bench_world, open_world_rig
+from omnisync_pipelines.connectors.registry import build_catalog_target, build_customer_target
+from omnisync_pipelines.defs.catalog_flow import _with_countries, settle_unplanned
+from omnisync_pipelines.defs.customer_flow import sync_options
+from omnisync_pipelines.engine.catalog_plan import catalog_flow, plan_catalog
+from omnisync_pipelines.engine.catalog_push import push_catalog
+from omnisync_pipelines.engine.catalog_validate import locations_from_frame
+from omnisync_pipelines.engine.customer_push import push_customers
+from omnisync_pipelines.engine.customers import customers_flow, customers_from_frame, plan_customers
+from omnisync_pipelines.sandbox.scenario import ean13
+from omnisync_pipelines.store import warehouse
+from omnisync_pipelines.store.crosswalk import Crosswalk
+
+CT = "commercetools"
+CATALOG_SNAPSHOTS = ((CT, "catalog"), (CT, "prices"), (POS, "catalog"), (POS, "prices"), (POS, "locations"))
+
+
+# catalog ---------------------------------------------------------------------------------------
+async def catalog_run(rig: WorldRig, *, delta: bool) -> dict:
+    for system, entity in CATALOG_SNAPSHOTS:
+        await rig.snapshot(system, entity, delta=delta)
+    options = rig.config.catalog
+    locations = _with_countries(locations_from_frame(warehouse.read_table(rig.con, POS, "locations")), rig.config)
+    rows, rejections = plan_catalog(rig.con, POS, locations, tax_classes=options.tax_classes,
+                                    customer_groups=options.customer_groups, variant_attributes=options.variant_attributes)
+    flow = catalog_flow(POS)
+    settle_unplanned(rig.ops, flow, set(rows["sku"]) if len(rows) else set())
+    if not len(rows):
+        return {"planned": 0, "applied": 0, "rejected": len(rejections)}
+    async with rig.connector(POS) as connector:
+        target = build_catalog_target(connector, rig.config)
+        target.expect(rows)
+        stats = await push_catalog(rows, target, rig.ops, pos_system=POS)
+    return {"planned": len(rows), "applied": stats.applied, "rejected": len(rejections), "failed": stats.failed}
+
+
+
+async def change_catalog(rig: WorldRig, rate: float) -> set[str]:
+    """The catalog team edits commercetools: in turn a base price (changed in place, as the Merchant
+    Center does), a barcode, and (once enough are asked for) one product's name, which changes all
+    its variants. Returns the changed SKUs."""
+    variants = rig.loaded.world.variants
+    wanted = max(1, round(rate * len(variants)))
+    step = max(1, len(variants) // wanted)
+    renamed = None if wanted < 12 else variants[-1].product_key
+    changed = {v.sku for v in variants if v.product_key == renamed}
+    picks = []
+    for variant in variants[::step]:
+        if len(changed) >= wanted:
+            break
+        if variant.sku not in changed:
+            picks.append(variant)
+            changed.add(variant.sku)
+    async with rig.raw(CT) as http:
+        token = (await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                 auth=(rig.secrets[CT]["client_id"], rig.secrets[CT]["client_secret"]))).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        project = rig.config.systems.commercetools.project_key
+        for key in dict.fromkeys([*(v.product_key for v in picks), *([renamed] if renamed else [])]):
+            product = (await http.get(f"/{project}/products/key={key}", headers=headers)).json()
+            actions = [{"action": "changeName", "name": {"en": "Product renamed"}, "staged": False}] if key == renamed else []
+            for n, variant in enumerate(picks):
+                if variant.product_key == key:
+                    actions.append(_price_change(product, variant) if n % 2 == 0 else
+                                   {"action": "setAttribute", "sku": variant.sku, "name": "gtin", "staged": False,
+                                    "value": ean13(f"5{n:08d}990")})
+            response = await http.post(f"/{project}/products/{product['id']}", headers=headers,
+                                       json={"version": product["version"], "actions": actions})
+            response.raise_for_status()
+    return changed
+
+
+def _price_change(product: dict, variant) -> dict:
+    data = product["masterData"]["current"]
+    found = next(v for v in [data["masterVariant"], *data["variants"]] if v["sku"] == variant.sku)
+    price = next(p for p in found["prices"] if p["value"]["currencyCode"] == "EUR" and not p.get("channel"))
+    value = {"currencyCode": "EUR", "centAmount": price["value"]["centAmount"] + 100}
+    return {"action": "changePrice", "priceId": price["id"], "staged": False, "price": {"value": value, "country": "DE"}}
+
+
+async def naive_catalog_push(rig: WorldRig) -> None:
+    """Every commercetools SKU written to X-Series as one 2.1 product update (name, SKU, barcode,
+    base price), after reading the X-Series products to address them."""
+    desired = warehouse.read_table(rig.con, CT, "catalog")
+    prices = warehouse.read_table(rig.con, CT, "prices")
+    base = {r.sku: r.amount for r in prices.itertuples() if r.currency == "EUR" and _blank(r.location_key)
+            and _blank(r.customer_group)}
+    async with rig.connector(POS) as connector:
+        client = connector.client
+        by_sku = {p["sku"]: p for p in (await client.products()).rows}
+        await asyncio.gather(*(
+            client.update_product(by_sku[item.sku]["id"], common={"name": item.name},
+                                  details={"sku": item.sku, "product_codes": [{"type": "EAN", "code": item.barcode}],
+                                           "price_excluding_tax": round(base.get(item.sku, 0) / 119, 2)})
+            for item in desired.itertuples() if item.sku in by_sku))
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or value == ""
+
+
+# customers -------------------------------------------------------------------------------------
+async def customers_run(rig: WorldRig, *, delta: bool) -> dict:
+    for system in (POS, CT):
+        await rig.snapshot(system, "customers", delta=delta)
+    crosswalk = Crosswalk(rig.ops)
+    result = plan_customers(customers_from_frame(warehouse.read_table(rig.con, POS, "customers")),
+                            customers_from_frame(warehouse.read_table(rig.con, CT, "customers")),
+                            pos_system=POS, links=crosswalk.mapping("customer"), options=sync_options(rig.config))
+    crosswalk.link_many(result.links.to_dict("records"))
+    out = {}
+    for source, target_system in ((POS, CT), (CT, POS)):
+        flow = customers_flow(source, target_system)
+        writes = result.for_flow(flow)
+        settle_unplanned(rig.ops, flow, set(writes["source_id"]) if len(writes) else set())
+        if not len(writes):
+            out[target_system] = {"planned": 0, "applied": 0}
+            continue
+        async with rig.connector(target_system) as connector:
+            stats = await push_customers(writes, build_customer_target(connector), rig.ops, source_system=source)
+        out[target_system] = {"planned": len(writes), "applied": stats.applied, "failed": stats.failed}
+    return out
+
+
+async def change_customers(rig: WorldRig, rate: float) -> dict[str, set[str]]:
+    """Shoppers change details: every n-th one a new first name in their online account
+    (commercetools), another n-th one a new loyalty card at the till (X-Series)."""
+    shoppers = rig.loaded.world.shoppers
+    wanted = max(1, round(rate * len(shoppers)))
+    step = max(1, len(shoppers) // wanted)
+    project = rig.config.systems.commercetools.project_key
+    changed: dict[str, set[str]] = {CT: set(), POS: set()}
+    async with rig.raw(CT) as http:
+        token = (await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                 auth=(rig.secrets[CT]["client_id"], rig.secrets[CT]["client_secret"]))).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        for shopper in shoppers[::step][:wanted]:
+            current = (await http.get(f"/{project}/customers/key=web-{shopper.key}", headers=headers)).json()
+            response = await http.post(f"/{project}/customers/{current['id']}", headers=headers, json={
+                "version": current["version"], "actions": [{"action": "setFirstName", "firstName": "Annika"}]})
+            response.raise_for_status()
+            changed[CT].add(shopper.key)
+    async with rig.raw(POS) as http:
+        headers = {"Authorization": f"Bearer {rig.secrets[POS]['personal_token']}"}
+        for shopper in shoppers[step // 2::step][:wanted]:
+            pos_id = rig.loaded.pos_customer_ids[shopper.key]
+            response = await http.put(f"/api/2.0/customers/{pos_id}", headers=headers,
+                                      json={"customer_code": f"LOY-NEW-{shopper.key}", "enable_loyalty": True})
+            response.raise_for_status()
+            changed[POS].add(shopper.key)
+    return changed
+
+
+async def naive_customer_push(rig: WorldRig) -> None:
+    """Every matched customer written to both sides once: its commercetools-owned fields to X-Series
+    (one PUT each), its POS-owned loyalty id to commercetools (read for the version, then one update)."""
+    pos = {c.email: c for c in customers_from_frame(warehouse.read_table(rig.con, POS, "customers"))}
+    ct = {c.email: c for c in customers_from_frame(warehouse.read_table(rig.con, CT, "customers"))}
+    pairs = [(pos[email], ct[email]) for email in pos if email in ct]
+    async with rig.connector(POS) as connector:
+        client = connector.client
+        await asyncio.gather(*(
+            client.update_customer(p.customer_id, {"email": c.email, "first_name": c.first_name, "last_name": c.last_name})
+            for p, c in pairs))
+    async with rig.connector(CT) as connector:
+        target = build_customer_target(connector)
+        type_id = await target.ensure_type()
+        client = connector.client
+
+        async def write(p, c) -> None:
+            current = await client.get_by_id("customers", c.customer_id)
+            await client.update("customers", c.customer_id, current["version"], [
+                {"action": "setCustomType", "type": {"typeId": "type", "id": type_id},
+                 "fields": {"loyaltyId": p.loyalty_id}}])
+
+        for p, c in pairs:
+            await write(p, c)
+
+
+async def measure_catalog(products: int, stores: int, rate: float) -> dict:
+    rig = await open_world_rig(bench_world(products, stores, customers=0))
+    try:
+        initial = await catalog_run(rig, delta=False)
+        await rig.snapshot(POS, "catalog", delta=True)  # the next run's read sees what the push wrote
+        changed = await change_catalog(rig, rate)
+        rig.reset_meters()
+        run = await catalog_run(rig, delta=True)
+        delta = _counts(rig, POS)
+        rig.reset_meters()
+        await naive_catalog_push(rig)
+        return {"records": len(rig.loaded.world.variants), "changed": changed, "initial": initial, "run": run,
+                "delta": delta, "naive": _counts(rig, POS)}
+    finally:
+        await rig.aclose()
+
+
+async def measure_customers(customers: int, rate: float) -> dict:
+    rig = await open_world_rig(bench_world(1, 1, customers=customers))
+    try:
+        initial = await customers_run(rig, delta=False)
+        changed = await change_customers(rig, rate)
+        rig.reset_meters()
+        run = await customers_run(rig, delta=True)
+        delta = {system: _counts(rig, system) for system in (CT, POS)}
+        rig.reset_meters()
+        await naive_customer_push(rig)
+        naive = {system: _counts(rig, system) for system in (CT, POS)}
+        return {"records": customers, "changed": changed, "initial": initial, "run": run, "delta": delta, "naive": naive}
+    finally:
+        await rig.aclose()
+
+
+def _counts(rig: WorldRig, system: str) -> dict:
+    meters = rig.meters[system]
+    return {"writes": meters.writes, "calls": meters.total, "calls_by_kind": dict(meters.calls),
+            "emulator_s": round(meters.seconds["emulator"], 3)}
