@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from functools import wraps
+from functools import partial, wraps
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +19,7 @@ from .query import run_query
 from .resources import KINDS, ResourceKind
 from .resources.orders import ORDERS, import_order
 from .resources.products import price_selection, projection
-from .store import Ctx, Store
+from .store import Ctx, Store, clone
 
 MAX_ACTIONS = 500
 Handler = Callable[[Request], Awaitable[JSONResponse]]
@@ -110,7 +109,8 @@ class Api:
         kind = _kind(request)
         if request.method == "GET":
             self._authorize(request, kind, write=False)
-            body = run_query(self.store.all(kind.type_id), request.query_params)
+            body = run_query(self.store.all(kind.type_id), request.query_params,
+                             narrow=partial(self.store.matching, kind.type_id))
             paths = request.query_params.getlist("expand")
             body["results"] = [expand(resource, paths, self.store) for resource in body["results"]]
             return respond(body)
@@ -132,14 +132,14 @@ class Api:
             if kind.message_prefix:
                 payload_key = kind.message_prefix[0].lower() + kind.message_prefix[1:]
                 ctx.emit(kind.type_id, resource["id"], kind.created_message or f"{kind.message_prefix}Created",
-                         **{payload_key: copy.deepcopy(resource)})
+                         **{payload_key: clone(resource)})
             ctx.commit()
-            body = copy.deepcopy(resource)
-        return respond({kind.wrap_created: body} if kind.wrap_created else body, 201)
+            return respond({kind.wrap_created: resource} if kind.wrap_created else resource, 201)
 
     def _validate(self, ctx: Ctx, kind: ResourceKind, resource: dict) -> None:
         key = resource.get("key")
-        if key is not None and any(r["id"] != resource["id"] and r.get("key") == key for r in ctx.all(kind.type_id)):
+        if key is not None and any(r["id"] != resource["id"] and r.get("key") == key
+                                   for r in ctx.candidates(kind.type_id, ("key", key))):
             raise duplicate("key", key)
         if kind.validate is not None:
             kind.validate(ctx, resource)
@@ -167,7 +167,7 @@ class Api:
             if version != current["version"]:
                 raise concurrent_modification(current["id"], version, current["version"])
             ctx = Ctx(self.store)
-            changed = copy.deepcopy(current)
+            changed = clone(current)
             for action in actions:
                 name = action.get("action") if isinstance(action, dict) else None
                 apply = kind.actions.get(name)
@@ -177,7 +177,7 @@ class Api:
             ctx.stage_update(kind.type_id, changed)
             self._validate(ctx, kind, changed)
             ctx.commit()
-            return respond(copy.deepcopy(self.store.get(kind.type_id, current["id"])))
+            return respond(self.store.get(kind.type_id, current["id"]))  # rendered to JSON right here
 
     async def _delete(self, kind: ResourceKind, ident: str, version_param: str | None) -> JSONResponse:
         if version_param is None or not version_param.lstrip("-").isdigit():
@@ -187,7 +187,7 @@ class Api:
             if int(version_param) != current["version"]:
                 raise concurrent_modification(current["id"], int(version_param), current["version"])
             self.store.remove(kind.type_id, current["id"])
-            deleted = copy.deepcopy(current)
+            deleted = clone(current)
             if kind.message_prefix:
                 ctx = Ctx(self.store)
                 ctx.emit(kind.type_id, current["id"], f"{kind.message_prefix}Deleted", _deleted=current)
@@ -195,22 +195,25 @@ class Api:
         return respond(deleted)
 
     # -- product projections and messages -------------------------------------------------
-    def _projections(self, request: Request) -> list[dict]:
+    def _projections(self, request: Request, products: list[dict]) -> list[dict]:
         self.auth.check(request.headers.get("authorization"), request.path_params["project"],
                         ("view_published_products", "view_products", "manage_products"))
         staged = request.query_params.get("staged", "false").lower() == "true"
         selection = price_selection(request.query_params)
-        inventory = self.store.all("inventory-entry")
-        built = (projection(p, staged, inventory, selection) for p in self.store.all("product"))
+        built = (projection(p, staged, self._inventory_of, selection) for p in products)
         return [p for p in built if p is not None]
 
+    def _inventory_of(self, sku: str) -> list[dict]:
+        return [e for e in self.store.candidates("inventory-entry", ("sku", sku)) if e["sku"] == sku]
+
     async def projections(self, request: Request) -> JSONResponse:
-        return respond(run_query(self._projections(request), request.query_params))
+        return respond(run_query(self._projections(request, self.store.all("product")), request.query_params))
 
     async def projection(self, request: Request) -> JSONResponse:
         ident = request.path_params["ident"]
         field, value = ("key", ident[4:]) if ident.startswith("key=") else ("id", ident)
-        found = next((p for p in self._projections(request) if p.get(field) == value), None)
+        product = self.store.find("product", "key", value) if field == "key" else self.store.get("product", value)
+        found = next(iter(self._projections(request, [product] if product else [])), None)
         if found is None:
             raise not_found(value, "key" if field == "key" else "ID")
         return respond(found)

@@ -9,6 +9,7 @@ from datetime import datetime
 from ...faults import FaultMiddleware, FaultPlan
 from .app import Api
 from .auth import Auth
+from .resources import KINDS
 from .store import Store
 
 
@@ -25,7 +26,7 @@ class CommercetoolsEmulator:
         client_scopes: list[str] | None = None,
     ):
         self.project_key = project_key
-        self.store = Store(seed, client_id)
+        self.store = Store(seed, client_id, [(kind.type_id, spec) for kind in KINDS.values() for spec in kind.indexes])
         self.auth = Auth(project_key, client_id, client_secret,
                          client_scopes or [f"manage_project:{project_key}"])
         self.faults = faults if faults is not None else FaultPlan(seed=seed)

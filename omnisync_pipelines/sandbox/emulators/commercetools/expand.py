@@ -2,10 +2,9 @@
 the path gains `obj`, the referenced resource as it is now. Paths are dotted, `[*]` expands every
 element of an array, `[N]` one element; a path that names nothing is ignored, as the API does."""
 
-import copy
 import re
 
-from .store import Store
+from .store import Store, clone
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z0-9_]+)(?:\[(?P<index>\*|\d+)\])?$")
 
@@ -14,7 +13,7 @@ def expand(resource: dict, paths: list[str], store: Store) -> dict:
     """A copy of `resource` with the references named by `paths` expanded."""
     if not paths:
         return resource
-    out = copy.deepcopy(resource)
+    out = clone(resource)
     for path in paths:
         _expand(out, path.split("."), store)
     return out
@@ -50,4 +49,4 @@ def _resolve(reference: dict, store: Store) -> None:
     if "typeId" in reference and "id" in reference:
         found = store.get(reference["typeId"], reference["id"])
         if found is not None:
-            reference["obj"] = copy.deepcopy(found)
+            reference["obj"] = clone(found)

@@ -15,6 +15,7 @@ Grammar (docs /api/predicates/query):
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,10 +42,8 @@ class PredicateError(ValueError):
 
 
 def _tokenize(text: str) -> list[tuple[str, Any, int]]:
-    tokens, pos = [], 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
+    tokens, pos, end = [], 0, len(text.rstrip())
+    while pos < end:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             raise PredicateError(f"Invalid input '{text[pos:].strip()[:1]}' (line 1, column {pos + 1})")
@@ -109,7 +108,7 @@ class _Parser:
         while self.is_word("and"):
             self.i += 1
             parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else (lambda obj: all(p(obj) for p in parts))
+        return parts[0] if len(parts) == 1 else _AllOf(parts)
 
     def unary(self) -> Matcher:
         if self.is_word("not") and (self.peek(1)[1] == "(" or self.peek(1)[0] == "name"):
@@ -135,15 +134,18 @@ class _Parser:
             self.i += 1
             op = "!=" if value == "<>" else value
             literal = self.scalar()
-            return lambda obj: _any_value(_get(obj, name), lambda v: _compare(v, op, literal))
+            matcher = lambda obj: _any_value(_get(obj, name), lambda v: _compare(v, op, literal))  # noqa: E731
+            return _OneOfTexts(name, [literal], matcher) if op == "=" and _plain_texts([literal]) else matcher
         if self.is_word("not") and self.is_word("in", 1):
             self.i += 2
             member = _membership(self.values())
             return lambda obj: _get(obj, name) is not None and not _any_value(_get(obj, name), member)
         if self.is_word("in"):
             self.i += 1
-            member = _membership(self.values())
-            return lambda obj: _any_value(_get(obj, name), member)
+            values = self.values()
+            member = _membership(values)
+            matcher = lambda obj: _any_value(_get(obj, name), member)  # noqa: E731
+            return _OneOfTexts(name, values, matcher) if _plain_texts(values) else matcher
         if self.is_word("is"):
             self.i += 1
             negate = self.is_word("not")
@@ -205,6 +207,42 @@ class _Parser:
 def compile_predicate(text: str, variables: dict[str, list[str]] | None = None) -> Matcher:
     """Parse one `where` predicate; raises PredicateError on bad syntax."""
     return _Parser(text, variables or {}).parse()
+
+
+# -- what a store index can use -------------------------------------------------------------
+class _OneOfTexts:
+    """`name = "text"` or `name in ("a", "b")` with plain text: a resource whose top-level `name`
+    is text matches only when it is one of `texts` (other values compare by their own rules)."""
+
+    def __init__(self, name: str, texts: list[str], matcher: Matcher):
+        self.name, self.texts, self.matcher = name, frozenset(texts), matcher
+
+    def __call__(self, obj: Any) -> bool:
+        value = _get(obj, self.name)
+        return value in self.texts if isinstance(value, str) else self.matcher(obj)
+
+
+class _AllOf:
+    def __init__(self, parts: list[Matcher]):
+        self.parts = parts
+
+    def __call__(self, obj: Any) -> bool:
+        return all(p(obj) for p in self.parts)
+
+
+def required_texts(matcher: Matcher) -> list[tuple[str, frozenset[str]]]:
+    """The (field, texts) conditions every match must meet: `field = "x"` / `field in (...)` terms
+    joined by `and` at the top of the predicate."""
+    if isinstance(matcher, _OneOfTexts):
+        return [(matcher.name, matcher.texts)]
+    if isinstance(matcher, _AllOf):
+        return [found for part in matcher.parts for found in required_texts(part)]
+    return []
+
+
+def _plain_texts(values: list[Any]) -> bool:
+    # timestamps compare as instants ("...00Z" equals "...00.000Z"), so they are not plain text
+    return all(isinstance(v, str) and not _TIMESTAMP.match(v) for v in values)
 
 
 # -- evaluation -------------------------------------------------------------------------------
@@ -272,12 +310,8 @@ def _compare(actual: Any, op: str, literal: Any) -> bool:
     pair = _coerce(actual, literal)
     if pair is None:
         return False
-    a, b = pair
-    return {
-        "=": a == b,
-        "!=": a != b,
-        ">": a > b,
-        ">=": a >= b,
-        "<": a < b,
-        "<=": a <= b,
-    }[op]
+    return _OPERATORS[op](*pair)
+
+
+_OPERATORS = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
+              "<=": operator.le}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .errors import invalid_input
-from .predicates import PredicateError, compile_predicate
+from .predicates import Matcher, PredicateError, compile_predicate, required_texts
+
+Narrow = Callable[[str, frozenset[str]], list[dict] | None]
 
 MAX_LIMIT = 500
 MAX_OFFSET = 10000
@@ -30,13 +33,22 @@ def _variables(params) -> dict[str, list[str]]:
     return {k[4:]: params.getlist(k) for k in params if k.startswith("var.")}
 
 
-def filter_where(items: list[dict], params) -> list[dict]:
+def _compile(text: str, variables: dict[str, list[str]]) -> Matcher:
+    try:
+        return compile_predicate(text, variables)
+    except PredicateError as exc:
+        raise invalid_input(f"Malformed parameter: where: Syntax error while parsing 'where'. {exc}") from None
+
+
+def filter_where(items: list[dict], params, narrow: Narrow | None = None) -> list[dict]:
+    """The items every `where` matches. `narrow(field, texts)` may answer, from an index, a subset
+    of `items` (in their order) holding every item whose `field` can be one of `texts`."""
     variables = _variables(params)
-    for text in params.getlist("where"):
-        try:
-            matcher = compile_predicate(text, variables)
-        except PredicateError as exc:
-            raise invalid_input(f"Malformed parameter: where: Syntax error while parsing 'where'. {exc}") from None
+    matchers = [_compile(text, variables) for text in params.getlist("where")]
+    if narrow is not None:
+        narrowed = (narrow(field, texts) for matcher in matchers for field, texts in required_texts(matcher))
+        items = min((found for found in narrowed if found is not None), key=len, default=items)
+    for matcher in matchers:
         items = [item for item in items if matcher(item)]
     return items
 
@@ -75,11 +87,11 @@ def _sort_key(value: Any) -> tuple:
     return (2, str(value))
 
 
-def run_query(items: list[dict], params) -> dict:
+def run_query(items: list[dict], params, narrow: Narrow | None = None) -> dict:
     limit = _int_param(params, "limit", 20, MAX_LIMIT)
     offset = _int_param(params, "offset", 0, MAX_OFFSET)
     with_total = params.get("withTotal", "true").lower() != "false"
-    matched = sort_items(filter_where(items, params), params)
+    matched = sort_items(filter_where(items, params, narrow), params)
     page = matched[offset : offset + limit]
     body: dict[str, Any] = {"limit": limit, "offset": offset, "count": len(page)}
     if with_total:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..indexes import IndexSpec
 from ..store import Ctx
 
 Action = Callable[[Ctx, dict, dict], None]
@@ -22,3 +23,4 @@ class ResourceKind:
     message_prefix: str | None = None  # e.g. "InventoryEntry" -> InventoryEntryCreated/Deleted
     created_message: str | None = None  # when not "<prefix>Created" (orders: OrderImported)
     wrap_created: str | None = None  # customers answer `{"customer": {...}}`
+    indexes: tuple[IndexSpec, ...] = ()  # beyond `key`, which every type has

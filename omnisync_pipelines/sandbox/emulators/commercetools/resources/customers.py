@@ -6,6 +6,7 @@ import hashlib
 
 from ..errors import CtError, invalid_input, invalid_operation, required
 from ..fields import address, custom_actions, custom_fields, setter
+from ..indexes import IndexSpec, field_index
 from ..store import Ctx
 from .base import ResourceKind
 
@@ -97,7 +98,8 @@ def _set_customer_number(ctx: Ctx, customer: dict, action: dict) -> None:
 
 def _validate(ctx: Ctx, customer: dict) -> None:
     email = customer["email"].lower()
-    for other in ctx.all("customer"):
+    others = ctx.candidates("customer", ("email.lower", email), ("customerNumber", customer.get("customerNumber")))
+    for other in others:
         if other["id"] == customer["id"]:
             continue
         if other["email"].lower() == email:
@@ -107,6 +109,11 @@ def _validate(ctx: Ctx, customer: dict) -> None:
         if number is not None and other.get("customerNumber") == number:
             raise CtError(400, "DuplicateField", f"A duplicate value '\"{number}\"' exists for field 'customerNumber'.",
                           field="customerNumber", duplicateValue=number)
+
+
+def _lower_email(customer: dict) -> tuple:
+    email = customer.get("email")
+    return (email.lower() if isinstance(email, str) else email,)
 
 
 CUSTOMERS = ResourceKind(
@@ -130,4 +137,5 @@ CUSTOMERS = ResourceKind(
     validate=_validate,
     message_prefix="Customer",
     wrap_created="customer",
+    indexes=(IndexSpec("email.lower", _lower_email), field_index("customerNumber")),
 )

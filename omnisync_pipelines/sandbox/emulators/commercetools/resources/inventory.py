@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import CtError, invalid_json, required
 from ..fields import channel_with_role, custom_actions, custom_fields, setter
+from ..indexes import field_index
 from ..store import Ctx
 from .base import ResourceKind
 
@@ -65,15 +66,18 @@ def _set_supply_channel(ctx: Ctx, entry: dict, action: dict) -> None:
         entry["supplyChannel"] = channel
 
 
+def _at(ctx: Ctx, sku, channel_id: str | None) -> list[dict]:
+    return [e for e in ctx.candidates("inventory-entry", ("sku", sku))
+            if e["sku"] == sku and (e.get("supplyChannel") or {}).get("id") == channel_id]
+
+
 def find_entry(ctx: Ctx, sku: str, channel_id: str | None) -> dict | None:
-    return next((e for e in ctx.all("inventory-entry")
-                 if e["sku"] == sku and (e.get("supplyChannel") or {}).get("id") == channel_id), None)
+    return next(iter(_at(ctx, sku, channel_id)), None)
 
 
 def _validate(ctx: Ctx, entry: dict) -> None:
     channel_id = (entry.get("supplyChannel") or {}).get("id")
-    clash = next((e for e in ctx.all("inventory-entry") if e["id"] != entry["id"] and e["sku"] == entry["sku"]
-                  and (e.get("supplyChannel") or {}).get("id") == channel_id), None)
+    clash = next((e for e in _at(ctx, entry["sku"], channel_id) if e["id"] != entry["id"]), None)
     if clash is not None:
         where = f"supply channel '{channel_id}'" if channel_id else "no supply channel"
         raise CtError(400, "DuplicateField",
@@ -100,4 +104,5 @@ INVENTORY = ResourceKind(
     },
     validate=_validate,
     message_prefix="InventoryEntry",
+    indexes=(field_index("sku"),),
 )

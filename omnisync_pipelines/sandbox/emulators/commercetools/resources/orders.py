@@ -21,6 +21,7 @@ from ..fields import (
     resolve,
     setter,
 )
+from ..indexes import field_index
 from ..store import Ctx
 from .base import ResourceKind
 from .inventory import adjust_stock, find_entry
@@ -39,7 +40,7 @@ def _times(money_value: dict, quantity: int) -> dict:
 
 
 def _product_with_sku(ctx: Ctx, sku: str) -> tuple[dict, dict] | None:
-    for product in ctx.all("product"):
+    for product in ctx.candidates("product", ("variants.sku", sku)):
         for data in (product["masterData"]["current"], product["masterData"]["staged"]):
             for variant in [data["masterVariant"], *data["variants"]]:
                 if variant.get("sku") == sku:
@@ -255,7 +256,7 @@ def _set_address(field: str):
 def _validate(ctx: Ctx, order: dict) -> None:
     number = order.get("orderNumber")
     if number is not None and any(o["id"] != order["id"] and o.get("orderNumber") == number
-                                  for o in ctx.all("order")):
+                                  for o in ctx.candidates("order", ("orderNumber", number))):
         raise duplicate("orderNumber", number)
 
 
@@ -285,4 +286,5 @@ ORDERS = ResourceKind(
     validate=_validate,
     message_prefix="Order",
     created_message="OrderImported",
+    indexes=(field_index("orderNumber"),),
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..errors import duplicate, invalid_input, invalid_operation, required
 from ..fields import money, optional_reference, reference, setter
-from ..store import Ctx
+from ..indexes import IndexSpec
+from ..store import Ctx, clone
 from .base import ResourceKind
 
 
@@ -47,7 +48,7 @@ def _create(ctx: Ctx, draft: dict) -> dict:
             data[name] = draft[name]
     published = bool(draft.get("publish", False))
     result = {"productType": product_type,
-              "masterData": {"current": data, "staged": copy.deepcopy(data), "published": published,
+              "masterData": {"current": data, "staged": clone(data), "published": published,
                              "hasStagedChanges": False}}
     if draft.get("key") is not None:
         result["key"] = draft["key"]
@@ -140,7 +141,7 @@ def _add_variant(ctx: Ctx, product: dict, action: dict) -> None:
     next_id = 1 + max(v["id"] for data in (master["current"], master["staged"]) for v in _all_variants(data))
     variant = _variant(ctx, action, next_id)
     for data in _targets(product, action):
-        data["variants"] = data["variants"] + [copy.deepcopy(variant)]
+        data["variants"] = data["variants"] + [clone(variant)]
     _refresh_flags(product)
 
 
@@ -161,7 +162,7 @@ def _set_sku(ctx: Ctx, variant: dict, action: dict) -> None:
 
 def _publish(ctx: Ctx, product: dict, action: dict) -> None:
     master = product["masterData"]
-    master["current"] = copy.deepcopy(master["staged"])
+    master["current"] = clone(master["staged"])
     master["published"] = True
     _refresh_flags(product)
     ctx.emit("product", product["id"], "ProductPublished", scope=action.get("scope", "All"), removedImageUrls=[])
@@ -173,12 +174,18 @@ def _unpublish(ctx: Ctx, product: dict, action: dict) -> None:
 
 
 def _revert(ctx: Ctx, product: dict, action: dict) -> None:
-    product["masterData"]["staged"] = copy.deepcopy(product["masterData"]["current"])
+    product["masterData"]["staged"] = clone(product["masterData"]["current"])
     _refresh_flags(product)
 
 
 def _set_data_field(field: str):
     return _data_action(lambda ctx, data, action: setter(field)(ctx, data, action))
+
+
+def variant_skus(product: dict) -> list:
+    """The SKUs of every variant, current and staged: a SKU is unique across products in both."""
+    master = product["masterData"]
+    return [v.get("sku") for data in (master["current"], master["staged"]) for v in _all_variants(data)]
 
 
 def _validate(ctx: Ctx, product: dict) -> None:
@@ -187,12 +194,10 @@ def _validate(ctx: Ctx, product: dict) -> None:
     staged_skus = [v["sku"] for v in _all_variants(master["staged"]) if v.get("sku")]
     if len(staged_skus) != len(set(staged_skus)):
         raise duplicate("sku", next(s for s in staged_skus if staged_skus.count(s) > 1))
-    for other in ctx.all("product"):
+    for other in ctx.candidates("product", *(("variants.sku", sku) for sku in own)):
         if other["id"] == product["id"]:
             continue
-        theirs = {v.get("sku") for data in (other["masterData"]["current"], other["masterData"]["staged"])
-                  for v in _all_variants(data)}
-        clash = sorted(own & theirs)
+        clash = sorted(own.intersection(variant_skus(other)))
         if clash:
             raise duplicate("sku", clash[0])
 
@@ -223,17 +228,20 @@ PRODUCTS = ResourceKind(
     },
     validate=_validate,
     message_prefix="Product",
+    indexes=(IndexSpec("variants.sku", variant_skus),),
 )
 
 
 # -- projections ------------------------------------------------------------------------------
-def projection(product: dict, staged: bool, inventory: list[dict], selection: dict | None) -> dict | None:
+def projection(product: dict, staged: bool, inventory_of: Callable[[str], list[dict]],
+               selection: dict | None) -> dict | None:
+    """`inventory_of(sku)`: the inventory entries of one SKU, in store order."""
     master = product["masterData"]
     if not staged and not master["published"]:
         return None
-    data = copy.deepcopy(master["staged"] if staged else master["current"])
+    data = clone(master["staged"] if staged else master["current"])
     for variant in _all_variants(data):
-        _fill_availability(variant, inventory)
+        _fill_availability(variant, inventory_of)
         if selection is not None:
             chosen = select_price(variant["prices"], selection)
             if chosen is not None:
@@ -243,8 +251,8 @@ def projection(product: dict, staged: bool, inventory: list[dict], selection: di
     return {**head, **data, "hasStagedChanges": master["hasStagedChanges"], "published": master["published"]}
 
 
-def _fill_availability(variant: dict, inventory: list[dict]) -> None:
-    entries = [e for e in inventory if variant.get("sku") and e["sku"] == variant["sku"]]
+def _fill_availability(variant: dict, inventory_of: Callable[[str], list[dict]]) -> None:
+    entries = inventory_of(variant["sku"]) if variant.get("sku") else []
     if not entries:
         return
     availability: dict = {}

@@ -1,0 +1,68 @@
+"""Secondary indexes over the store, so a lookup by key, SKU or order number reads a handful of
+resources instead of every one of its type.
+
+An index answers *candidates*: a superset of the resources that can hold a value, never missing
+one. Every caller re-checks its own condition on them, so an index changes how many resources are
+read, not what an answer is. Text values go into buckets; any other value (a number, a list element
+that is not text) goes into `odd`, which every lookup includes, because such values can still
+compare equal in ways a hash cannot tell (`5 == 5.0`; a query's `"5"` matches the number 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+Values = Callable[[dict], Iterable[Any]]  # resource -> the values it is found by (None: not indexed)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    values: Values
+    field: str | None = None  # set when `values` is exactly the top-level field: a `where` on it can use the index
+
+
+def field_index(name: str) -> IndexSpec:
+    """The top-level field `name`; a list holds every element (as a query predicate matches any)."""
+
+    def values(resource: dict) -> Iterable[Any]:
+        value = resource.get(name)
+        return value if isinstance(value, list) else (value,)
+
+    return IndexSpec(name, values, field=name)
+
+
+class Index:
+    def __init__(self, spec: IndexSpec):
+        self.spec = spec
+        self.buckets: dict[str, set[str]] = {}
+        self.odd: set[str] = set()
+        self.indexed: dict[str, tuple[Any, ...]] = {}  # id -> values as indexed (removal must not re-read)
+
+    def add(self, resource_id: str, resource: dict) -> None:
+        values = tuple(v for v in self.spec.values(resource) if v is not None)
+        self.indexed[resource_id] = values
+        for value in values:
+            if isinstance(value, str):
+                self.buckets.setdefault(value, set()).add(resource_id)
+            else:
+                self.odd.add(resource_id)
+
+    def discard(self, resource_id: str) -> None:
+        for value in self.indexed.pop(resource_id, ()):
+            if isinstance(value, str):
+                bucket = self.buckets.get(value)
+                if bucket is not None:
+                    bucket.discard(resource_id)
+                    if not bucket:
+                        del self.buckets[value]
+            else:
+                self.odd.discard(resource_id)
+
+    def candidates(self, value: Any) -> set[str]:
+        found = set(self.odd)
+        if isinstance(value, str):
+            found |= self.buckets.get(value, set())
+        return found
