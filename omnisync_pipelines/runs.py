@@ -61,6 +61,9 @@ def run_job(
     instance = instance or dagster_instance()  # before loading the definitions: a wrong setup fails fast
     definitions = load_definitions()
     job = definitions.resolve_job_def(job_name)
+    from omnisync_pipelines.defs.jobs import launch_tags
+
+    tags = launch_tags(instance, job, tags)  # a job with the stock flow's location partitions: every store
     result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags, run_config=QUIET if quiet else None)
     failures = [
         f"{event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[0]}"

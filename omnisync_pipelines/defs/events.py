@@ -5,6 +5,8 @@ after it (only those received at least `OMNISYNC_INBOX_SETTLE_S` ago, see `Inbox
 them into batches of at most `OMNISYNC_EVENT_BATCH` events and requests one `event_sync` run per
 batch, keyed `inbox:<first id>-<last id>`: Dagster never launches a run key twice, and the sensor
 also skips a key the instance already holds, so a batch never runs twice even if the cursor is lost.
+Each run spans every known location partition of the stock flow (the stores are registered when a
+full or delta sync is launched).
 """
 
 import json
@@ -12,7 +14,7 @@ import os
 
 import dagster as dg
 
-from omnisync_pipelines.defs.jobs import SYNC_SELECTION
+from omnisync_pipelines.defs.jobs import SYNC_SELECTION, every_location_tags
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
 from omnisync_pipelines.defs.runtime import with_connector
 from omnisync_pipelines.defs.specs import MODE_TAG
@@ -69,6 +71,14 @@ def _already_requested(context: dg.SensorEvaluationContext, run_key: str) -> boo
     return bool(instance.get_run_ids(dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1))
 
 
+def _every_location(context: dg.SensorEvaluationContext) -> dict[str, str]:
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # a context built without an instance: a run about every store
+        return {}
+    return every_location_tags(instance)
+
+
 @dg.sensor(job=event_sync, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED)
 def inbox_sensor(context: dg.SensorEvaluationContext, omnisync: OmnisyncResource) -> dg.SensorResult:
     """One targeted event_sync run per batch of new webhook-inbox events (cursor: last inbox id)."""
@@ -79,6 +89,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, omnisync: OmnisyncResource
     if not events:
         return dg.SensorResult(skip_reason=f"no inbox events after id {after} (settled {settle_s:g}s)", cursor=str(after))
     requests, skipped = [], []
+    every_location = _every_location(context)
     for start in range(0, len(events), batch_size):
         batch = events[start : start + batch_size]
         span = f"{batch[0]['id']}-{batch[-1]['id']}"
@@ -86,7 +97,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, omnisync: OmnisyncResource
         if _already_requested(context, run_key):
             skipped.append(run_key)
             continue
-        requests.append(dg.RunRequest(run_key=run_key, tags={EVENT_BATCH_TAG: span, **batch_targets(batch)}))
+        requests.append(dg.RunRequest(run_key=run_key, tags={EVENT_BATCH_TAG: span, **batch_targets(batch), **every_location}))
     cursor = str(events[-1]["id"])
     if not requests:
         return dg.SensorResult(skip_reason=f"events up to id {cursor} already ran: {', '.join(skipped)}", cursor=cursor)

@@ -1,21 +1,55 @@
-"""The stock flow: POS counts -> plan -> relative pushes to commercetools inventory per supply channel."""
+"""The stock flow: POS counts -> plan -> relative pushes to commercetools inventory per supply channel.
+
+Plan and push are partitioned by location (`LOCATIONS`), so one store can be re-synced or back-filled
+alone. A run is about the stores of its partition key or partition range. Dagster refuses a run of
+the push without one once the plan has a materialization, so every launch gives one: the sync jobs'
+launch points add the whole range (`jobs.launch_tags`). The plan and push tables keep one row set
+per store: a run replaces the rows of its own stores and leaves the others' as they were.
+"""
 
 
 import asyncio
+import re
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
+from omnisync_pipelines.defs.runtime import run_mode
 from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
-from omnisync_pipelines.defs.targets import only_targeted_stock
+from omnisync_pipelines.defs.targets import only_targeted_stock, targeted_products
 from omnisync_pipelines.engine.fulfilment_status import status_flow
 from omnisync_pipelines.engine.options import SyncOptions
-from omnisync_pipelines.engine.stock_plan import plan_stock, stock_flow
+from omnisync_pipelines.engine.stock_plan import (
+    plan_stock,
+    plan_stock_changes,
+    snapshot_high_water,
+    stock_flow,
+)
 from omnisync_pipelines.engine.stock_push import push_stock
 from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.ops import CallLogBuffer
+
+# Dynamic, not static: a store that opens is a new entry in omnisync.yaml's `locations`, and the
+# launch of the next sync run (schedule tick, `omnisync sync`, the demo) adds its key here, so its
+# partition exists without a redeploy or a code-location reload. One definition serves every POS:
+# the keys are omnisync's own location keys (`locations[].key`), not POS outlet ids, and one job
+# (full_sync) can hold only one partitions definition. Keys are only added: a closed store keeps
+# its history, and its plan comes out empty once it leaves the configuration.
+# No backfill policy: Dagster's default for a partitioned asset is one run per partition, so a
+# backfill over several stores is one run per store, and those runs may run side by side.
+LOCATIONS = dg.DynamicPartitionsDefinition(name="locations")
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def run_locations(context: dg.AssetExecutionContext) -> list[str] | None:
+    """The stores the run is about (its partition key or range); None for a run given neither, which
+    Dagster allows only before the plan's first materialization: then it is about every store."""
+    if context.has_partition_key or context.has_partition_key_range:
+        return list(context.partition_keys)
+    return None
 
 
 def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
@@ -26,21 +60,34 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
         # after the fulfilment pushes: their POS sales (and voids) move counts this plan must carry (flow 5)
         deps=[dg.AssetKey([pos, "stock"]), dg.AssetKey(["commercetools", "catalog"]),
               dg.AssetKey(["push", status_flow(pos)])],
+        partitions_def=LOCATIONS,
         group_name="stock",
         kinds={"duckdb"},
         pool="duckdb",
         description=f"Stock changes {pos} -> commercetools: one row per (SKU, location) whose POS count moved "
-        "since it was last applied, with its idempotency key. SKUs unknown to commercetools are rejected.",
+        "since it was last applied, with its idempotency key. SKUs unknown to commercetools are rejected. "
+        "Partitioned by location: a run replaces the rows of its stores only.",
     )
     def plan(context: dg.AssetExecutionContext, omnisync: OmnisyncResource) -> dg.MaterializeResult:
         ops = omnisync.ops_store()
+        locations = run_locations(context)
+        full = run_mode(context) == "full"
         with omnisync.warehouse() as con:
-            rows, rejections = plan_stock(con, pos, ops.baselines_frame(pos))
+            if full:
+                rows, rejections = plan_stock(con, pos, ops.baselines_frame(pos), locations=locations)
+                high_water = snapshot_high_water(con, pos, locations=locations)
+            else:
+                rows, rejections, high_water = plan_stock_changes(con, pos, ops, locations=locations)
             rows = only_targeted_stock(context, con, pos, rows)
-            warehouse.replace_table(con, "plan", flow, rows)
+            replace_location_rows(con, "plan", flow, rows, locations)
         ops.add_rejections(flow, rejections)
+        # An event run plans only the SKUs its events named: its high water would pass rows it left out.
+        if targeted_products(context) is None:
+            ops.stage_plan_watermarks(flow, high_water, token=context.run_id)
         return dg.MaterializeResult(
             metadata={
+                "locations": _described(locations),
+                "diff": "full snapshot" if full else "changed since the plan watermarks",
                 "planned": len(rows),
                 "initial": int((rows["kind"] == "initial").sum()),
                 "units_moved": int(rows["expected_delta"].abs().sum()) if len(rows) else 0,
@@ -52,17 +99,20 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=["push", flow],
         deps=[plan],
+        partitions_def=LOCATIONS,
         group_name="stock",
         kinds={"commercetools", "duckdb"},
         pool="duckdb",
         description=f"Applies plan/{flow} to commercetools inventory as relative changes, each exactly once "
-        "(ledger + movement stamp on the entry). The table lists this run's outcome per idempotency key.",
+        "(ledger + movement stamp on the entry). The table lists the outcome per idempotency key of the "
+        "last run of each store.",
     )
     def push(context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials) -> dg.MaterializeResult:
         config = omnisync.load_config()
         ops = omnisync.ops_store()
+        locations = run_locations(context)
         with omnisync.warehouse() as con:
-            plan_rows = warehouse.read_table(con, "plan", flow)
+            plan_rows = read_location_rows(con, "plan", flow, locations)
         call_log = CallLogBuffer(ops)
 
         async def main():
@@ -78,8 +128,12 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
             call_log.flush()
         outcomes = _outcomes(plan_rows, ops.ledger_statuses(plan_rows["idempotency_key"]) if len(plan_rows) else {})
         with omnisync.warehouse() as con:
-            warehouse.replace_table(con, "push", flow, outcomes)
-        summary = stats.as_dict() if stats else {"processed": 0}
+            replace_location_rows(con, "push", flow, outcomes, locations)
+        # Every planned count is now applied, rejected or in the ledger (the next plan carries what is
+        # still `retrying`); one deferred to the fast lane is in none of them, so it keeps the watermark.
+        if stats is None or not stats.deferred:
+            ops.commit_plan_watermarks(flow, locations, token=context.run_id)
+        summary = {"locations": _described(locations), **(stats.as_dict() if stats else {"processed": 0})}
         context.log.info(stats.summary() if stats else f"{flow}: nothing to push")
         if stats and stats.failed:
             raise dg.Failure(
@@ -89,6 +143,47 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata=summary)
 
     return [plan, push]
+
+
+def replace_location_rows(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame, locations: list[str] | None
+) -> None:
+    """Replace the rows of `locations` in schema.table, keeping every other store's rows; None
+    replaces the whole table."""
+    if locations is None or not warehouse.table_exists(con, schema, table):
+        warehouse.replace_table(con, schema, table, frame)
+        return
+    target = _table(schema, table)
+    con.register("_incoming", frame)
+    try:
+        con.execute("BEGIN")
+        con.execute(f"DELETE FROM {target} WHERE list_contains(?, location_key)", [locations])
+        if len(frame):
+            con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _incoming")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_incoming")
+
+
+def read_location_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, locations: list[str] | None) -> pd.DataFrame:
+    """The rows of `locations` (None: all rows) of schema.table; an empty frame when there is no table."""
+    if locations is None or not warehouse.table_exists(con, schema, table):
+        return warehouse.read_table(con, schema, table)
+    return con.execute(f"SELECT * FROM {_table(schema, table)} WHERE list_contains(?, location_key)", [locations]).df()
+
+
+def _table(schema: str, table: str) -> str:
+    for name in (schema, table):
+        if not _TABLE_NAME.match(name):
+            raise ValueError(f"not a safe identifier: {name!r}")
+    return f"{schema}.{table}"
+
+
+def _described(locations: list[str] | None) -> str:
+    return "all" if locations is None else ", ".join(locations)
 
 
 def _outcomes(plan_rows: pd.DataFrame, statuses: dict[str, str]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from omnisync_pipelines.defs.jobs import launch_tags
 from omnisync_pipelines.defs.snapshots import SCHEMA_CHECK
 from omnisync_pipelines.defs.specs import MODE_TAG
 from omnisync_pipelines.runs import load_definitions
@@ -32,7 +33,8 @@ def run_stock_path(instance, mode: str) -> dg.ExecuteInProcessResult:
     job = definitions.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection=selection.resolve(definitions.resolve_asset_graph())
     )
-    return job.execute_in_process(instance=instance, tags={MODE_TAG: mode}, raise_on_error=False)
+    tags = launch_tags(instance, job, {MODE_TAG: mode})  # every store's partition
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:

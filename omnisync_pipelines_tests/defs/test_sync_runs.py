@@ -9,6 +9,7 @@ records of the same run are applied; the stock path can be materialized on its o
 import duckdb
 import pandas as pd
 
+from omnisync_pipelines.defs.jobs import launch_tags
 from omnisync_pipelines.demo import _play
 from omnisync_pipelines.runs import load_definitions, run_job
 from omnisync_pipelines.sandbox.scenario import trading_day
@@ -108,7 +109,8 @@ def test_the_stock_path_materializes_on_its_own(sandbox, instance):
     job = definitions.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection=selection.resolve(definitions.resolve_asset_graph())
     )
-    result = job.execute_in_process(instance=instance, tags={"omnisync/mode": "delta"}, raise_on_error=False)
+    tags = launch_tags(instance, job, {"omnisync/mode": "delta"})  # every store's partition
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
     assert result.success
     materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
     assert ("push", STOCK_FLOW) in materialized and ("plan", STOCK_FLOW) in materialized
