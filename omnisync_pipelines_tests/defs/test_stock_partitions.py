@@ -25,6 +25,7 @@ from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmul
 from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.scenario import build_world
 from omnisync_pipelines.sandbox.serve import SandboxServer
+from omnisync_pipelines.store.ops import OpsStore
 
 STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
 PLAN, PUSH = ("plan", STOCK_FLOW), ("push", STOCK_FLOW)
@@ -125,9 +126,15 @@ def test_berlin_re_synced_alone_moves_only_berlin(stores, instance):
     munich_push = stores.table(f"SELECT * FROM push.{STOCK_FLOW} WHERE location_key = 'munich' ORDER BY sku")
     assert len(munich_plan) and len(munich_push)
 
+    watermarks_before = OpsStore.from_url().plan_watermarks(STOCK_FLOW)
+    assert set(watermarks_before) == {"berlin", "munich"}, "the full sync's push committed a watermark per store"
+
     result = run_stock_sync(instance, "berlin")
     assert result.success
     assert stock_partitions(instance, result.run_id) == {PLAN: {"berlin"}, PUSH: {"berlin"}}
+    watermarks = OpsStore.from_url().plan_watermarks(STOCK_FLOW)
+    assert watermarks["berlin"] > watermarks_before["berlin"], "Berlin's found tees are behind its new watermark"
+    assert watermarks["munich"] == watermarks_before["munich"], "Munich's damaged hoodies are still ahead of its watermark"
 
     assert stores.ct_levels("berlin")[tee] == stores.pos_level(tee, "berlin")
     assert stores.ct_levels("munich") == munich_in_ct, "Munich's damaged hoodies wait for Munich's own run"
