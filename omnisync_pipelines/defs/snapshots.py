@@ -27,6 +27,21 @@ from omnisync_pipelines.store import warehouse
 
 SCHEMA_CHECK = "matches_canonical_schema"
 
+# Child tables a delta read re-reads whole per parent: a commercetools product comes back with every
+# price of its variants, an order or sale with all its lines and payments, a return with all its
+# lines. Merged by their own key alone, a child the read no longer holds (a price replaced under a
+# new id, a removed line) would stay beside its successor; instead all rows of the parents re-read
+# are replaced. Value: the parent key column, and the table of the same read that lists every parent
+# re-read (None: the parents in the child rows themselves, so a SKU left with no price at all keeps
+# its old ones until the next full run). "*" is any system. Not Lightspeed X prices: its delta
+# reads single price book entries, not whole products.
+_WHOLE_PER_PARENT: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("commercetools", "prices"): ("sku", None),
+    ("*", "order_lines"): ("order_id", "orders"),
+    ("*", "order_payments"): ("order_id", "orders"),
+    ("*", "return_lines"): ("return_id", "returns"),
+}
+
 
 def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
     keys = [dg.AssetKey([spec.system, table]) for table in spec.tables]
@@ -74,7 +89,7 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
             with omnisync.warehouse() as con:
                 for table, key in zip(spec.tables, keys, strict=True):
                     rejected = sum(1 for r in result.rejected if r.entity in (table, spec.entity))
-                    yield _write(con, spec.system, table, key, frames[table], replace=since is None,
+                    yield _write(con, spec.system, table, key, frames, replace=since is None,
                                  metadata={"mode": mode, "rejected": rejected, "cursor": result.cursor or ""})
         for table, key in zip(spec.tables, keys, strict=True):
             yield dg.AssetCheckResult(
@@ -102,12 +117,13 @@ async def _verified_read(connector, entity: str, since: str | None):
 
 
 def _write(
-    con, system: str, table: str, key: dg.AssetKey, frame, *, replace: bool, metadata: dict
+    con, system: str, table: str, key: dg.AssetKey, frames: dict, *, replace: bool, metadata: dict
 ) -> dg.MaterializeResult:
+    frame = frames[table]
     if replace:
         warehouse.replace_table(con, system, table, frame)
     else:
-        warehouse.upsert_table(con, system, table, frame, list(TABLE_KEYS[table]))
+        warehouse.upsert_table(con, system, table, frame, list(TABLE_KEYS[table]), **_parents(system, table, frames))
     total = con.execute(f"SELECT count(*) FROM {system}.{table}").fetchall()[0][0]
     return dg.MaterializeResult(
         asset_key=key,
@@ -118,6 +134,16 @@ def _write(
             "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)) if len(frame) else "",
         },
     )
+
+
+def _parents(system: str, table: str, frames: dict) -> dict:
+    rule = _WHOLE_PER_PARENT.get((system, table)) or _WHOLE_PER_PARENT.get(("*", table))
+    if rule is None:
+        return {}
+    parent_key, parent_table = rule
+    if parent_table is None:
+        return {"parent_key": parent_key}
+    return {"parent_key": parent_key, "parents": frames[parent_table][parent_key].dropna().unique().tolist()}
 
 
 def _validate(table: str, frame) -> str | None:

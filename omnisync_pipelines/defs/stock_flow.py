@@ -9,10 +9,8 @@ per store: a run replaces the rows of its own stores and leaves the others' as t
 
 
 import asyncio
-import re
 
 import dagster as dg
-import duckdb
 import pandas as pd
 
 from omnisync_pipelines.connectors.registry import open_connector
@@ -29,8 +27,8 @@ from omnisync_pipelines.engine.stock_plan import (
     stock_flow,
 )
 from omnisync_pipelines.engine.stock_push import push_stock
-from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.ops import CallLogBuffer
+from omnisync_pipelines.store.warehouse import read_location_rows, replace_location_rows
 
 # Dynamic, not static: a store that opens is a new entry in omnisync.yaml's `locations`, and the
 # launch of the next sync run (schedule tick, `omnisync sync`, the demo) adds its key here, so its
@@ -41,7 +39,6 @@ from omnisync_pipelines.store.ops import CallLogBuffer
 # No backfill policy: Dagster's default for a partitioned asset is one run per partition, so a
 # backfill over several stores is one run per store, and those runs may run side by side.
 LOCATIONS = dg.DynamicPartitionsDefinition(name="locations")
-_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def run_locations(context: dg.AssetExecutionContext) -> list[str] | None:
@@ -102,7 +99,9 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
         partitions_def=LOCATIONS,
         group_name="stock",
         kinds={"commercetools", "duckdb"},
-        pool="duckdb",
+        # No pool "duckdb": the push opens DuckDB twice, briefly (its plan rows before the HTTP phase,
+        # its outcomes after), and `warehouse.connect` waits for the file lock, so the stores' pushes
+        # run side by side instead of queueing behind each other's HTTP calls.
         description=f"Applies plan/{flow} to commercetools inventory as relative changes, each exactly once "
         "(ledger + movement stamp on the entry). The table lists the outcome per idempotency key of the "
         "last run of each store.",
@@ -143,43 +142,6 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata=summary)
 
     return [plan, push]
-
-
-def replace_location_rows(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame, locations: list[str] | None
-) -> None:
-    """Replace the rows of `locations` in schema.table, keeping every other store's rows; None
-    replaces the whole table."""
-    if locations is None or not warehouse.table_exists(con, schema, table):
-        warehouse.replace_table(con, schema, table, frame)
-        return
-    target = _table(schema, table)
-    con.register("_incoming", frame)
-    try:
-        con.execute("BEGIN")
-        con.execute(f"DELETE FROM {target} WHERE list_contains(?, location_key)", [locations])
-        if len(frame):
-            con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _incoming")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_incoming")
-
-
-def read_location_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, locations: list[str] | None) -> pd.DataFrame:
-    """The rows of `locations` (None: all rows) of schema.table; an empty frame when there is no table."""
-    if locations is None or not warehouse.table_exists(con, schema, table):
-        return warehouse.read_table(con, schema, table)
-    return con.execute(f"SELECT * FROM {_table(schema, table)} WHERE list_contains(?, location_key)", [locations]).df()
-
-
-def _table(schema: str, table: str) -> str:
-    for name in (schema, table):
-        if not _TABLE_NAME.match(name):
-            raise ValueError(f"not a safe identifier: {name!r}")
-    return f"{schema}.{table}"
 
 
 def _described(locations: list[str] | None) -> str:

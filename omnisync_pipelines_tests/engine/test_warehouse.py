@@ -45,3 +45,49 @@ def test_a_delta_after_an_upgrade_adds_the_columns_the_new_model_has():
     rows = con.execute("SELECT order_id, total_gross, shipping_method_name, shipping_price FROM commercetools.orders "
                        "ORDER BY order_id").fetchall()
     assert rows == [("o1", 1000, None, None), ("o2", 2100, "DHL", 495)]
+
+
+def test_a_delta_that_re_read_a_sku_whole_drops_the_price_replaced_under_a_new_id():
+    con = duckdb.connect()
+    warehouse.replace_table(con, "commercetools", "prices", pd.DataFrame(
+        {"system_id": ["p-tee", "p-cap"], "sku": ["TEE-RED-S", "CAP-BLUE"], "amount": [999, 1499]}))
+    # the merchant replaced the tee's price (setPrices): a new price id, the old one is gone
+    delta = pd.DataFrame({"system_id": ["p-tee-2"], "sku": ["TEE-RED-S"], "amount": [1099]})
+    warehouse.upsert_table(con, "commercetools", "prices", delta, ["system_id"], parent_key="sku")
+    rows = con.execute("SELECT sku, system_id, amount FROM commercetools.prices ORDER BY sku").fetchall()
+    assert rows == [("CAP-BLUE", "p-cap", 1499), ("TEE-RED-S", "p-tee-2", 1099)]
+
+
+def test_a_re_read_order_replaces_its_lines_and_leaves_other_orders_lines():
+    con = duckdb.connect()
+    warehouse.replace_table(con, "commercetools", "order_lines", pd.DataFrame(
+        {"order_id": ["o1", "o1", "o2"], "line_id": ["l1", "l2", "l1"], "quantity": [1, 2, 1]}))
+    # o1 was edited (its second line removed) and o3 is new; o2 was not re-read
+    delta = pd.DataFrame({"order_id": ["o1", "o3"], "line_id": ["l1", "l1"], "quantity": [1, 4]})
+    warehouse.upsert_table(con, "commercetools", "order_lines", delta, ["order_id", "line_id"],
+                           parent_key="order_id", parents=["o1", "o3"])
+    rows = con.execute("SELECT order_id, line_id, quantity FROM commercetools.order_lines ORDER BY ALL").fetchall()
+    assert rows == [("o1", "l1", 1), ("o2", "l1", 1), ("o3", "l1", 4)]
+
+
+def test_a_re_read_parent_with_no_children_left_loses_its_old_ones():
+    con = duckdb.connect()
+    warehouse.replace_table(con, "commercetools", "return_lines", pd.DataFrame(
+        {"return_id": ["r1", "r2"], "line_id": ["l1", "l1"], "quantity": [1, 1]}))
+    empty = pd.DataFrame({"return_id": pd.Series(dtype=str), "line_id": pd.Series(dtype=str),
+                          "quantity": pd.Series(dtype="int64")})
+    warehouse.upsert_table(con, "commercetools", "return_lines", empty, ["return_id", "line_id"],
+                           parent_key="return_id", parents=["r1"])
+    assert con.execute("SELECT return_id FROM commercetools.return_lines").fetchall() == [("r2",)]
+
+
+def test_a_store_run_replaces_its_own_plan_rows_and_reads_only_them():
+    con = duckdb.connect()
+    plan = pd.DataFrame({"sku": ["TEE", "TEE", "CAP"], "location_key": ["berlin", "munich", "berlin"], "delta": [1, 2, 3]})
+    warehouse.replace_location_rows(con, "plan", "stock", plan, None)
+    warehouse.replace_location_rows(con, "plan", "stock", pd.DataFrame(
+        {"sku": ["CAP"], "location_key": ["munich"], "delta": [5]}), ["munich"])
+    assert warehouse.read_location_rows(con, "plan", "stock", ["berlin"])["delta"].tolist() == [1, 3]
+    assert warehouse.read_location_rows(con, "plan", "stock", ["munich"]).to_dict("records") == [
+        {"sku": "CAP", "location_key": "munich", "delta": 5}]
+    assert len(warehouse.read_location_rows(con, "plan", "stock", None)) == 3
