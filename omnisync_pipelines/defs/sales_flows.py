@@ -48,9 +48,12 @@ async def open_sales_retry(omnisync: OmnisyncResource, secrets: dict[str, dict],
 
     def record(order: Order, lines: list[OrderLine], payments: list[Payment]) -> None:
         with omnisync.warehouse() as con:
-            for table, rows in (("orders", [order]), ("order_lines", lines), ("order_payments", payments)):
+            # the sale is re-read whole: lines or payments it no longer has must go from the snapshot too
+            warehouse.upsert_table(con, order.system, "orders", schemas.frame_from_records("orders", [order]),
+                                   list(TABLE_KEYS["orders"]))
+            for table, rows in (("order_lines", lines), ("order_payments", payments)):
                 warehouse.upsert_table(con, order.system, table, schemas.frame_from_records(table, rows),
-                                       list(TABLE_KEYS[table]))
+                                       list(TABLE_KEYS[table]), parent_key="order_id", parents=[order.order_id])
 
     async with open_connector(config.pos, config, secrets[config.pos], call_log=call_log) as pos, \
             open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct:
