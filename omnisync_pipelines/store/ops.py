@@ -10,12 +10,13 @@ import json
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, case, create_engine, event, select, update
+from sqlalchemy import Engine, bindparam, case, create_engine, event, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnisync_pipelines.canonical.models import Rejection
@@ -25,6 +26,31 @@ from omnisync_pipelines.store import tables as t
 DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
 LEDGER_STATUSES = ("retrying", "applied", "rejected", "superseded")
 BASELINE_LOOKUP_BATCH = 5_000  # pairs per statement: 10,000 bound parameters, under SQLite's 32,766
+KEYS_PER_STATEMENT = 500  # an IN (...) list per statement
+
+
+def _chunks(items: list, size: int = KEYS_PER_STATEMENT) -> Iterable[list]:
+    return (items[start : start + size] for start in range(0, len(items), size))
+
+
+def _upsert_many(conn, stmt, key: list[str], rows: list[dict]) -> None:
+    """`stmt` (an INSERT ... ON CONFLICT) for every row. SQLite: the driver runs one prepared
+    statement over the rows. PostgreSQL: multi-row INSERTs, which SQLAlchemy builds for an upsert
+    ("insertmanyvalues") only when it has a RETURNING clause (without one, psycopg2 sends a
+    statement per row); one such INSERT may touch a row only once, so a key given twice goes in a
+    later round: in order, the rounds leave what row-by-row upserts would."""
+    rounds: list[list[dict]] = []
+    seen: Counter = Counter()
+    for row in rows:
+        ident = tuple(row[name] for name in key)
+        if seen[ident] == len(rounds):
+            rounds.append([])
+        rounds[seen[ident]].append(row)
+        seen[ident] += 1
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.returning(*(stmt.table.c[name] for name in key))
+    for batch in rounds:
+        conn.execute(stmt, batch).close()
 
 
 def current_holder() -> str:
@@ -76,12 +102,15 @@ class OpsStore:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-        engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args or {})
+        # psycopg2: an UPDATE run for many rows goes in pages (execute_batch), not a round trip per row
+        batching = {"executemany_mode": "values_plus_batch"} if make_url(url).get_driver_name() == "psycopg2" else {}
+        engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args or {}, **batching)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
         if create:
             t.metadata.create_all(engine)
+            t.REJECTED_BY_KEY.create(engine, checkfirst=True)  # create_all adds none to a table that exists
         return store
 
     # ledger -----------------------------------------------------------------------------------
@@ -93,8 +122,7 @@ class OpsStore:
         keys = list(keys)
         found: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
+            for chunk in _chunks(keys):
                 rows = conn.execute(
                     select(t.ledger.c.idempotency_key, t.ledger.c.status).where(t.ledger.c.idempotency_key.in_(chunk))
                 )
@@ -103,17 +131,7 @@ class OpsStore:
 
     def mark_retrying(self, key: str, *, flow: str, target: str, source: str, record_ref: str, payload: dict) -> None:
         """Record the intent before the call, so a crash after it leaves evidence to recover from."""
-        stamp = now()
-        stmt = self._insert(t.ledger).values(
-            idempotency_key=key, flow=flow, target_system=target, source_system=source, record_ref=record_ref,
-            status="retrying", attempts=1, payload=json.dumps(payload, default=str), created_at=stamp, updated_at=stamp,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["idempotency_key"],
-            set_={"status": "retrying", "attempts": t.ledger.c.attempts + 1, "updated_at": stamp},
-        )
-        with self.engine.begin() as conn:
-            conn.execute(stmt)
+        self.mark_retrying_many(flow, target, source, [(key, record_ref, payload)])
 
     def mark_retrying_many(self, flow: str, target: str, source: str, intents: list[tuple[str, str, dict]]) -> None:
         """`mark_retrying` for (key, record_ref, payload) intents, in one transaction."""
@@ -125,7 +143,7 @@ class OpsStore:
             set_={"status": "retrying", "attempts": t.ledger.c.attempts + 1, "updated_at": stamp},
         )
         with self.engine.begin() as conn:
-            conn.execute(stmt, [
+            _upsert_many(conn, stmt, ["idempotency_key"], [
                 {"idempotency_key": key, "flow": flow, "target_system": target, "source_system": source,
                  "record_ref": ref, "status": "retrying", "attempts": 1, "payload": json.dumps(payload, default=str),
                  "result": None, "error": None, "created_at": stamp, "updated_at": stamp}
@@ -133,31 +151,28 @@ class OpsStore:
 
     def mark_applied_many(self, outcomes: list[tuple[str, dict, dict | None]]) -> None:
         """`mark_applied` for (key, result, baseline) outcomes, in one transaction."""
-        if not outcomes:
-            return
-        stamp = now()
-        with self.engine.begin() as conn:
-            for key, result, baseline in outcomes:
-                self._applied(conn, key, result, baseline, stamp)
+        if outcomes:
+            with self.engine.begin() as conn:
+                self._applied(conn, outcomes, now())
 
     def mark_applied(self, key: str, result: dict, baseline: dict | None = None) -> None:
         """Applied, and the stock baseline advanced, in one transaction."""
         with self.engine.begin() as conn:
-            self._applied(conn, key, result, baseline, now())
+            self._applied(conn, [(key, result, baseline)], now())
 
-    def _applied(self, conn, key: str, result: dict, baseline: dict | None, stamp: datetime) -> None:
+    def _applied(self, conn, outcomes: list[tuple[str, dict, dict | None]], stamp: datetime) -> None:
+        """A few statements however many outcomes: the ledger rows (one prepared UPDATE, executed
+        many), the baselines (one upsert) and the rejections of these keys (an UPDATE per chunk)."""
         conn.execute(
-            update(t.ledger)
-            .where(t.ledger.c.idempotency_key == key)
-            .values(status="applied", result=json.dumps(result, default=str), error=None, updated_at=stamp)
-        )
-        if baseline is not None:
-            self._upsert_baseline(conn, **baseline, last_key=key, stamp=stamp)
-        conn.execute(
-            update(t.rejected)
-            .where(t.rejected.c.idempotency_key == key, t.rejected.c.status.in_(("open", "held", "released")))
-            .values(status="resolved", updated_at=stamp)
-        )
+            update(t.ledger).where(t.ledger.c.idempotency_key == bindparam("applied_key"))
+            .values(status="applied", result=bindparam("applied_result"), error=None, updated_at=stamp),
+            [{"applied_key": key, "applied_result": json.dumps(result, default=str)} for key, result, _ in outcomes])
+        counts = [{**baseline, "last_key": key} for key, _, baseline in outcomes if baseline is not None]
+        self._advance_baselines(conn, counts, stamp)
+        c = t.rejected.c
+        for chunk in _chunks(sorted({key for key, _, _ in outcomes})):
+            conn.execute(update(t.rejected).where(c.idempotency_key.in_(chunk), c.status.in_(("open", "held", "released")))
+                         .values(status="resolved", updated_at=stamp))
 
     def mark_failed(self, key: str, status: str, error: str) -> None:
         assert status in ("rejected", "superseded", "retrying")
@@ -172,18 +187,19 @@ class OpsStore:
             return [dict(row._mapping) for row in rows]
 
     # stock baselines --------------------------------------------------------------------------
-    def _upsert_baseline(self, conn, *, source_system, sku, location_key, level, version, last_key, stamp) -> None:
-        stmt = self._insert(t.stock_baseline).values(
-            source_system=source_system, sku=sku, location_key=location_key, level=level, version=version,
-            last_key=last_key, updated_at=stamp,
+    def _advance_baselines(self, conn, baselines: list[dict], stamp: datetime) -> None:
+        """Upsert each (source_system, sku, location_key, level, version, last_key); a baseline never
+        goes back to an older POS count."""
+        if not baselines:
+            return
+        stmt = self._insert(t.stock_baseline)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_system", "sku", "location_key"],
+            set_={name: stmt.excluded[name] for name in ("level", "version", "last_key", "updated_at")},
+            where=t.stock_baseline.c.version <= stmt.excluded.version,
         )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["source_system", "sku", "location_key"],
-                set_={"level": level, "version": version, "last_key": last_key, "updated_at": stamp},
-                where=t.stock_baseline.c.version <= version,  # a baseline never goes back to an older POS count
-            )
-        )
+        _upsert_many(conn, stmt, ["source_system", "sku", "location_key"],
+                     [{**baseline, "updated_at": stamp} for baseline in baselines])
 
     def claim_stock_many(self, source_system: str, claims: list[tuple[str, str, str]], lease_s: float = 300) -> set[str]:
         """Take each (sku, location, claimant) for one read-baseline / write / advance-baseline step;
@@ -202,21 +218,21 @@ class OpsStore:
                            if not holder_alive(h)})
             if dead:  # a push killed on this machine: no need to wait for its lease
                 conn.execute(t.stock_claims.delete().where(c.source_system == source_system, c.holder.in_(dead)))
-            conn.execute(self._insert(t.stock_claims).on_conflict_do_nothing(), [
-                {"source_system": source_system, "sku": sku, "location_key": location_key, "claimed_by": claimant,
-                 "holder": current_holder(), "claimed_at": stamp} for sku, location_key, claimant in claims])
-            claimants = [claimant for _, _, claimant in claims]
-            for start in range(0, len(claimants), 500):
+            holder = current_holder()
+            rows = [{"source_system": source_system, "sku": sku, "location_key": location_key, "claimed_by": claimant,
+                     "holder": holder, "claimed_at": stamp} for sku, location_key, claimant in claims]
+            _upsert_many(conn, self._insert(t.stock_claims).on_conflict_do_nothing(),
+                         ["source_system", "sku", "location_key"], rows)
+            for chunk in _chunks([claimant for _, _, claimant in claims]):
                 held.update(conn.execute(select(c.claimed_by).where(
-                    c.source_system == source_system, c.claimed_by.in_(claimants[start : start + 500]))).scalars())
+                    c.source_system == source_system, c.claimed_by.in_(chunk))).scalars())
         return held
 
     def release_stock_many(self, source_system: str, claimants: list[str]) -> None:
         c = t.stock_claims.c
         with self.engine.begin() as conn:
-            for start in range(0, len(claimants), 500):
-                conn.execute(t.stock_claims.delete().where(
-                    c.source_system == source_system, c.claimed_by.in_(claimants[start : start + 500])))
+            for chunk in _chunks(claimants):
+                conn.execute(t.stock_claims.delete().where(c.source_system == source_system, c.claimed_by.in_(chunk)))
 
     def baselines_for(self, source_system: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
         """(level, version) of the given (sku, location) counts, read now (not at plan time): one
@@ -266,11 +282,12 @@ class OpsStore:
                                 .where(c.flow == flow, c.committed_version.is_not(None)))
             return {r.location_key: int(r.committed_version) for r in rows}
 
-    def stage_plan_watermarks(self, flow: str, high_water: dict[str, int]) -> str:
+    def stage_plan_watermarks(self, flow: str, high_water: dict[str, int], token: str | None = None) -> str:
         """Keep a plan's high water per location until its push is done; it replaces what an earlier,
         unpushed plan staged for those locations (the newer plan's candidates include the older's).
-        Returns the plan's token, for `commit_plan_watermarks(token=...)`."""
-        token, stamp = uuid.uuid4().hex, now()
+        Returns the plan's token (`token`, e.g. the Dagster run id, else a new one), for
+        `commit_plan_watermarks(token=...)`."""
+        token, stamp = token or uuid.uuid4().hex, now()
         if high_water:
             stmt = self._insert(t.plan_watermarks)
             stmt = stmt.on_conflict_do_update(
@@ -336,32 +353,31 @@ class OpsStore:
 
     # rejected records -------------------------------------------------------------------------
     def add_rejections(self, flow: str, rejections: Iterable[Rejection], *, status: str = "open", key: str | None = None) -> int:
-        count = 0
+        """Open (or reopen) a rejection per record and field; one seen before counts another attempt."""
         stamp = now()
-        with self.engine.begin() as conn:
-            for r in rejections:
-                stmt = self._insert(t.rejected).values(
-                    flow=flow, system=r.system, entity=r.entity, record_ref=r.record_ref, field=r.field, reason=r.reason,
-                    payload=r.payload, idempotency_key=key, status=status, attempts=1, created_at=stamp, updated_at=stamp,
-                )
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["flow", "system", "record_ref", "field"],
-                    set_={"reason": r.reason, "payload": r.payload, "status": status, "attempts": t.rejected.c.attempts + 1,
-                          "updated_at": stamp, "idempotency_key": key},
-                )
-                conn.execute(stmt)
-                count += 1
-        return count
+        rows = [{"flow": flow, "system": r.system, "entity": r.entity, "record_ref": r.record_ref, "field": r.field,
+                 "reason": r.reason, "payload": r.payload, "idempotency_key": key, "status": status, "attempts": 1,
+                 "created_at": stamp, "updated_at": stamp} for r in rejections]
+        if rows:
+            stmt = self._insert(t.rejected)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["flow", "system", "record_ref", "field"],
+                set_={"reason": stmt.excluded.reason, "payload": stmt.excluded.payload, "status": status,
+                      "attempts": t.rejected.c.attempts + 1, "updated_at": stamp, "idempotency_key": key},
+            )
+            with self.engine.begin() as conn:
+                _upsert_many(conn, stmt, ["flow", "system", "record_ref", "field"], rows)
+        return len(rows)
 
     def resolve_rejections(self, flow: str, system: str, record_refs: Iterable[str]) -> None:
         """Records that map cleanly now (after a fix at the source) close their open rejections."""
         refs = list(record_refs)
         c = t.rejected.c
         with self.engine.begin() as conn:
-            for start in range(0, len(refs), 500):
+            for chunk in _chunks(refs):
                 conn.execute(
                     update(t.rejected)
-                    .where(c.flow == flow, c.system == system, c.record_ref.in_(refs[start : start + 500]), c.status == "open")
+                    .where(c.flow == flow, c.system == system, c.record_ref.in_(chunk), c.status == "open")
                     .values(status="resolved", updated_at=now())
                 )
 

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -92,6 +93,8 @@ rejected = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("flow", "system", "record_ref", "field", name="uq_rejected_record"),
 )
+# An applied key closes its own rejections: found by key, not by scanning every rejection per write.
+REJECTED_BY_KEY = Index("ix_rejected_idempotency_key", rejected.c.idempotency_key)
 
 api_calls = Table(
     "api_calls",

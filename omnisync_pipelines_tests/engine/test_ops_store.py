@@ -1,7 +1,14 @@
-"""The operational store: the ledger, baselines and rejected records keep their promises."""
+"""The operational store: the ledger, baselines and rejected records keep their promises, and a
+batch of the stock push costs the ledger a few statements per phase, however many records it holds."""
+
+import json
+
+import pytest
+from sqlalchemy import event
 
 from omnisync_pipelines.canonical.models import Rejection
 from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_schema
 
 
 def store(tmp_path):
@@ -120,3 +127,112 @@ def test_baselines_are_looked_up_by_key_in_batches(ops, monkeypatch):
     wanted = [("A", "ber"), ("A", "muc"), ("B", "ber"), ("A", "ber")]
     assert ops.baselines_for("lightspeed_x", wanted) == {("A", "ber"): (0, 10), ("A", "muc"): (2, 12)}
     assert ops.baselines_for("lightspeed_r", wanted) == {}
+
+
+# A batch costs a few statements, not a few per record (on SQLite and PostgreSQL) ------------------
+POS, FLOW = "lightspeed_x", "stock_lightspeed_x_to_commercetools"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_ops(request, tmp_path):
+    """The ops store on SQLite (the default) and on PostgreSQL (production), in a schema of its own."""
+    if request.param == "sqlite":
+        yield store(tmp_path)
+        return
+    url = pg_server_url()
+    require_pg_server(url)
+    with throwaway_schema(url) as connect_args:
+        ops = OpsStore.from_url(url.render_as_string(hide_password=False), connect_args=connect_args)
+        try:
+            yield ops
+        finally:
+            ops.engine.dispose()
+
+
+def _count(sku: str, location: str, level: int, version: int) -> dict:
+    return {"source_system": POS, "sku": sku, "location_key": location, "level": level, "version": version}
+
+
+def _statements(ops, work) -> int:
+    counted = []
+    listener = lambda *args: counted.append(1)  # noqa: E731
+    event.listen(ops.engine, "before_cursor_execute", listener)
+    try:
+        work()
+    finally:
+        event.remove(ops.engine, "before_cursor_execute", listener)
+    return len(counted)
+
+
+def _push_phases(ops, records: int, version: int) -> dict[str, int]:
+    """Statements per phase of the stock push for `records` counts of Berlin."""
+    counts = [(f"TEE-{n:04d}", "berlin", f"{FLOW}|{POS}|TEE-{n:04d}@berlin|{version}") for n in range(records)]
+    keys = [key for _, _, key in counts]
+    return {
+        "claim": _statements(ops, lambda: ops.claim_stock_many(POS, counts)),
+        "intents": _statements(ops, lambda: ops.mark_retrying_many(
+            FLOW, "commercetools", POS, [(key, f"{sku}@{loc}", {"sku": sku}) for sku, loc, key in counts])),
+        "outcomes": _statements(ops, lambda: ops.mark_applied_many(
+            [(key, {"status": "applied"}, _count(sku, loc, 5, version)) for sku, loc, key in counts])),
+        "release": _statements(ops, lambda: ops.release_stock_many(POS, keys)),
+        "statuses": _statements(ops, lambda: ops.ledger_statuses(keys)),
+    }
+
+
+def test_a_batch_of_500_counts_costs_the_ledger_what_a_batch_of_2_does(any_ops):
+    assert _push_phases(any_ops, 500, version=7) == _push_phases(any_ops, 2, version=8)
+    assert set(any_ops.ledger_statuses(f"{FLOW}|{POS}|TEE-{n:04d}@berlin|7" for n in range(500)).values()) == {"applied"}
+    assert any_ops.table_frame("stock_claims").empty
+
+
+def test_a_batch_of_outcomes_never_takes_a_baseline_back(any_ops):
+    any_ops.mark_applied_many([("earlier", {}, _count("TEE-S", "berlin", 4, 20))])
+    any_ops.mark_applied_many([
+        ("late-offline-count", {}, _count("TEE-S", "berlin", 9, 15)),  # older than what was applied: ignored
+        ("new", {}, _count("TEE-M", "berlin", 7, 30)),
+        ("newer-first", {}, _count("TEE-L", "berlin", 3, 12)), ("older-after", {}, _count("TEE-L", "berlin", 8, 11)),
+        ("same-count", {}, _count("CAP", "berlin", 1, 40)), ("same-count-again", {}, _count("CAP", "berlin", 2, 40)),
+    ])
+    frame = any_ops.baselines_frame(POS).sort_values("sku")
+    assert frame.to_dict("records") == [
+        {"sku": "CAP", "location_key": "berlin", "level": 2, "version": 40},  # equal versions: the last one recorded
+        {"sku": "TEE-L", "location_key": "berlin", "level": 3, "version": 12},
+        {"sku": "TEE-M", "location_key": "berlin", "level": 7, "version": 30},
+        {"sku": "TEE-S", "location_key": "berlin", "level": 4, "version": 20},
+    ]
+    assert any_ops.baseline(POS, "TEE-L", "berlin")["last_key"] == "newer-first"
+
+
+def test_applying_a_batch_clears_errors_and_closes_only_its_own_rejections(any_ops):
+    for key in ("refused", "held", "other"):
+        any_ops.mark_retrying(key, flow=FLOW, target="commercetools", source=POS, record_ref=f"{key}@berlin", payload={})
+        any_ops.mark_failed(key, "rejected", "422 from commercetools")
+    any_ops.add_rejections(FLOW, [Rejection(POS, "stock", "refused@berlin", "quantity", "422", "{}")], key="refused")
+    any_ops.add_rejections(FLOW, [Rejection(POS, "stock", "held@berlin", "quantity", "held", "{}")], status="held", key="held")
+    any_ops.add_rejections(FLOW, [Rejection(POS, "stock", "other@berlin", "quantity", "422", "{}")], key="other")
+    any_ops.mark_applied_many([("refused", {"status": "applied", "quantity_on_stock": 3}, None),
+                               ("held", {"status": "noop"}, None)])
+    ledger = any_ops.table_frame("ledger").set_index("idempotency_key")
+    assert ledger.loc[["refused", "held", "other"], "status"].tolist() == ["applied", "applied", "rejected"]
+    assert ledger.loc["refused", "error"] is None and ledger.loc["other", "error"] == "422 from commercetools"
+    assert json.loads(ledger.loc["refused", "result"]) == {"status": "applied", "quantity_on_stock": 3}
+    rejected = any_ops.rejected_frame().set_index("idempotency_key")["status"].to_dict()
+    assert rejected == {"refused": "resolved", "held": "resolved", "other": "open"}
+
+
+def test_a_record_given_twice_in_one_batch_is_one_row_that_counts_both(any_ops):
+    rejection = Rejection(POS, "stock", "GHOST-SKU@berlin", "sku", "unknown SKU", "{}")
+    assert any_ops.add_rejections(FLOW, [rejection, rejection]) == 2
+    assert any_ops.rejected_frame("open")["attempts"].tolist() == [2]
+    any_ops.mark_retrying_many(FLOW, "commercetools", POS, [("k", "TEE-S@berlin", {}), ("k", "TEE-S@berlin", {})])
+    assert [entry["attempts"] for entry in any_ops.in_flight(FLOW)] == [2]
+
+
+def test_a_store_made_before_the_rejections_had_a_key_index_gets_it(tmp_path):
+    from sqlalchemy import inspect, text
+
+    store(tmp_path).engine.dispose()
+    with store(tmp_path).engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_rejected_idempotency_key"))  # as an ops.sqlite of an earlier release
+    indexes = {index["name"] for index in inspect(store(tmp_path).engine).get_indexes("rejected")}
+    assert "ix_rejected_idempotency_key" in indexes
