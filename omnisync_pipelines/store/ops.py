@@ -9,19 +9,19 @@ from __future__ import annotations
 import json
 import os
 import socket
-import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, bindparam, case, create_engine, event, make_url, select, update
+from sqlalchemy import Engine, bindparam, create_engine, event, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnisync_pipelines.canonical.models import Rejection
 from omnisync_pipelines.store import crosswalk as _crosswalk  # noqa: F401  (registers the crosswalk table)
 from omnisync_pipelines.store import tables as t
+from omnisync_pipelines.store.plan_watermarks import PlanWatermarks
 
 DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
 LEDGER_STATUSES = ("retrying", "applied", "rejected", "superseded")
@@ -89,7 +89,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-class OpsStore:
+class OpsStore(PlanWatermarks):
     def __init__(self, engine: Engine):
         self.engine = engine
         self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
@@ -272,68 +272,6 @@ class OpsStore:
         return pd.DataFrame.from_records(rows, columns=["sku", "location_key", "level", "version"]).astype(
             {"level": "int64", "version": "int64"}
         )
-
-    # plan watermarks -------------------------------------------------------------------------
-    def plan_watermarks(self, flow: str) -> dict[str, int]:
-        """{location_key: committed watermark} of `flow`; a location whose plan was never pushed has none."""
-        c = t.plan_watermarks.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(c.location_key, c.committed_version)
-                                .where(c.flow == flow, c.committed_version.is_not(None)))
-            return {r.location_key: int(r.committed_version) for r in rows}
-
-    def stage_plan_watermarks(self, flow: str, high_water: dict[str, int], token: str | None = None) -> str:
-        """Keep a plan's high water per location until its push is done; it replaces what an earlier,
-        unpushed plan staged for those locations (the newer plan's candidates include the older's).
-        Returns the plan's token (`token`, e.g. the Dagster run id, else a new one), for
-        `commit_plan_watermarks(token=...)`."""
-        token, stamp = token or uuid.uuid4().hex, now()
-        if high_water:
-            stmt = self._insert(t.plan_watermarks)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["flow", "location_key"],
-                set_={"staged_version": stmt.excluded.staged_version, "staged_token": token, "updated_at": stamp})
-            with self.engine.begin() as conn:
-                conn.execute(stmt, [{"flow": flow, "location_key": loc, "committed_version": None,
-                                     "staged_version": int(version), "staged_token": token, "updated_at": stamp}
-                                    for loc, version in high_water.items()])
-        return token
-
-    def commit_plan_watermarks(self, flow: str, locations: Iterable[str] | None = None, *,
-                               token: str | None = None) -> dict[str, int]:
-        """After a push: the staged high water of `locations` (None: every staged location of `flow`)
-        becomes the committed watermark, which never goes back. With `token`, only what that plan
-        staged (a newer plan staged meanwhile waits for its own push). Returns the committed
-        watermarks this moved."""
-        c = t.plan_watermarks.c
-        where = [c.flow == flow, c.staged_version.is_not(None)]
-        if locations is not None:
-            where.append(c.location_key.in_(sorted(set(locations))))
-        if token is not None:
-            where.append(c.staged_token == token)
-        higher = case((c.committed_version.is_(None) | (c.committed_version < c.staged_version), c.staged_version),
-                      else_=c.committed_version)
-        with self.engine.begin() as conn:
-            moved = conn.execute(select(c.location_key).where(*where)).scalars().all()
-            if not moved:
-                return {}
-            conn.execute(update(t.plan_watermarks).where(*where, c.location_key.in_(moved))
-                         .values(committed_version=higher, staged_version=None, staged_token=None, updated_at=now()))
-            rows = conn.execute(select(c.location_key, c.committed_version).where(c.flow == flow, c.location_key.in_(moved)))
-            return {r.location_key: int(r.committed_version) for r in rows}
-
-    def stock_retry_refs(self, flow: str, source_system: str) -> list[tuple[str, str]]:
-        """(sku, location) counts of `flow` still owed from earlier runs: writes the ledger holds as
-        `retrying` (the next push supersedes those it cannot recover, so the plan must carry them
-        again) and open, held or released rejections (unknown SKU, refused, held for review)."""
-        ledger, rejected = t.ledger.c, t.rejected.c
-        with self.engine.connect() as conn:
-            refs = set(conn.execute(select(ledger.record_ref).where(
-                ledger.flow == flow, ledger.status == "retrying", ledger.source_system == source_system)).scalars())
-            refs.update(conn.execute(select(rejected.record_ref).where(
-                rejected.flow == flow, rejected.system == source_system,
-                rejected.status.in_(("open", "held", "released")))).scalars())
-        return sorted((sku, location_key) for sku, _, location_key in (ref.rpartition("@") for ref in refs) if sku)
 
     # cursors ----------------------------------------------------------------------------------
     def get_cursor(self, name: str) -> str | None:
