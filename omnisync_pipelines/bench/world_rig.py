@@ -23,7 +23,7 @@ from omnisync_pipelines.bench.sandbox import CountingTransport, Meters, TimedApp
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.config import OmnisyncConfig, parse_config
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.specs import ENTITY_TABLES, TABLE_KEYS
+from omnisync_pipelines.defs.specs import ENTITY_TABLES, TABLE_KEYS, delta_merge_parents
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.loader import LoadedWorld, load_world
@@ -89,12 +89,13 @@ class WorldRig:
         since = self.cursors.get((system, entity)) if delta else None
         async with self.connector(system) as connector:
             result = await connector.read(entity, since=since)
-        for table in ENTITY_TABLES[entity]:
-            frame = schemas.frame_from_records(table, result.tables.get(table, []))
+        frames = {table: schemas.frame_from_records(table, result.tables.get(table, [])) for table in ENTITY_TABLES[entity]}
+        for table, frame in frames.items():
             if since is None:
                 warehouse.replace_table(self.con, system, table, frame)
-            else:
-                warehouse.upsert_table(self.con, system, table, frame, list(TABLE_KEYS[table]))
+            else:  # merged as the snapshot asset merges a delta read
+                warehouse.upsert_table(self.con, system, table, frame, list(TABLE_KEYS[table]),
+                                       **delta_merge_parents(system, table, frames))
         if result.cursor:
             self.cursors[(system, entity)] = result.cursor
         return result.raw_count

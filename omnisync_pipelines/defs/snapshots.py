@@ -22,25 +22,11 @@ from omnisync_pipelines.defs.resources import (
     OmnisyncResource,
 )
 from omnisync_pipelines.defs.runtime import run_mode, with_connector
-from omnisync_pipelines.defs.specs import TABLE_KEYS, SnapshotSpec, snapshot_specs
+from omnisync_pipelines.defs.specs import TABLE_KEYS, SnapshotSpec, delta_merge_parents, snapshot_specs
 from omnisync_pipelines.store import warehouse
 
 SCHEMA_CHECK = "matches_canonical_schema"
 
-# Child tables a delta read re-reads whole per parent: a commercetools product comes back with every
-# price of its variants, an order or sale with all its lines and payments, a return with all its
-# lines. Merged by their own key alone, a child the read no longer holds (a price replaced under a
-# new id, a removed line) would stay beside its successor; instead all rows of the parents re-read
-# are replaced. Value: the parent key column, and the table of the same read that lists every parent
-# re-read (None: the parents in the child rows themselves, so a SKU left with no price at all keeps
-# its old ones until the next full run). "*" is any system. Not Lightspeed X prices: its delta
-# reads single price book entries, not whole products.
-_WHOLE_PER_PARENT: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("commercetools", "prices"): ("sku", None),
-    ("*", "order_lines"): ("order_id", "orders"),
-    ("*", "order_payments"): ("order_id", "orders"),
-    ("*", "return_lines"): ("return_id", "returns"),
-}
 
 
 def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
@@ -123,7 +109,7 @@ def _write(
     if replace:
         warehouse.replace_table(con, system, table, frame)
     else:
-        warehouse.upsert_table(con, system, table, frame, list(TABLE_KEYS[table]), **_parents(system, table, frames))
+        warehouse.upsert_table(con, system, table, frame, list(TABLE_KEYS[table]), **delta_merge_parents(system, table, frames))
     total = con.execute(f"SELECT count(*) FROM {system}.{table}").fetchall()[0][0]
     return dg.MaterializeResult(
         asset_key=key,
@@ -134,16 +120,6 @@ def _write(
             "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)) if len(frame) else "",
         },
     )
-
-
-def _parents(system: str, table: str, frames: dict) -> dict:
-    rule = _WHOLE_PER_PARENT.get((system, table)) or _WHOLE_PER_PARENT.get(("*", table))
-    if rule is None:
-        return {}
-    parent_key, parent_table = rule
-    if parent_table is None:
-        return {"parent_key": parent_key}
-    return {"parent_key": parent_key, "parents": frames[parent_table][parent_key].dropna().unique().tolist()}
 
 
 def _validate(table: str, frame) -> str | None:

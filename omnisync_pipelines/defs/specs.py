@@ -30,6 +30,34 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id",),
 }
 
+# Child tables a delta read re-reads whole per parent: a commercetools product comes back with every
+# price of its variants, an order or sale with all its lines and payments, a return with all its
+# lines. Merged by their own key alone, a child the read no longer holds (a price replaced under a
+# new id, a removed line) would stay beside its successor; instead all rows of the parents re-read
+# are replaced. Value: the parent key column, and the table of the same read that lists every parent
+# re-read (None: the parents in the child rows themselves, so a SKU left with no price at all keeps
+# its old ones until the next full run). "*" is any system. Not Lightspeed X prices: its delta
+# reads single price book entries, not whole products.
+WHOLE_PER_PARENT: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("commercetools", "prices"): ("sku", None),
+    ("*", "order_lines"): ("order_id", "orders"),
+    ("*", "order_payments"): ("order_id", "orders"),
+    ("*", "return_lines"): ("return_id", "returns"),
+}
+
+
+def delta_merge_parents(system: str, table: str, frames: dict) -> dict:
+    """The `parent_key`/`parents` arguments of `warehouse.upsert_table` for a delta read of `table`
+    (`frames`: every table of that read by name); {} for a table merged by its own key alone."""
+    rule = WHOLE_PER_PARENT.get((system, table)) or WHOLE_PER_PARENT.get(("*", table))
+    if rule is None:
+        return {}
+    parent_key, parent_table = rule
+    if parent_table is None:
+        return {"parent_key": parent_key}
+    return {"parent_key": parent_key, "parents": frames[parent_table][parent_key].dropna().unique().tolist()}
+
+
 COMMERCETOOLS = "commercetools"
 POS_SYSTEMS_WITH_CONNECTORS = ("lightspeed_x",)
 
