@@ -6,8 +6,10 @@ hands over the plan, so a new family is one `POST /api/2.1/products`); a variant
 exists already is added with "Add Single Variant" on the family's parent (a sellable product of
 its own, the one without `variant_parent_id`). An update is one `PUT /api/2.1/products/{id}`
 with the whole desired state (`common` = family fields, `details` = this variant), so sending it
-again is harmless. Variant attributes are sent by name as the attribute id (the sandbox's accounts
-use the names as ids).
+again is harmless. When the plan row changes the prices too, that PUT carries the new base price
+(`details.price_excluding_tax`; docs "Updating Variants": `common` and `details` go in one request),
+and `set_prices` then finds it in place: a rename with a new price is one write. Variant attributes
+are sent by name as the attribute id (the sandbox's accounts use the names as ids).
 
 Prices. X-Series has one retail price per product and price books for the rest, so per SKU:
 the base price is the amount most locations sell at; every location selling at another amount
@@ -15,6 +17,12 @@ gets an entry in its outlet's price book ("omnisync <location>"), and every cust
 one in the (outlet, group) book. An entry once written is kept and updated, never deleted, so a
 delta read (which does not list deleted rows) and a full read see the same prices. Amounts are
 tax inclusive in the plan; X-Series stores net prices, split with the rate of the product's tax.
+
+Reads grow with the plan, not the catalog: the plan's SKUs are looked up with the search endpoint
+(one request per 100 SKUs), a new variant's family by its name, a product's price book entries by
+product; taxes, outlets and price books are read at most once per target, when first needed. A plan
+of more than `FULL_READ_ABOVE` rows (a first sync) reads every product and entry once instead, the
+cheaper way then. Nothing is read back after a write: the target keeps what it wrote.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from omnisync_pipelines.connectors.lightspeed_x.mapping import major_units, roun
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
 
 API = "/api/2.0"
+FULL_READ_ABOVE = 200  # plan rows; past this, one full read costs fewer requests than lookups
 
 
 def base_amount(prices_by_location: dict) -> tuple[int, str] | None:
@@ -56,6 +65,10 @@ def gross_minor(net: object, rate: Decimal, currency: str) -> int | None:
     return None if net is None else round_minor(Decimal(str(net)) * (1 + rate), currency)
 
 
+def sku_of(product: dict) -> str:
+    return (product.get("sku") or "").strip()
+
+
 class LightspeedXCatalog:
     """`CatalogTarget` over a `LightspeedXClient`; `outlet_of`: location key -> outlet id."""
 
@@ -64,49 +77,103 @@ class LightspeedXCatalog:
     def __init__(self, client: LightspeedXClient, outlet_of: dict[str, str]):
         self.client = client
         self.outlet_of = dict(outlet_of)
-        self._loaded = False
-        self._load_lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # product lookups, taxes, outlets
         self._family_locks: dict[str, asyncio.Lock] = {}
-        self._book_lock = asyncio.Lock()
+        self._book_lock = asyncio.Lock()  # price books
         self.by_sku: dict[str, dict] = {}
-        self.books: dict[tuple[str | None, str | None], dict] = {}  # (outlet id, customer group) -> book
+        self.looked_up: set[str] = set()  # SKUs searched for, found or not
+        self.full = False  # every product and price book entry of the account is in memory
+        self.books: dict[tuple[str | None, str | None], dict] | None = None  # (outlet id, group) -> book
         self.entries: dict[tuple[str, str], dict] = {}  # (book id, product id) -> unit-price entry
-        self.rates: dict[str, Decimal] = {}
-        self.default_tax_id: str | None = None
-        self.expected: dict[str, dict] = {}  # sku -> {"desired", "prices"} of the plan's creates
+        self.entries_known: set[str] = set()  # product ids whose entries are in `entries`
+        self.rates: dict[str, Decimal] | None = None
+        self.outlets: dict[str, dict] | None = None
+        self.expected: dict[str, dict] = {}  # sku -> the plan row: action, desired, prices, changes
 
-    # setup -------------------------------------------------------------------------------------
+    # setup and reads ---------------------------------------------------------------------------
     def expect(self, plan: pd.DataFrame) -> None:
-        """The plan about to be pushed: its creates are grouped into families."""
+        """The plan about to be pushed: its SKUs are looked up together, its creates grouped into families."""
         for row in plan.itertuples(index=False):
-            if row.action == "create":
-                self.expected[row.sku] = {"desired": json.loads(row.desired), "prices": json.loads(row.prices)}
+            self.expected[row.sku] = {"action": row.action, "desired": json.loads(row.desired),
+                                      "prices": json.loads(row.prices), "changes": list(row.changes)}
 
-    async def load(self) -> None:
-        async with self._load_lock:
-            if self._loaded:
-                return
-            products = (await self.client.products()).rows
-            self.by_sku = {(p.get("sku") or "").strip(): p for p in products if (p.get("sku") or "").strip()}
-            self.rates = tax_rates((await self.client.taxes()).rows)
-            outlets = {o["id"]: o for o in (await self.client.outlets()).rows}
-            self.default_tax_id = next((outlets[o].get("default_tax_id") for o in self.outlet_of.values()
-                                        if o in outlets and outlets[o].get("default_tax_id")), None)
-            for book in (await self.client.price_books()).rows:
-                if not book.get("valid_from") and not book.get("valid_to"):
-                    self.books.setdefault((book.get("outlet_id"), book.get("customer_group_id")), book)
-            book_ids = {b["id"] for b in self.books.values()}
-            for entry in (await self.client.price_book_products()).rows:
+    async def _look_up(self, sku: str) -> dict | None:
+        """The account's product with this SKU; the first call looks up every SKU of the plan."""
+        async with self._lock:
+            if not self.full and sku not in self.by_sku and sku not in self.looked_up:
+                if not self.looked_up and len(self.expected) > FULL_READ_ABOVE:
+                    await self._read_everything()
+                else:
+                    wanted = {sku, *(s for s in self.expected if s not in self.by_sku)} - self.looked_up
+                    for product in await self.client.products_by_sku(sorted(wanted)):
+                        if sku_of(product) in wanted:
+                            self.by_sku.setdefault(sku_of(product), product)
+                    self.looked_up |= wanted
+        return self.by_sku.get(sku)
+
+    async def _read_everything(self) -> None:
+        for product in (await self.client.products()).rows:
+            if sku_of(product):
+                self.by_sku[sku_of(product)] = product
+        book_ids = {b["id"] for b in (await self._price_books()).values()}
+        for entry in (await self.client.price_book_products()).rows:
+            if entry.get("price_book_id") in book_ids and not entry.get("min_units"):
+                self.entries[(entry["price_book_id"], entry["product_id"])] = entry
+        self.full = True
+
+    async def _price_books(self) -> dict:
+        if self.books is None:
+            async with self._book_lock:
+                if self.books is None:
+                    books: dict = {}
+                    for book in (await self.client.price_books()).rows:
+                        if not book.get("valid_from") and not book.get("valid_to"):
+                            books.setdefault((book.get("outlet_id"), book.get("customer_group_id")), book)
+                    self.books = books
+        return self.books
+
+    async def _entries_of(self, product: dict) -> None:
+        if self.full or product["id"] in self.entries_known:
+            return
+        book_ids = {b["id"] for b in (await self._price_books()).values()}
+        if book_ids:  # with no price book there is no entry to find
+            for entry in await self.client.price_book_entries_of(product["id"]):
                 if entry.get("price_book_id") in book_ids and not entry.get("min_units"):
                     self.entries[(entry["price_book_id"], entry["product_id"])] = entry
-            self._loaded = True
+        self.entries_known.add(product["id"])
+
+    async def _rate(self, tax_id: str | None) -> Decimal:
+        if self.rates is None:
+            async with self._lock:
+                if self.rates is None:
+                    self.rates = tax_rates((await self.client.taxes()).rows)
+        return self.rates.get(tax_id or "", Decimal(0))
+
+    async def _default_tax_id(self) -> str | None:
+        if self.outlets is None:
+            async with self._lock:
+                if self.outlets is None:
+                    self.outlets = {o["id"]: o for o in (await self.client.outlets()).rows}
+        return next((self.outlets[o].get("default_tax_id") for o in self.outlet_of.values()
+                     if o in self.outlets and self.outlets[o].get("default_tax_id")), None)
+
+    async def _family(self, desired: dict) -> list[dict]:
+        """The existing members of the desired item's family (same handle), by name when not yet known."""
+        family_key = desired.get("product_key")
+        if not family_key:
+            return []
+        members = [p for p in self.by_sku.values() if p.get("handle") == family_key]
+        if not members and not self.full:
+            for product in await self.client.product_family(desired["name"]):
+                if product.get("handle") == family_key and sku_of(product):
+                    members.append(self.by_sku.setdefault(sku_of(product), product))
+        return members
 
     # items -------------------------------------------------------------------------------------
     async def upsert_item(self, desired: dict) -> dict:
-        await self.load()
         sku = desired["sku"]
-        lock = self._family_locks.setdefault(desired.get("product_key") or sku, asyncio.Lock())
-        async with lock:
+        await self._look_up(sku)
+        async with self._family_locks.setdefault(desired.get("product_key") or sku, asyncio.Lock()):
             current = self.by_sku.get(sku)
             if current is None:
                 return await self._create(desired)
@@ -114,57 +181,70 @@ class LightspeedXCatalog:
                 return {"status": "created", "system_id": current["id"]}
             tax_id = desired.get("tax_category") or current.get("tax_id")
             common = {"name": desired["name"], "active": bool(desired["active"]), "tax_id": tax_id}
-            await self.client.update_product(current["id"], common=common, details=self._details(desired))
-            await self._refresh(current["id"])
+            planned = self.expected.get(sku, {})
+            base = base_amount(planned["prices"]) if "prices" in planned.get("changes", ()) else None
+            await self.client.update_product(current["id"], common=common,
+                                             details=self._details(desired, await self._net(base, tax_id)))
+            current.update({"name": desired["name"], "tax_id": tax_id})
+            if base is not None:
+                current["price_including_tax"] = float(major_units(*base))
             return {"status": "updated", "system_id": current["id"]}
 
-    def _details(self, desired: dict, tax_id: str | None = None, prices: dict | None = None) -> dict:
+    def _details(self, desired: dict, net: float | None = None) -> dict:
         attributes = desired.get("attributes") or {}
         details: dict = {"sku": desired["sku"], "product_codes": product_codes(desired.get("barcode")),
                          "variant_definitions": [{"attribute_id": name, "value": value}
                                                  for name, value in sorted(attributes.items())]}
-        base = base_amount(prices or {})
-        if base is not None:
-            amount, currency = base
-            details["price_excluding_tax"] = float(net_of(major_units(amount, currency), self._rate(tax_id)))
+        if net is not None:
+            details["price_excluding_tax"] = net
         return details
 
-    def _rate(self, tax_id: str | None) -> Decimal:
-        return self.rates.get(tax_id or "", Decimal(0))
+    async def _net(self, base: tuple[int, str] | None, tax_id: str | None) -> float | None:
+        return None if base is None else float(net_of(major_units(*base), await self._rate(tax_id)))
 
     async def _create(self, desired: dict) -> dict:
         family_key = desired.get("product_key")
-        siblings = [p for p in self.by_sku.values() if family_key and p.get("handle") == family_key]
-        tax_id = desired.get("tax_category") or (siblings[0].get("tax_id") if siblings else None) or self.default_tax_id
+        siblings = await self._family(desired)
+        tax_id = (desired.get("tax_category") or (siblings[0].get("tax_id") if siblings else None)
+                  or await self._default_tax_id())
         prices = self.expected.get(desired["sku"], {}).get("prices")
         if siblings:  # the family exists: add this one variant through its parent
+            parent = family_parent_id(siblings)
+            base = base_amount(prices or {})
             new_id = (await self.client.call(
-                "POST", f"/api/2.1/products/{family_parent_id(siblings)}/variants",
-                json={"details": self._details(desired, tax_id, prices)}))["data"]
-            await self._refresh(new_id)
+                "POST", f"/api/2.1/products/{parent}/variants",
+                json={"details": self._details(desired, await self._net(base, tax_id))}))["data"]
+            self._keep(desired["sku"], new_id, family_key, tax_id, base, parent=parent)
             return {"status": "created", "system_id": new_id}
         family = [desired] + [e["desired"] for sku, e in sorted(self.expected.items())
                               if sku != desired["sku"] and family_key and e["desired"].get("product_key") == family_key
                               and sku not in self.by_sku]
         common = {"name": desired["name"], "handle": family_key or desired["sku"].lower(), "active": bool(desired["active"]),
                   "tax_id": tax_id}
-        variants = [self._details(d, tax_id, self.expected.get(d["sku"], {}).get("prices", prices)) for d in family]
+        bases = [base_amount(self.expected.get(d["sku"], {}).get("prices", prices) or {}) for d in family]
+        variants = [self._details(d, await self._net(base, tax_id)) for d, base in zip(family, bases, strict=True)]
         ids = await self.client.create_product(common, variants)
-        for item, product_id in zip(family, ids, strict=True):
-            await self._refresh(product_id, created_now=item["sku"] != desired["sku"])
+        for item, base, product_id in zip(family, bases, ids, strict=True):
+            parent = ids[0] if len(ids) > 1 and product_id != ids[0] else None
+            self._keep(item["sku"], product_id, common["handle"], tax_id, base, parent=parent,
+                       created_now=item["sku"] != desired["sku"])
         return {"status": "created", "system_id": ids[0], "family": [d["sku"] for d in family]}
 
-    async def _refresh(self, product_id: str, *, created_now: bool = False) -> None:
-        product = await self.client.get("products", product_id)
-        self.by_sku[product["sku"]] = {**product, "_created_now": created_now}
+    def _keep(self, sku: str, product_id: str, handle: str | None, tax_id: str | None, base, *,
+              parent: str | None, created_now: bool = False) -> None:
+        """What the account now holds for a product just created (docs "Variants": the first of a new
+        family is its parent), instead of reading it back."""
+        self.by_sku[sku] = {"id": product_id, "sku": sku, "handle": handle, "tax_id": tax_id, "variant_parent_id": parent,
+                            "price_including_tax": float(major_units(*base)) if base else None,
+                            "_created_now": created_now}
+        self.entries_known.add(product_id)  # a new product is in no price book yet
 
     # prices ------------------------------------------------------------------------------------
     async def set_prices(self, sku: str, prices_by_location: dict) -> dict:
-        await self.load()
-        product = self.by_sku.get(sku)
+        product = await self._look_up(sku)
         if product is None:
             raise LookupError(f"{SYSTEM} has no product with SKU {sku}: its item write must come first")
-        rate = self._rate(product.get("tax_id"))
+        rate = await self._rate(product.get("tax_id"))
         writes = 0
         base = base_amount(prices_by_location)
         if base is not None:
@@ -174,6 +254,8 @@ class LightspeedXCatalog:
                 await self.client.update_product(product["id"], details={"price_excluding_tax": net})
                 product["price_including_tax"] = float(major_units(amount, currency))
                 writes += 1
+        books = await self._price_books()
+        await self._entries_of(product)
         wanted: dict[tuple[str | None, str | None], int] = {}
         currency_of: dict[tuple[str | None, str | None], str] = {}
         for location, slot in sorted(prices_by_location.items()):
@@ -184,7 +266,7 @@ class LightspeedXCatalog:
             for group, amount in scopes:
                 if amount is None:
                     continue
-                book = self.books.get((outlet, group))
+                book = books.get((outlet, group))
                 has_entry = book is not None and (book["id"], product["id"]) in self.entries
                 if group is None and base is not None and amount == base[0] and not has_entry:
                     continue  # sold at the base price: no price book needed
@@ -193,7 +275,8 @@ class LightspeedXCatalog:
         for scope, amount in wanted.items():
             book = await self._book(scope)
             entry = self.entries.get((book["id"], product["id"]))
-            if entry is not None and gross_minor(entry.get("price"), self._rate(entry.get("tax_id")), currency_of[scope]) == amount:
+            if entry is not None and gross_minor(entry.get("price"), await self._rate(entry.get("tax_id")),
+                                                 currency_of[scope]) == amount:
                 continue
             body = [{"product_id": product["id"], "tax_id": product.get("tax_id"),
                      "price": float(net_of(major_units(amount, currency_of[scope]), rate))}]
@@ -203,11 +286,13 @@ class LightspeedXCatalog:
         return {"status": "applied" if writes else "unchanged", "writes": writes}
 
     async def _book(self, scope: tuple[str | None, str | None]) -> dict:
-        async with self._book_lock:
-            if scope not in self.books:
+        books = await self._price_books()
+        async with self._book_lock:  # one new book per scope, however many SKUs want it at once
+            if scope not in books:
                 outlet, group = scope
                 location = next((k for k, v in self.outlet_of.items() if v == outlet), outlet)
                 body = {"name": " ".join(p for p in ("omnisync", location, group) if p), "outlet_id": outlet,
                         "customer_group_id": group}
-                self.books[scope] = (await self.client.call("POST", f"{API}/price_books", json=body))["data"]
-            return self.books[scope]
+                books[scope] = (await self.client.call("POST", f"{API}/price_books", json=body))["data"]
+            return books[scope]
+

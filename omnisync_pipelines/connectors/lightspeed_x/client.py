@@ -20,6 +20,8 @@ from omnisync_pipelines.rest.session import ApiSession, CallLog
 from omnisync_pipelines.rest.throttle import ConcurrencyLimit, WindowBudget
 
 API = "/api/2.0"
+SEARCH_PAGE = 1000  # the search endpoint's largest page
+SKUS_PER_SEARCH = 100  # SKUs per search request, keeping the URL short
 # how X-Series says a token is expired or revoked (`{"error": "Access token is not valid"}`)
 TOKEN_REJECTED = (INVALID_TOKEN, "Access token is not valid")
 
@@ -75,6 +77,34 @@ class LightspeedXClient(LightspeedXWrites):
 
     async def get(self, collection: str, row_id: str) -> dict:
         return (await self.call("GET", f"{API}/{collection}/{row_id}"))["data"]
+
+    # lookups by attribute (change-sized reads, no full listing) ------------------------------------------
+    async def search(self, kind: str, filters: list[tuple[str, str]]) -> list[dict]:
+        """`GET /api/2.0/search?type=<kind>` with these filters (a key may repeat), every page by offset."""
+        rows: list[dict] = []
+        while True:
+            params = [("type", kind), *filters, ("offset", len(rows)), ("page_size", SEARCH_PAGE)]
+            page = (await self.call("GET", f"{API}/search", params=params)).get("data") or []
+            rows.extend(page)
+            if len(page) < SEARCH_PAGE:
+                return rows
+
+    async def products_by_sku(self, skus: list[str]) -> list[dict]:
+        """The live products with these SKUs, one search per 100 SKUs (the API matches lowercased SKUs;
+        the caller compares the SKUs it gets back)."""
+        wanted = sorted({s.strip().lower() for s in skus if s and s.strip()})
+        found: list[dict] = []
+        for start in range(0, len(wanted), SKUS_PER_SEARCH):
+            found += await self.search("products", [("sku", s) for s in wanted[start:start + SKUS_PER_SEARCH]])
+        return found
+
+    async def product_family(self, name: str) -> list[dict]:
+        """`GET /products?name=`: the members of the family with this name (other parameters are ignored)."""
+        return (await self.call("GET", f"{API}/products", params={"name": name})).get("data") or []
+
+    async def price_book_entries_of(self, product_id: str) -> list[dict]:
+        """`GET /products/{id}/price_book_products`: the product's entries in every price book."""
+        return (await self.call("GET", f"{API}/products/{product_id}/price_book_products")).get("data") or []
 
     # collections -------------------------------------------------------------------------------------
     async def outlets(self) -> Listing:

@@ -3,8 +3,11 @@
 A customer created from another system carries that system's id as its `customer_code` (which the
 mapping reads as `external_id`), so `find` recognises our own earlier create, also one whose answer
 was lost; a loyalty id, when the configuration lets one flow to the POS, is the code instead (X-Series
-has one code per customer and treats it as the loyalty number when loyalty is enabled). The 2.0 API
-has no customer search, so the account's customers are read once per target and kept current.
+has one code per customer and treats it as the loyalty number when loyalty is enabled).
+
+`find` (asked only before a create) uses the search endpoint: by `customer_code`, then by email, so
+a run reads as much as it creates. Past `SEARCHES_BEFORE_FULL_READ` finds in one run (a first sync
+creating many), the account's customers are read once instead and kept current. Updates read nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from omnisync_pipelines.connectors.lightspeed_x.client import LightspeedXClient
 from omnisync_pipelines.connectors.lightspeed_x.mapping import map_customer
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
 from omnisync_pipelines.rest.errors import NotFound
+
+SEARCHES_BEFORE_FULL_READ = 25  # each find costs up to two searches; a full read costs a page per 1000
 
 
 def customer_fields(values: Mapping[str, Any]) -> dict:
@@ -54,26 +59,36 @@ class LightspeedXCustomers:
 
     def __init__(self, client: LightspeedXClient):
         self.client = client
-        self._rows: dict[str, dict] | None = None
+        self._rows: dict[str, dict] | None = None  # every live customer, once read
+        self._finds = 0
         self._lock = asyncio.Lock()
 
-    async def _customers(self) -> dict[str, dict]:
+    async def _all_customers(self) -> dict[str, dict]:
         async with self._lock:
             if self._rows is None:
                 self._rows = {r["id"]: r for r in (await self.client.customers()).rows if not r.get("deleted_at")}
         return self._rows
 
+    async def _candidates(self, source: Customer, email: str | None) -> list[dict]:
+        self._finds += 1
+        if self._rows is not None or self._finds > SEARCHES_BEFORE_FULL_READ:
+            return list((await self._all_customers()).values())
+        found = await self.client.search("customers", [("customer_code", source.customer_id)])
+        if not any(_code(r) == source.customer_id for r in found) and email:
+            found += await self.client.search("customers", [("email", email)])
+        return [r for r in found if not r.get("deleted_at")]
+
     async def find(self, source: Customer) -> Customer | None:
-        rows = list((await self._customers()).values())
-        by_code = [r for r in rows if (r.get("customer_code") or "").strip() == source.customer_id]
         email = normalise_email(source.email)
+        rows = await self._candidates(source, email)
+        by_code = [r for r in rows if _code(r) == source.customer_id]
         by_email = [r for r in rows if email and normalise_email(r.get("email")) == email]
         found = by_code or by_email
         return to_canonical(found[0]) if found else None
 
     async def create(self, source: Customer) -> Customer:
         raw = await self.client.create_customer(create_body(source))
-        (await self._customers())[raw["id"]] = raw
+        self._keep(raw)
         return to_canonical(raw)
 
     async def update(self, customer_id: str, values: Mapping[str, Any]) -> Customer | None:
@@ -81,5 +96,13 @@ class LightspeedXCustomers:
             raw = await self.client.update_customer(customer_id, customer_fields(values))
         except NotFound:
             return None
-        (await self._customers())[raw["id"]] = raw
+        self._keep(raw)
         return to_canonical(raw)
+
+    def _keep(self, raw: dict) -> None:
+        if self._rows is not None:
+            self._rows[raw["id"]] = raw
+
+
+def _code(raw: dict) -> str:
+    return (raw.get("customer_code") or "").strip()

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import hooks, sales, writes
+from omnisync_pipelines.sandbox.emulators.lightspeed_x import hooks, sales, search, writes
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.sales import SaleError
 
 if TYPE_CHECKING:
@@ -59,6 +59,9 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
         if collection not in READABLE:
             return error(404, "Not Found")
         q = request.query_params
+        if collection == "products" and {"sku", "name", "family_name"} & set(q):  # every other parameter ignored
+            rows = search.products_by(store, sku=q.get("sku"), name=q.get("name", q.get("family_name")))
+            return JSONResponse({"data": [emu.present(collection, r) for r in rows], "version": _versions(rows)})
         try:
             after = int(q.get("after", 0))
             before = int(q["before"]) if "before" in q else None
@@ -67,11 +70,13 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
             return error(400, "after, before and page_size must be integers")
         size = max(1, min(size, MAX_PAGE_SIZE.get(collection, DEFAULT_MAX_PAGE_SIZE)))
         rows = store.page(collection, after, before, size, q.get("deleted") == "true")
-        if collection == "products" and "sku" in q:
-            rows = [r for r in rows if r.get("sku") == q["sku"]]
-        data = [emu.present(collection, r) for r in rows]
-        version = {"min": rows[0]["version"], "max": rows[-1]["version"]} if rows else {"min": None, "max": None}
-        return JSONResponse({"data": data, "version": version})
+        return JSONResponse({"data": [emu.present(collection, r) for r in rows], "version": _versions(rows)})
+
+    async def search_rows(request: Request):
+        params = list(request.query_params.multi_items())
+        rows = search.search(store, params)
+        kind = dict(params)["type"]
+        return JSONResponse({"data": [emu.present(kind, r) for r in rows]})
 
     async def get_one(request: Request):
         collection, row_id = request.path_params["collection"], request.path_params["id"]
@@ -98,10 +103,25 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
     async def add_variant(request: Request):
         return JSONResponse({"data": writes.add_variant(store, request.path_params["id"], await request.json())}, 201)
 
+    async def price_books_of_product(request: Request):
+        product_id = request.path_params["id"]
+        if store.get("products", product_id) is None:
+            return error(404, "Not Found", {"id": product_id})
+        return JSONResponse({"data": [e for e in store.rows["price_book_products"].values()
+                                      if e["product_id"] == product_id and not e.get("deleted_at")]})
+
     async def create_price_book(request: Request):
         return JSONResponse({"data": writes.create_price_book(store, await request.json())}, status_code=201)
 
     async def price_book_products(request: Request):
+        book_id = request.path_params["id"]
+        if request.method == "GET":
+            if store.get("price_books", book_id) is None:
+                return error(404, "Not Found", {"id": book_id})
+            wanted = set(filter(None, request.query_params.get("product_ids", "").split(",")))
+            return JSONResponse({"data": [e for e in store.rows["price_book_products"].values()
+                                          if e["price_book_id"] == book_id and not e.get("deleted_at")
+                                          and (not wanted or e["product_id"] in wanted)]})
         body = await request.json()
         entries = body.get("data", []) if isinstance(body, dict) else body
         return JSONResponse({"data": writes.save_price_book_products(store, request.path_params["id"], entries)})
@@ -186,7 +206,7 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
         route("/api/2.1/products/{id}", update_product, ["PUT"]),
         route("/api/2.1/products/{id}/variants", add_variant, ["POST"]),
         route("/api/2.0/price_books", create_price_book, ["POST"]),
-        route("/api/2.0/price_books/{id}/products", price_book_products, ["POST"]),
+        route("/api/2.0/price_books/{id}/products", price_book_products, ["GET", "POST"]),
         route("/api/2.0/customers", create_customer, ["POST"]),
         route("/api/2.0/customers/{id}", update_customer, ["PUT"]),
         route("/api/2.0/sales/{id}/actions/return", return_sale, ["PUT"]),
@@ -200,6 +220,12 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
         route("/api/2.0/webhooks/{id}", webhook, ["GET", "PUT", "DELETE"]),
         route("/api/webhooks", legacy_webhooks, ["POST"]),
         route("/api/2.0/products/{id}/inventory", product_inventory, ["GET"]),
+        route("/api/2.0/products/{id}/price_book_products", price_books_of_product, ["GET"]),
+        route("/api/2.0/search", search_rows, ["GET"]),
         route("/api/2.0/{collection}", list_collection, ["GET"]),
         route("/api/2.0/{collection}/{id}", get_one, ["GET"]),
     ])
+
+
+def _versions(rows: list[dict]) -> dict:
+    return {"min": rows[0]["version"], "max": rows[-1]["version"]} if rows else {"min": None, "max": None}
