@@ -82,8 +82,9 @@ def _catalog(products: int, stores: int) -> list[BenchResult]:
         naive_method="one 2.1 product update per SKU (name, SKU, barcode, base price) after reading the products",
         bounds="one PUT /api/2.1/products/{id} per changed SKU: X-Series 2.1 has no bulk product update (a new "
                "family is one POST with all its variants); price book entries go one SKU per POST although the "
-               "endpoint takes a list. Reads: the delta snapshots plus the target's load of products, taxes, "
-               "outlets and price books every run, a fixed cost that caps the call ratio at small catalogs",
+               "endpoint takes a list. Reads: the delta snapshots (most of them) plus the target's lookups: the plan's "
+               "SKUs by search (100 per request), taxes and price books once per run; a fixed cost per run that "
+               "caps the call ratio at small catalogs (100× at 1 % change would need a run with no reads at all)",
     )]
 
 
@@ -96,7 +97,7 @@ def _customers(customers: int) -> list[BenchResult]:
          "bulk update; reads are the delta query plus a type lookup and the version read of each changed one"),
         ("commercetools", "lightspeed_x", "one PUT /api/2.0/customers/{id} per customer (email, names)",
          "one PUT per changed customer: X-Series 2.0 has no bulk customer endpoint; reads are the delta pages "
-         "plus the target's one read of all customers (to find by code or email) per run"),
+         "only: an update reads nothing, a create first searches by customer code, then by email"),
     ):
         out.append(_flow_result(
             flow=customers_flow(source, system), system=system, records=measured["records"],
