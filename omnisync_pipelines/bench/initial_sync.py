@@ -134,7 +134,7 @@ def run(quick: bool = False) -> list[BenchResult]:
             target="100,000 × 50 reported as records/s and where the time goes; engine share small (< 25 %)",
             met=None if quick else omnisync["share_engine"] < 0.25 and omnisync["snapshot_matches_pos"],
             bounds="commercetools: one POST per inventory entry (no bulk create), the emulator's per-request cost; "
-                   "X-Series: 300 × registers + 50 requests per 300 s (a floor only when pages exceed the budget), "
+                   "X-Series: 300 × registers + 50 requests per 300 s (a floor only when pages exceed the budget); "
                    "engine: the ledger's few statements per 500-record batch phase",
             extra={"scale": {"skus": scale.skus, "locations": scale.locations}},
         ))
