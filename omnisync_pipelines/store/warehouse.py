@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -103,21 +105,29 @@ def upsert_table(
     key_list = ", ".join(_ident(k) for k in keys)
     if parent_key is not None and parents is None:
         parents = frame[parent_key].dropna().unique().tolist()
-    con.register("_incoming", frame)
-    try:
-        con.execute("BEGIN")
+    with _incoming_in_transaction(con, frame):
         _add_missing_columns(con, schema, table, "_incoming")
         if parent_key is not None and parents:
             con.execute(f"DELETE FROM {schema}.{table} WHERE list_contains(?, {_ident(parent_key)})", [parents])
         con.execute(f"DELETE FROM {schema}.{table} WHERE ({key_list}) IN (SELECT {key_list} FROM _incoming)")
         con.execute(f"INSERT INTO {schema}.{table} BY NAME SELECT * FROM _incoming")
+    return len(frame)
+
+
+@contextmanager
+def _incoming_in_transaction(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[None]:
+    """`frame` readable as `_incoming` inside one transaction: all the statements land, or none."""
+    con.register("_incoming", frame)
+    try:
+        con.execute("BEGIN")
+        try:
+            yield
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
         con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     finally:
         con.unregister("_incoming")
-    return len(frame)
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, incoming: str) -> None:
@@ -140,18 +150,10 @@ def replace_location_rows(
         replace_table(con, schema, table, frame)
         return
     target = f"{_ident(schema)}.{_ident(table)}"
-    con.register("_incoming", frame)
-    try:
-        con.execute("BEGIN")
+    with _incoming_in_transaction(con, frame):
         con.execute(f"DELETE FROM {target} WHERE list_contains(?, location_key)", [locations])
         if len(frame):
             con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _incoming")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_incoming")
 
 
 def read_location_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, locations: list[str] | None) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from omnisync_pipelines.canonical.models import Rejection
 from omnisync_pipelines.store.ops import OpsStore
-from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_schema
+from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_ops_store
 
 
 def store(tmp_path):
@@ -141,12 +141,8 @@ def any_ops(request, tmp_path):
         return
     url = pg_server_url()
     require_pg_server(url)
-    with throwaway_schema(url) as connect_args:
-        ops = OpsStore.from_url(url.render_as_string(hide_password=False), connect_args=connect_args)
-        try:
-            yield ops
-        finally:
-            ops.engine.dispose()
+    with throwaway_ops_store(url) as ops:
+        yield ops
 
 
 def _count(sku: str, location: str, level: int, version: int) -> dict:

@@ -3,8 +3,7 @@ is committed only by its push and never goes back; baselines are found by (sku, 
 
 import pytest
 
-from omnisync_pipelines.store.ops import OpsStore
-from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_schema
+from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_ops_store
 
 pytestmark = pytest.mark.postgres
 FLOW = "stock_lightspeed_x_to_commercetools"
@@ -14,12 +13,8 @@ FLOW = "stock_lightspeed_x_to_commercetools"
 def pg_ops():
     url = pg_server_url()
     require_pg_server(url)
-    with throwaway_schema(url) as connect_args:
-        ops = OpsStore.from_url(url.render_as_string(hide_password=False), connect_args=connect_args)
-        try:
-            yield ops
-        finally:
-            ops.engine.dispose()
+    with throwaway_ops_store(url) as ops:
+        yield ops
 
 
 def test_watermarks_are_staged_committed_and_never_go_back(pg_ops):

@@ -71,3 +71,16 @@ def throwaway_database(url: URL) -> Iterator[URL]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def throwaway_ops_store(url: URL) -> Iterator:
+    """An OpsStore whose tables live in a throwaway schema of the server at `url`."""
+    from omnisync_pipelines.store.ops import OpsStore
+
+    with throwaway_schema(url) as connect_args:
+        ops = OpsStore.from_url(url.render_as_string(hide_password=False), connect_args=connect_args)
+        try:
+            yield ops
+        finally:
+            ops.engine.dispose()

@@ -3,8 +3,7 @@
 import pytest
 from sqlalchemy import URL
 
-from omnisync_pipelines.store.ops import OpsStore
-from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_schema
+from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_ops_store
 
 
 @pytest.fixture
@@ -17,9 +16,5 @@ def pg_url() -> URL:
 @pytest.fixture
 def pg_ops(pg_url):
     """An OpsStore whose tables live in a schema of this test's own, dropped afterwards."""
-    with throwaway_schema(pg_url) as connect_args:
-        ops = OpsStore.from_url(pg_url.render_as_string(hide_password=False), connect_args=connect_args)
-        try:
-            yield ops
-        finally:
-            ops.engine.dispose()
+    with throwaway_ops_store(pg_url) as ops:
+        yield ops
