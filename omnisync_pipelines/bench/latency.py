@@ -153,8 +153,9 @@ def _sensor_lane_samples(box: _Sandbox, count: int, instance) -> list[float]:
     for index in range(count):
         box.server.run(box.sell(100 + index))
         accepted = box.server.run(box.deliver())
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"omnisync": resource})
-        result = inbox_sensor(context)
+        # exited at once: an open context would keep the instance it opened current for Dagster's loads
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"omnisync": resource}) as context:
+            result = inbox_sensor(context)
         if not result.run_requests:
             raise RuntimeError(f"the inbox sensor requested no run: {result.skip_reason}")
         for request in result.run_requests:

@@ -167,8 +167,10 @@ def test_hamburg_opens_and_is_synced_without_a_code_change(stores, instance):
     stores.write_locations(stores.all_locations)
     omnisync = OmnisyncResource(config_path=str(stores.config_path), ops_url=stores.env["OMNISYNC_OPS_URL"],
                                 duckdb_path=str(stores.duckdb_path))
-    context = dg.build_schedule_context(instance=instance, resources={"omnisync": omnisync})
-    [request] = delta_sync_schedule.evaluate_tick(context).run_requests
+    # exited: an open context keeps the instance it opened current, and later definition loads in
+    # this process would find it disposed
+    with dg.build_schedule_context(instance=instance, resources={"omnisync": omnisync}) as context:
+        [request] = delta_sync_schedule.evaluate_tick(context).run_requests
     assert list(instance.get_dynamic_partitions(LOCATIONS.name)) == ["berlin", "munich", OPENING_LATER]
     assert request.partition_key_range == dg.PartitionKeyRange("berlin", OPENING_LATER)
 

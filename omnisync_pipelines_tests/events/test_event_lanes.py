@@ -48,9 +48,10 @@ def omnisync_resource(sandbox) -> OmnisyncResource:
 
 
 def tick(instance, sandbox, cursor):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"omnisync": omnisync_resource(sandbox)})
-    return inbox_sensor(context), context
+    # exited: a context left open keeps the instance it opened from its ref current for Dagster
+    with dg.build_sensor_context(instance=instance, cursor=cursor,
+                                 resources={"omnisync": omnisync_resource(sandbox)}) as context:
+        return inbox_sensor(context), context
 
 
 # tests --------------------------------------------------------------------------------------------
@@ -245,7 +246,8 @@ def test_commercetools_messages_are_polled_into_the_inbox_from_a_persisted_curso
         client_id=env["OMNISYNC_CT_CLIENT_ID"], client_secret=env["OMNISYNC_CT_CLIENT_SECRET"])}
 
     def poll() -> str:
-        return commercetools_messages_sensor(dg.build_sensor_context(instance=instance, resources=resources)).skip_message
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            return commercetools_messages_sensor(context).skip_message
 
     poll()  # the first poll looks back a few minutes and stores the cursor
     assert ops.get_cursor(MESSAGES_CURSOR)

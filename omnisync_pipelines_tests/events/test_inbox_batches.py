@@ -39,8 +39,8 @@ def customer_edit(inbox: Inbox, customer_id: str) -> None:
 
 
 def tick(instance, ops_url: str, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"omnisync": OmnisyncResource(ops_url=ops_url)})
-    return inbox_sensor(context)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"omnisync": OmnisyncResource(ops_url=ops_url)}) as context:
+        return inbox_sensor(context)
 
 
 def launched(instance, request: dg.RunRequest) -> None:
