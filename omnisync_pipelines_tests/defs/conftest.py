@@ -31,13 +31,20 @@ class Sandbox:
 
 
 @contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` set in os.environ for the runs, restored afterwards."""
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in values.items():
+            env.setenv(key, value)
+        yield
+
+
+@contextmanager
 def running_sandbox(data_dir: Path) -> Iterator[Sandbox]:
     """A sandbox served over sockets, its environment set for the runs, both undone afterwards."""
     box = Sandbox(data_dir)
     try:
-        with pytest.MonkeyPatch.context() as env:
-            for key, value in box.env.items():
-                env.setenv(key, value)
+        with environment(box.env):
             yield box
     finally:
         box.stop()

@@ -26,6 +26,7 @@ from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulato
 from omnisync_pipelines.sandbox.scenario import build_world
 from omnisync_pipelines.sandbox.serve import SandboxServer
 from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines_tests.defs.conftest import environment
 
 STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
 PLAN, PUSH = ("plan", STOCK_FLOW), ("push", STOCK_FLOW)
@@ -74,9 +75,7 @@ class ThreeStores:
 def stores(tmp_path_factory):
     box = ThreeStores(tmp_path_factory.mktemp("partitions"))
     try:
-        with pytest.MonkeyPatch.context() as env:
-            for key, value in box.env.items():
-                env.setenv(key, value)
+        with environment(box.env):
             yield box
     finally:
         box.server.stop()

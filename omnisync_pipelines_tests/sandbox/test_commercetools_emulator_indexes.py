@@ -14,27 +14,16 @@ import httpx
 import pytest
 
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.transport import EmulatorTransport
+from omnisync_pipelines_tests.sandbox.ct_http import P, authed, post
 
-P = "/omnisync-sandbox"
 EUR = {"currencyCode": "EUR", "centAmount": 1999}
 
 
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture
 async def client():
-    emu = CommercetoolsEmulator()
-    async with httpx.AsyncClient(transport=EmulatorTransport(emu.app), base_url="http://ct.test") as c:
-        reply = await c.post("/oauth/token", data={"grant_type": "client_credentials"},
-                             auth=("sandbox-client", "sandbox-secret"))
-        c.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
+    async with await authed(CommercetoolsEmulator()) as c:
         yield c
-
-
-async def post(client: httpx.AsyncClient, path: str, body: dict, status: int = 201) -> dict:
-    response = await client.post(P + path, json=body)
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def update(client: httpx.AsyncClient, path: str, current: dict, *actions: dict, status: int = 200) -> dict:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines_tests.sandbox.test_commercetools_emulator_resources import P, authed, post, world
+from omnisync_pipelines_tests.sandbox.ct_http import P, authed, post
+from omnisync_pipelines_tests.sandbox.test_commercetools_emulator_resources import world
 
 pytestmark = pytest.mark.anyio
 DE_19 = {"name": "DE 19%", "amount": 0.19, "includedInPrice": True, "country": "DE"}
