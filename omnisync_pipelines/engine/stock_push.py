@@ -41,7 +41,11 @@ class StockTarget(Protocol):
     async def read_stock(self, sku: str, location_key: str) -> TargetStock | None: ...
 
     async def apply_stock_delta(self, sku: str, location_key: str, delta: int, movement_key: str) -> dict:
-        """Apply `delta` and stamp `movement_key` atomically; returns at least {"status": "applied"|"already_applied"}."""
+        """Apply `delta` and stamp `movement_key` atomically; returns at least {"status": "applied"|"already_applied"}.
+
+        A target may also offer `apply_stock_deltas([(sku, location_key, delta, movement_key), ...])`
+        returning each write's result dict or ApiError in order: the push then sends a batch's
+        writes through it (few calls) instead of one call per write."""
         ...
 
 
@@ -142,7 +146,11 @@ async def _push_batch(rows: list, push: _Push) -> None:
                                          for r, released in mine))
         writes = [w for w in decided if w is not None]
         ops.mark_retrying_many(push.flow, push.target.system, push.pos_system, [(w.key, w.ref, w.payload) for w in writes])
-        sent = await asyncio.gather(*(push.gated(_send(w, push.target)) for w in writes))
+        apply_many = getattr(push.target, "apply_stock_deltas", None)  # optional: the batch's writes in few calls
+        if apply_many is None:
+            sent = await asyncio.gather(*(push.gated(_send(w, push.target)) for w in writes))
+        else:
+            sent = await _send_many(writes, apply_many)
         _record_outcomes(list(zip(writes, sent, strict=True)), push)
     finally:
         ops.release_stock_many(push.pos_system, [r.idempotency_key for r, _ in mine])
@@ -200,6 +208,16 @@ async def _send(write: _Write, target: StockTarget) -> dict | ApiError | None:
         return dict(await target.apply_stock_delta(write.row.sku, write.row.location_key, write.send, write.key))
     except ApiError as exc:
         return exc
+
+
+async def _send_many(writes: list[_Write], apply_many) -> list[dict | ApiError | None]:
+    moving = [w for w in writes if w.send != 0]
+    try:
+        results = await apply_many([(w.row.sku, w.row.location_key, w.send, w.key) for w in moving]) if moving else []
+    except ApiError as exc:
+        results = [exc] * len(moving)
+    by_key = {w.key: r if isinstance(r, ApiError) else dict(r) for w, r in zip(moving, results, strict=True)}
+    return [by_key[w.key] if w.send != 0 else None for w in writes]
 
 
 def _record_outcomes(outcomes: list[tuple[_Write, dict | ApiError | None]], push: _Push) -> None:

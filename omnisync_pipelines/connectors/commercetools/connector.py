@@ -12,6 +12,7 @@ from typing import Any
 from omnisync_pipelines.canonical.models import Rejection
 from omnisync_pipelines.connectors.base import ReadResult, UnknownEntity
 from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
+from omnisync_pipelines.connectors.commercetools.graphql_inventory import BatchStockWriter, StockWrite
 from omnisync_pipelines.connectors.commercetools.inventory import FETCH, last_movement
 from omnisync_pipelines.connectors.commercetools.mapping import (
     Invalid,
@@ -24,6 +25,7 @@ from omnisync_pipelines.connectors.commercetools.mapping import (
 )
 from omnisync_pipelines.connectors.commercetools.order_mapping import map_order, map_order_returns
 from omnisync_pipelines.connectors.commercetools.settings import SYSTEM
+from omnisync_pipelines.rest.errors import ApiError
 
 INVENTORY_SUPPLY = "InventorySupply"
 PREFETCH_BATCH = 100  # SKUs per `sku in (...)` query: keeps the URL well under common limits
@@ -99,6 +101,7 @@ class CommercetoolsConnector:
         self._channel_locations: dict[str, str] | None = None
         self._channel_ids: dict[str, str] | None = None
         self._entries: dict[tuple[str, str], dict | None] = {}  # (sku, location) -> entry, from prefetch_stock
+        self._batch_writer = BatchStockWriter(client)
 
     async def channel_locations(self) -> dict[str, str]:
         """Channel id -> location key, resolved once from the configured channel keys."""
@@ -248,6 +251,19 @@ class CommercetoolsConnector:
         current = self._entries.pop((sku, location_key), FETCH)
         result = await self.client.apply_stock_delta(sku, channel_id, delta, movement_key, current=current)
         return result.as_dict()
+
+    async def apply_stock_deltas(self, writes: Iterable[tuple[str, str, int, str]]) -> list[dict | ApiError]:
+        """`apply_stock_delta` for many (sku, location_key, delta, movement_key) at once: one GraphQL
+        document per chunk instead of one request per write; each write's result or error, in order."""
+        writes = list(writes)
+        unresolved = [(sku, location_key) for sku, location_key, _, _ in writes if (sku, location_key) not in self._entries]
+        if unresolved:
+            await self.prefetch_stock(unresolved)
+        planned = [
+            StockWrite(sku, await self.channel_id_for(location_key), delta, key, self._entries.pop((sku, location_key), None))
+            for sku, location_key, delta, key in writes
+        ]
+        return await self._batch_writer.apply(planned)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -22,6 +22,8 @@ class CommercetoolsSettings(BaseModel):
     page_size: int = 500
     concurrency: int = 16
     max_conflict_retries: int = 5
+    graphql_writes: bool = True  # stock writes batched through POST /{projectKey}/graphql
+    graphql_batch_size: int = 100  # writes (aliased mutations) per GraphQL document
     delta_overlap_s: int = 120
     timeout_s: float = 30.0
     locale: str = "en"

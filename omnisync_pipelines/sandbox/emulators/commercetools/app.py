@@ -12,16 +12,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from . import writes
 from .auth import Auth
-from .errors import CtError, concurrent_modification, duplicate, invalid_input, invalid_json, not_found
+from .errors import CtError, concurrent_modification, invalid_input, not_found
 from .expand import expand
+from .graphql import execute_request
 from .query import run_query
 from .resources import KINDS, ResourceKind
 from .resources.orders import ORDERS, import_order
 from .resources.products import price_selection, projection
 from .store import Ctx, Store, clone
 
-MAX_ACTIONS = 500
 Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
@@ -66,6 +67,7 @@ class Api:
         routes = [
             Route("/oauth/token", handles_errors(self.token), methods=["POST"]),
             Route("/{project}", handles_errors(self.project), methods=["GET"]),
+            Route("/{project}/graphql", handles_errors(self.graphql), methods=["POST"]),
             Route("/{project}/orders/import", handles_errors(self.import_order), methods=["POST"]),
             Route("/{project}/product-projections", handles_errors(self.projections), methods=["GET"]),
             Route("/{project}/product-projections/{ident:path}", handles_errors(self.projection), methods=["GET"]),
@@ -86,6 +88,11 @@ class Api:
         any_of = kind.manage_scopes if write else kind.view_scopes + kind.manage_scopes
         self.auth.check(request.headers.get("authorization"), request.path_params["project"], any_of)
 
+    async def graphql(self, request: Request) -> JSONResponse:
+        body, status = await execute_request(await json_body(request), self.store, self.auth,
+                                             request.headers.get("authorization"), request.path_params["project"])
+        return respond(body, status)
+
     async def project(self, request: Request) -> JSONResponse:
         self.auth.check(request.headers.get("authorization"), request.path_params["project"],
                         ("view_project_settings", "manage_project_settings"))
@@ -94,17 +101,6 @@ class Api:
                         "messages": {"enabled": True, "deleteDaysAfterCreation": 15}})
 
     # -- generic resources ----------------------------------------------------------------
-    def _lookup(self, kind: ResourceKind, ident: str) -> dict:
-        if ident.startswith("key="):
-            found, by = self.store.find(kind.type_id, "key", ident[4:]), "key"
-        elif ident.startswith("order-number=") and kind is ORDERS:
-            found, by = self.store.find(kind.type_id, "orderNumber", ident[13:]), "orderNumber"
-        else:
-            found, by = self.store.get(kind.type_id, ident), "ID"
-        if found is None:
-            raise not_found(ident.split("=", 1)[-1] if by != "ID" else ident, by)
-        return found
-
     async def collection(self, request: Request) -> JSONResponse:
         kind = _kind(request)
         if request.method == "GET":
@@ -124,66 +120,27 @@ class Api:
         return await self._create(ORDERS, await json_body(request), import_order)
 
     async def _create(self, kind: ResourceKind, draft: dict, create) -> JSONResponse:
-        async with self.store.lock:
-            ctx = Ctx(self.store)
-            fields = {k: v for k, v in create(ctx, draft).items() if v is not None}
-            resource = ctx.stage_new(kind.type_id, fields)
-            self._validate(ctx, kind, resource)
-            if kind.message_prefix:
-                payload_key = kind.message_prefix[0].lower() + kind.message_prefix[1:]
-                ctx.emit(kind.type_id, resource["id"], kind.created_message or f"{kind.message_prefix}Created",
-                         **{payload_key: clone(resource)})
-            ctx.commit()
-            return respond({kind.wrap_created: resource} if kind.wrap_created else resource, 201)
-
-    def _validate(self, ctx: Ctx, kind: ResourceKind, resource: dict) -> None:
-        key = resource.get("key")
-        if key is not None and any(r["id"] != resource["id"] and r.get("key") == key
-                                   for r in ctx.candidates(kind.type_id, ("key", key))):
-            raise duplicate("key", key)
-        if kind.validate is not None:
-            kind.validate(ctx, resource)
+        resource = await writes.create(self.store, kind, draft, create)
+        return respond({kind.wrap_created: resource} if kind.wrap_created else resource, 201)
 
     async def item(self, request: Request) -> JSONResponse:
         kind = _kind(request)
         ident = request.path_params["ident"]
         self._authorize(request, kind, write=request.method != "GET")
         if request.method == "GET":
-            return respond(expand(self._lookup(kind, ident), request.query_params.getlist("expand"), self.store))
+            return respond(expand(writes.lookup(self.store, kind, ident), request.query_params.getlist("expand"), self.store))
         if request.method == "DELETE":
             return await self._delete(kind, ident, request.query_params.get("version"))
         return await self._update(kind, ident, await json_body(request))
 
     async def _update(self, kind: ResourceKind, ident: str, body: dict) -> JSONResponse:
-        version, actions = body.get("version"), body.get("actions")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise invalid_json("version: Missing required value")
-        if not isinstance(actions, list):
-            raise invalid_json("actions: Missing required value")
-        if len(actions) > MAX_ACTIONS:
-            raise invalid_input(f"The number of update actions ({len(actions)}) exceeds the limit of {MAX_ACTIONS}.")
-        async with self.store.lock:
-            current = self._lookup(kind, ident)
-            if version != current["version"]:
-                raise concurrent_modification(current["id"], version, current["version"])
-            ctx = Ctx(self.store)
-            changed = clone(current)
-            for action in actions:
-                name = action.get("action") if isinstance(action, dict) else None
-                apply = kind.actions.get(name)
-                if apply is None:
-                    raise invalid_input(f"Unknown update action '{name}' for resource type '{kind.type_id}'.")
-                apply(ctx, changed, action)
-            ctx.stage_update(kind.type_id, changed)
-            self._validate(ctx, kind, changed)
-            ctx.commit()
-            return respond(self.store.get(kind.type_id, current["id"]))  # rendered to JSON right here
+        return respond(await writes.update(self.store, kind, ident, body.get("version"), body.get("actions")))
 
     async def _delete(self, kind: ResourceKind, ident: str, version_param: str | None) -> JSONResponse:
         if version_param is None or not version_param.lstrip("-").isdigit():
             raise invalid_input("Missing or invalid required query parameter 'version'.")
         async with self.store.lock:
-            current = self._lookup(kind, ident)
+            current = writes.lookup(self.store, kind, ident)
             if int(version_param) != current["version"]:
                 raise concurrent_modification(current["id"], int(version_param), current["version"])
             self.store.remove(kind.type_id, current["id"])

@@ -61,13 +61,18 @@ class Auth:
         for token in self.tokens.values():
             token.expires_at = 0.0
 
-    def check(self, authorization: str | None, project_key: str, any_of: tuple[str, ...]) -> None:
-        """401 without a live bearer token; 403 unless it holds manage_project or one of `any_of`."""
+    def authenticate(self, authorization: str | None) -> Token:
+        """The live bearer token of `authorization`, else 401 invalid_token."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise invalid_token()
         token = self.tokens.get(authorization[7:].strip())
         if token is None or token.expires_at <= time.monotonic():
             raise invalid_token()
+        return token
+
+    def check(self, authorization: str | None, project_key: str, any_of: tuple[str, ...]) -> None:
+        """401 without a live bearer token; 403 unless it holds manage_project or one of `any_of`."""
+        token = self.authenticate(authorization)
         wanted = {f"{name}:{project_key}" for name in ("manage_project", *any_of)}
         if project_key != self.project_key or not wanted & token.scopes:
             raise insufficient_scope(sorted(f"{name}:{project_key}" for name in any_of))
