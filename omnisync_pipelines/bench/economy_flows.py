@@ -4,18 +4,27 @@ connectors, full or since the cursors; the engine's plan; the engine's push thro
 target) on a `WorldRig`.
 
 Per flow: an initial run aligns both systems; the retailer then changes ~1 % of the source records
-through the source's API; a delta run follows, and its writes (non-GET calls, OAuth excluded) are
-counted per target system. The baseline pushes every record once through the same client (the
-cheapest full push there is: one write per record, plus the reads it needs to address them).
+through the source's API; a delta run follows, and its calls are counted per system (writes: non-GET
+calls, OAuth excluded). The baseline is the cheapest naive full push there is, by one rule in every
+flow: read what addressing the records needs, in the largest pages the API allows, then one write per
+record through the same client; each system's read also serves as the source of the other direction.
+Catalog: X-Series products (pages of 10,000) and each tax they use (`GET /taxes/{id}`), then one
+`PUT /api/2.1/products/{id}` per SKU. Customers: X-Series customers (pages of 10,000), then one `PUT`
+each; commercetools customers (pages of 500, for id and version) and the custom type, then one update
+each.
 """
 
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import pandas as pd
 
 from omnisync_pipelines.bench.world_rig import POS, WorldRig, bench_world, open_world_rig
+from omnisync_pipelines.canonical.models import normalise_email
+from omnisync_pipelines.connectors.lightspeed_x.drafts import net_of, product_codes
+from omnisync_pipelines.connectors.lightspeed_x.mapping import major_units, tax_rates
 from omnisync_pipelines.connectors.registry import build_catalog_target, build_customer_target
 from omnisync_pipelines.defs.catalog_flow import _with_countries, settle_unplanned
 from omnisync_pipelines.defs.customer_flow import sync_options
@@ -29,6 +38,8 @@ from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.crosswalk import Crosswalk
 
 CT = "commercetools"
+LARGEST_PAGE = 10_000  # X-Series 2.0 collections (vend-cli; sales 500)
+CT_LARGEST_PAGE = 500  # commercetools query limit
 CATALOG_SNAPSHOTS = ((CT, "catalog"), (CT, "prices"), (POS, "catalog"), (POS, "prices"), (POS, "locations"))
 
 
@@ -97,19 +108,31 @@ def _price_change(product: dict, variant) -> dict:
 
 async def naive_catalog_push(rig: WorldRig) -> None:
     """Every commercetools SKU written to X-Series as one 2.1 product update (name, SKU, barcode,
-    base price), after reading the X-Series products to address them."""
+    base price net of the product's tax), after reading the products and the taxes they use."""
     desired = warehouse.read_table(rig.con, CT, "catalog")
     prices = warehouse.read_table(rig.con, CT, "prices")
     base = {r.sku: r.amount for r in prices.itertuples() if r.currency == "EUR" and _blank(r.location_key)
             and _blank(r.customer_group)}
     async with rig.connector(POS) as connector:
         client = connector.client
-        by_sku = {p["sku"]: p for p in (await client.products()).rows}
+        by_sku = {p["sku"]: p async for p in _all(client, "products")}
+        rates = {}
+        for tax_id in sorted({p["tax_id"] for p in by_sku.values() if p.get("tax_id")}):
+            rates |= tax_rates([await client.get("taxes", tax_id)])
         await asyncio.gather(*(
             client.update_product(by_sku[item.sku]["id"], common={"name": item.name},
-                                  details={"sku": item.sku, "product_codes": [{"type": "EAN", "code": item.barcode}],
-                                           "price_excluding_tax": round(base.get(item.sku, 0) / 119, 2)})
+                                  details={"sku": item.sku, "product_codes": product_codes(item.barcode),
+                                           "price_excluding_tax": float(net_of(
+                                               major_units(base.get(item.sku, 0), "EUR"),
+                                               rates.get(by_sku[item.sku].get("tax_id"), Decimal(0))))})
             for item in desired.itertuples() if item.sku in by_sku))
+
+
+async def _all(client, collection: str):
+    """A 2.0 collection in the largest pages the API allows."""
+    async for rows, _ in client.iter_pages(collection, page_size=LARGEST_PAGE):
+        for row in rows:
+            yield row
 
 
 def _blank(value) -> bool:
@@ -169,36 +192,31 @@ async def change_customers(rig: WorldRig, rate: float) -> dict[str, set[str]]:
 
 
 async def naive_customer_push(rig: WorldRig) -> None:
-    """Every matched customer written to both sides once: its commercetools-owned fields to X-Series
-    (one PUT each), its POS-owned loyalty id to commercetools (read for the version, then one update)."""
-    pos = {c.email: c for c in customers_from_frame(warehouse.read_table(rig.con, POS, "customers"))}
-    ct = {c.email: c for c in customers_from_frame(warehouse.read_table(rig.con, CT, "customers"))}
-    pairs = [(pos[email], ct[email]) for email in pos if email in ct]
-    async with rig.connector(POS) as connector:
-        client = connector.client
+    """Every customer known to both sides written to each once: its commercetools-owned fields to
+    X-Series (one PUT each), its POS-owned loyalty id to commercetools (one update each, at the
+    version the paged read gave). Each side is read once, in its largest pages: that read addresses
+    the writes to it and is the source of the writes to the other side."""
+    async with rig.connector(POS) as pos_connector, rig.connector(CT) as ct_connector:
+        pos = {normalise_email(r.get("email")): r async for r in _all(pos_connector.client, "customers")}
+        ct = {normalise_email(r.get("email")): r
+              async for r in ct_connector.client.iter_query("customers", page_size=CT_LARGEST_PAGE)}
+        pairs = [(pos[email], ct[email]) for email in pos if email and email in ct]
         await asyncio.gather(*(
-            client.update_customer(p.customer_id, {"email": c.email, "first_name": c.first_name, "last_name": c.last_name})
+            pos_connector.client.update_customer(p["id"], {"email": c["email"], "first_name": c.get("firstName"),
+                                                           "last_name": c.get("lastName")})
             for p, c in pairs))
-    async with rig.connector(CT) as connector:
-        target = build_customer_target(connector)
-        type_id = await target.ensure_type()
-        client = connector.client
-
-        async def write(p, c) -> None:
-            current = await client.get_by_id("customers", c.customer_id)
-            await client.update("customers", c.customer_id, current["version"], [
-                {"action": "setCustomType", "type": {"typeId": "type", "id": type_id},
-                 "fields": {"loyaltyId": p.loyalty_id}}])
-
+        type_id = await build_customer_target(ct_connector).ensure_type()
         for p, c in pairs:
-            await write(p, c)
+            await ct_connector.client.update("customers", c["id"], c["version"], [
+                {"action": "setCustomType", "type": {"typeId": "type", "id": type_id},
+                 "fields": {"loyaltyId": p.get("customer_code") if p.get("enable_loyalty") else None}}])
 
 
 async def measure_catalog(products: int, stores: int, rate: float) -> dict:
     rig = await open_world_rig(bench_world(products, stores, customers=0))
     try:
         initial = await catalog_run(rig, delta=False)
-        await rig.snapshot(POS, "catalog", delta=True)  # the next run's read sees what the push wrote
+        await catalog_run(rig, delta=True)  # the next scheduled run: reads back what the push wrote, plans nothing
         changed = await change_catalog(rig, rate)
         rig.reset_meters()
         run = await catalog_run(rig, delta=True)
@@ -215,6 +233,7 @@ async def measure_customers(customers: int, rate: float) -> dict:
     rig = await open_world_rig(bench_world(1, 1, customers=customers))
     try:
         initial = await customers_run(rig, delta=False)
+        await customers_run(rig, delta=True)  # the next scheduled run: reads back what the push wrote
         changed = await change_customers(rig, rate)
         rig.reset_meters()
         run = await customers_run(rig, delta=True)

@@ -13,13 +13,19 @@ The target's canonical shapes:
                            prices_by_location = plan `prices`:
                            {location_key: {"currency": "EUR", "amount": 1999, "price_books": {"vip": 1799}}}
                            -> {"status": "applied"|"unchanged", ...}
+    set_prices_many({sku: prices_by_location})   (optional; a target with a bulk price path)
+                           -> {sku: the set_prices result, or the ApiError that kept it back}
+
+The push runs in two phases: every row's item write, then the prices of every row that needs them,
+in one `set_prices_many` call when the target offers one (X-Series sends price book entries as
+lists), else one `set_prices` per SKU. Each row is still recorded in the ledger on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
@@ -58,6 +64,15 @@ class CatalogSyncStatistics(SyncStatistics):
         return f"{super().summary()} ({self.created} created, {self.updated} updated)"
 
 
+@dataclass
+class _Pending:
+    """A row whose item step is done and whose prices are still to be written."""
+
+    row: object
+    payload: dict
+    result: dict = field(default_factory=dict)
+
+
 async def push_catalog(
     plan: pd.DataFrame, target: CatalogTarget, ops: OpsStore, *, pos_system: str, options: SyncOptions = SyncOptions()
 ) -> CatalogSyncStatistics:
@@ -69,26 +84,38 @@ async def push_catalog(
     statuses = ops.ledger_statuses(keys) if keys else {}
     gate = asyncio.Semaphore(options.concurrency)
 
-    async def push_row(row) -> None:
+    async def item_step(row) -> _Pending | None:
         async with gate:
-            await _push_one(row, flow, target, ops, stats, statuses.get(row.idempotency_key))
+            return await _push_item(row, flow, target, ops, stats, statuses.get(row.idempotency_key))
 
-    await asyncio.gather(*(push_row(row) for row in plan.itertuples(index=False)))
+    pending = [p for p in await asyncio.gather(*(item_step(row) for row in plan.itertuples(index=False))) if p]
+    outcomes = await _set_prices(pending, target, gate)
+    for item in pending:
+        outcome = outcomes[item.row.sku]
+        if isinstance(outcome, ApiError):
+            _record_failure(outcome, item.row.idempotency_key, flow, target.system, item.row.sku, "prices",
+                            item.payload, ops, stats)
+            continue
+        item.result["prices"] = outcome
+        stats.api_writes += 1
+        _applied(item.row, item.result, ops, stats)
     # a SKU that reached the POS closes what validation had rejected earlier (fixed at the source)
     done = ops.ledger_statuses(keys) if keys else {}
     ops.resolve_rejections(flow, SOURCE, [sku for sku, key in zip(skus, keys, strict=True) if done.get(key) == "applied"])
     return stats.finish()
 
 
-async def _push_one(row, flow: str, target: CatalogTarget, ops: OpsStore, stats: CatalogSyncStatistics, prior) -> None:
+async def _push_item(row, flow: str, target: CatalogTarget, ops: OpsStore, stats: CatalogSyncStatistics,
+                     prior) -> _Pending | None:
+    """The row's item write; the row, when its prices are still to come."""
     key = row.idempotency_key
     stats.processed += 1
     if prior == "applied":
         stats.already_applied += 1
-        return
+        return None
     if prior == "rejected":
         stats.rejected += 1  # stays rejected until an operator retries or releases it
-        return
+        return None
     changes = list(row.changes)
     pos_id = row.pos_system_id if isinstance(row.pos_system_id, str) else None  # NaN after a DuckDB round trip
     desired = {**json.loads(row.desired), "system_id": pos_id}
@@ -96,19 +123,40 @@ async def _push_one(row, flow: str, target: CatalogTarget, ops: OpsStore, stats:
     payload = {"sku": row.sku, "action": row.action, "changes": changes, "desired": desired, "prices": prices}
     ops.mark_retrying(key, flow=flow, target=target.system, source=SOURCE, record_ref=row.sku, payload=payload)
     result: dict = {"action": row.action}
-    step = "item"
-    try:
-        if row.action == "create" or any(c in FIELDS for c in changes):
+    if row.action == "create" or any(c in FIELDS for c in changes):
+        try:
             result["item"] = await target.upsert_item(desired)
+        except ApiError as exc:
+            _record_failure(exc, key, flow, target.system, row.sku, "item", payload, ops, stats)
+            return None
+        if not result["item"].get("with_family"):  # covered by a sibling's family write
             stats.api_writes += 1
-        step = "prices"
-        if "prices" in changes:
-            result["prices"] = await target.set_prices(row.sku, prices)
-            stats.api_writes += 1
-    except ApiError as exc:
-        _record_failure(exc, key, flow, target.system, row.sku, step, payload, ops, stats)
-        return
-    ops.mark_applied(key, result)
+    if "prices" in changes:
+        return _Pending(row, payload, result)
+    _applied(row, result, ops, stats)
+    return None
+
+
+async def _set_prices(pending: list[_Pending], target: CatalogTarget, gate: asyncio.Semaphore) -> dict:
+    wanted = {item.row.sku: item.payload["prices"] for item in pending}
+    if not wanted:
+        return {}
+    bulk = getattr(target, "set_prices_many", None)
+    if bulk is not None:
+        return await bulk(wanted)
+
+    async def one(sku: str, prices: dict):
+        async with gate:
+            try:
+                return sku, await target.set_prices(sku, prices)
+            except ApiError as exc:
+                return sku, exc
+
+    return dict(await asyncio.gather(*(one(sku, prices) for sku, prices in wanted.items())))
+
+
+def _applied(row, result: dict, ops: OpsStore, stats: CatalogSyncStatistics) -> None:
+    ops.mark_applied(row.idempotency_key, result)
     stats.applied += 1
     if row.action == "create":
         stats.created += 1

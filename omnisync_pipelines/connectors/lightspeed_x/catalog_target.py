@@ -18,11 +18,18 @@ one in the (outlet, group) book. An entry once written is kept and updated, neve
 delta read (which does not list deleted rows) and a full read see the same prices. Amounts are
 tax inclusive in the plan; X-Series stores net prices, split with the rate of the product's tax.
 
+Writes: a family's common fields (docs "Updating Variants": `common` updates every member of the
+family, `details` only the product in the URL) travel once per family: a variant whose only change
+is the family's name is covered by its sibling's `PUT`. Price book entries go as lists, one request
+per book per 100 entries (`price_books.py`); the base price stays on the product (`details`), the
+general price book being the product's own retail price.
+
 Reads grow with the plan, not the catalog: the plan's SKUs are looked up with the search endpoint
 (one request per 100 SKUs), a new variant's family by its name, a product's price book entries by
-product; taxes, outlets and price books are read at most once per target, when first needed. A plan
-of more than `FULL_READ_ABOVE` rows (a first sync) reads every product and entry once instead, the
-cheaper way then. Nothing is read back after a write: the target keeps what it wrote.
+product (only when omnisync's outlet books exist); a tax by its id, outlets and price books at most
+once per target, when first needed. A plan of more than `FULL_READ_ABOVE` rows (a first sync) reads
+every product and entry once instead, the cheaper way then. Nothing is read back after a write: the
+target keeps what it wrote.
 """
 
 from __future__ import annotations
@@ -37,10 +44,13 @@ import pandas as pd
 from omnisync_pipelines.connectors.lightspeed_x.client import LightspeedXClient
 from omnisync_pipelines.connectors.lightspeed_x.drafts import net_of, product_codes
 from omnisync_pipelines.connectors.lightspeed_x.mapping import major_units, round_minor, tax_rates
+from omnisync_pipelines.connectors.lightspeed_x.price_books import PriceBookSender, QueuedEntry
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
+from omnisync_pipelines.rest.errors import ApiError, NotFound
 
 API = "/api/2.0"
 FULL_READ_ABOVE = 200  # plan rows; past this, one full read costs fewer requests than lookups
+FAMILY_FIELDS = ("name",)  # plan fields a family shares (X-Series `common`), written once per family
 
 
 def base_amount(prices_by_location: dict) -> tuple[int, str] | None:
@@ -86,8 +96,9 @@ class LightspeedXCatalog:
         self.books: dict[tuple[str | None, str | None], dict] | None = None  # (outlet id, group) -> book
         self.entries: dict[tuple[str, str], dict] = {}  # (book id, product id) -> unit-price entry
         self.entries_known: set[str] = set()  # product ids whose entries are in `entries`
-        self.rates: dict[str, Decimal] | None = None
+        self.rates: dict[str, Decimal] = {}  # tax id -> rate, read per id when first needed
         self.outlets: dict[str, dict] | None = None
+        self.family_named: dict[str, str] = {}  # X-Series family id -> the name this push gave it
         self.expected: dict[str, dict] = {}  # sku -> the plan row: action, desired, prices, changes
 
     # setup and reads ---------------------------------------------------------------------------
@@ -135,18 +146,23 @@ class LightspeedXCatalog:
     async def _entries_of(self, product: dict) -> None:
         if self.full or product["id"] in self.entries_known:
             return
-        book_ids = {b["id"] for b in (await self._price_books()).values()}
-        if book_ids:  # with no price book there is no entry to find
+        ours = set(self.outlet_of.values())  # only outlet books can hold an entry omnisync compares
+        book_ids = {b["id"] for (outlet, _), b in (await self._price_books()).items() if outlet in ours}
+        if book_ids:  # with no such book there is no entry to find
             for entry in await self.client.price_book_entries_of(product["id"]):
                 if entry.get("price_book_id") in book_ids and not entry.get("min_units"):
                     self.entries[(entry["price_book_id"], entry["product_id"])] = entry
         self.entries_known.add(product["id"])
 
     async def _rate(self, tax_id: str | None) -> Decimal:
-        if self.rates is None:
+        """The tax's rate, by `GET /taxes/{id}` once per tax (an unknown tax counts as untaxed)."""
+        if tax_id and tax_id not in self.rates:
             async with self._lock:
-                if self.rates is None:
-                    self.rates = tax_rates((await self.client.taxes()).rows)
+                if tax_id not in self.rates:
+                    try:
+                        self.rates.update(tax_rates([await self.client.get("taxes", tax_id)]))
+                    except NotFound:
+                        self.rates[tax_id] = Decimal(0)
         return self.rates.get(tax_id or "", Decimal(0))
 
     async def _default_tax_id(self) -> str | None:
@@ -182,13 +198,23 @@ class LightspeedXCatalog:
             tax_id = desired.get("tax_category") or current.get("tax_id")
             common = {"name": desired["name"], "active": bool(desired["active"]), "tax_id": tax_id}
             planned = self.expected.get(sku, {})
+            family = current.get("variant_parent_id") or current["id"]
+            if self._named_by_sibling(planned, family, desired["name"]):
+                current["name"] = desired["name"]
+                return {"status": "updated", "system_id": current["id"], "with_family": True}
             base = base_amount(planned["prices"]) if "prices" in planned.get("changes", ()) else None
             await self.client.update_product(current["id"], common=common,
                                              details=self._details(desired, await self._net(base, tax_id)))
+            self.family_named[family] = desired["name"]
             current.update({"name": desired["name"], "tax_id": tax_id})
             if base is not None:
                 current["price_including_tax"] = float(major_units(*base))
             return {"status": "updated", "system_id": current["id"]}
+
+    def _named_by_sibling(self, planned: dict, family: str, name: str) -> bool:
+        """This push already gave the family this name, and the name is all that changed here."""
+        changes = set(planned.get("changes", ()))
+        return bool(changes) and changes <= set(FAMILY_FIELDS) and self.family_named.get(family) == name
 
     def _details(self, desired: dict, net: float | None = None) -> dict:
         attributes = desired.get("attributes") or {}
@@ -241,11 +267,48 @@ class LightspeedXCatalog:
 
     # prices ------------------------------------------------------------------------------------
     async def set_prices(self, sku: str, prices_by_location: dict) -> dict:
+        outcome = (await self.set_prices_many({sku: prices_by_location}))[sku]
+        if isinstance(outcome, ApiError):
+            raise outcome
+        return outcome
+
+    async def set_prices_many(self, wanted: dict[str, dict]) -> dict[str, dict | ApiError]:
+        """Each SKU's base price (its own `PUT`, when it differs) and price book entries (lists per
+        book); per SKU its outcome, or the `ApiError` that kept its prices from landing."""
+        queued: list[QueuedEntry] = []
+        outcomes: dict[str, dict | ApiError] = {}
+
+        async def prepare(sku: str, prices_by_location: dict) -> None:
+            try:
+                base_written, entries = await self._price_writes(sku, prices_by_location)
+            except ApiError as exc:
+                outcomes[sku] = exc
+                return
+            outcomes[sku] = {"base_written": base_written}
+            queued.extend(entries)
+
+        await asyncio.gather(*(prepare(sku, prices) for sku, prices in wanted.items()))
+        sender = PriceBookSender(self.client, self.entries)
+        await sender.send(queued)
+        for sku, outcome in outcomes.items():
+            if isinstance(outcome, ApiError):
+                continue
+            if sku in sender.failed:
+                outcomes[sku] = sender.failed[sku]
+                continue
+            entries = sender.sent.get(sku, 0)
+            written = entries or outcome["base_written"]
+            outcomes[sku] = {"status": "applied" if written else "unchanged", "entries": entries,
+                             "base_written": outcome["base_written"]}
+        return outcomes
+
+    async def _price_writes(self, sku: str, prices_by_location: dict) -> tuple[bool, list[QueuedEntry]]:
+        """Writes the base price when it differs; returns whether it did, and the entries to send."""
         product = await self._look_up(sku)
         if product is None:
             raise LookupError(f"{SYSTEM} has no product with SKU {sku}: its item write must come first")
         rate = await self._rate(product.get("tax_id"))
-        writes = 0
+        base_written = False
         base = base_amount(prices_by_location)
         if base is not None:
             amount, currency = base
@@ -253,7 +316,7 @@ class LightspeedXCatalog:
                 net = float(net_of(major_units(amount, currency), rate))
                 await self.client.update_product(product["id"], details={"price_excluding_tax": net})
                 product["price_including_tax"] = float(major_units(amount, currency))
-                writes += 1
+                base_written = True
         books = await self._price_books()
         await self._entries_of(product)
         wanted: dict[tuple[str | None, str | None], int] = {}
@@ -272,18 +335,17 @@ class LightspeedXCatalog:
                     continue  # sold at the base price: no price book needed
                 wanted[(outlet, group)] = amount
                 currency_of[(outlet, group)] = slot["currency"]
+        entries = []
         for scope, amount in wanted.items():
             book = await self._book(scope)
             entry = self.entries.get((book["id"], product["id"]))
             if entry is not None and gross_minor(entry.get("price"), await self._rate(entry.get("tax_id")),
                                                  currency_of[scope]) == amount:
                 continue
-            body = [{"product_id": product["id"], "tax_id": product.get("tax_id"),
-                     "price": float(net_of(major_units(amount, currency_of[scope]), rate))}]
-            saved = (await self.client.call("POST", f"{API}/price_books/{book['id']}/products", json=body))["data"]
-            self.entries[(book["id"], product["id"])] = saved[0]
-            writes += 1
-        return {"status": "applied" if writes else "unchanged", "writes": writes}
+            body = {"product_id": product["id"], "tax_id": product.get("tax_id"),
+                    "price": float(net_of(major_units(amount, currency_of[scope]), rate))}
+            entries.append(QueuedEntry(sku, book["id"], body))
+        return base_written, entries
 
     async def _book(self, scope: tuple[str | None, str | None]) -> dict:
         books = await self._price_books()

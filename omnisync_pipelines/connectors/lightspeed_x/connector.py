@@ -1,10 +1,11 @@
 """`LightspeedXConnector`: reads every entity into canonical records by version cursor.
 
 `since` is an X-Series version (`version.max` of the last page read before); `ReadResult.cursor`
-is the new one. Where a read follows two feeds (prices: products + price book entries; movements:
-sales + consignments) the cursor is the lower of the feeds' maxima, so a change made in one feed
-while the other was being read is read again rather than skipped. Records that cannot be mapped
-become Rejections naming the field; the rest of the batch proceeds.
+is the new one. Prices follow two feeds (products, price book entries) and keep one version per feed
+(`products:<v>;price_book_products:<v>`, a plain version standing for both), so neither feed is
+re-read from the other's older position. Movements (sales + consignments) keep the lower of the two
+maxima. Reference data (outlets, for currencies) is read only when there are rows to map, once per
+connector. Records that cannot be mapped become Rejections naming the field; the rest proceeds.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from omnisync_pipelines.connectors.lightspeed_x.mapping import MappingError, rej
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
 from omnisync_pipelines.rest.errors import NotFound
 
+PRODUCTS, BOOK_ENTRIES = "products", "price_book_products"  # the two feeds prices follow
 ENTITIES = ("locations", "catalog", "prices", "stock", "stock_movements", "orders", "returns", "customers")
 
 
@@ -43,13 +45,15 @@ class LightspeedXConnector:
 
     async def read(self, entity: str, *, since: str | None = None) -> ReadResult:
         readers: dict[str, Callable[[int], Awaitable[ReadResult]]] = {
-            "locations": self._locations, "catalog": self._catalog, "prices": self._prices, "stock": self._stock,
+            "locations": self._locations, "catalog": self._catalog, "stock": self._stock,
             "stock_movements": self._movements, "orders": self._orders, "returns": self._returns,
             "customers": self._customers,
         }
+        if entity == "prices":
+            return await self._prices(feed_cursors(since))
         if entity not in readers:
             raise UnknownEntity(SYSTEM, entity)
-        return await readers[entity](int(since) if since else 0)
+        return await readers[entity](min(feed_cursors(since).values()))
 
     # cached lookups -----------------------------------------------------------------------------------
     async def products(self) -> list[dict]:
@@ -100,30 +104,32 @@ class LightspeedXConnector:
         if after == 0:
             self._products = rows
         shared = mapping.duplicate_skus(rows)
-        currency = next(iter(await self._currencies()), None)
+        currency = next(iter(await self._currencies()), None) if rows else None
         items, rejected = split([
             rejection("catalog", r, MappingError("sku", f"SKU {r['sku'].strip()} is shared by several products"))
             if (r.get("sku") or "").strip() in shared else mapping.map_product(r, currency) for r in rows])
         return _result({"catalog": items}, rejected, after, len(rows), version)
 
-    async def _prices(self, after: int) -> ReadResult:
-        rows, version = await self.client.products(after)
+    async def _prices(self, after: dict[str, int]) -> ReadResult:
+        rows, version = await self.client.products(after[PRODUCTS])
+        entries, book_version = (await self.client.price_book_products(after[BOOK_ENTRIES])) if self.price_books \
+            else ([], None)
+        cursor = prices_cursor({PRODUCTS: version or after[PRODUCTS], BOOK_ENTRIES: book_version or after[BOOK_ENTRIES]})
+        raw_count = len(rows) + len(entries)
+        if not raw_count:
+            return ReadResult(tables={"prices": []}, rejected=[], cursor=cursor, raw_count=0)
         currencies = await self._currencies()
         if not currencies:
-            bad = [rejection("prices", r, MappingError("currency", "no outlet currency and no default")) for r in rows]
-            return _result({"prices": []}, bad, after, len(rows), version)
+            bad = [rejection("prices", r, MappingError("currency", "no outlet currency and no default"))
+                   for r in rows + entries]
+            return ReadResult(tables={"prices": []}, rejected=bad, cursor=cursor, raw_count=raw_count)
         prices, rejected = split([mapping.map_product_price(r, c) for r in rows for c in currencies])
-        versions = [version]
-        if self.price_books:
-            book_prices, book_rejected, raw, book_version = await self._price_book_prices(after, currencies[0])
-            prices, rejected, versions = prices + book_prices, rejected + book_rejected, [version, book_version]
-            rows = rows + raw
-        return _result({"prices": prices}, rejected, after, len(rows), *versions)
+        if entries:
+            book_prices, book_rejected = await self._price_book_prices(entries, currencies[0])
+            prices, rejected = prices + book_prices, rejected + book_rejected
+        return ReadResult(tables={"prices": prices}, rejected=rejected, cursor=cursor, raw_count=raw_count)
 
-    async def _price_book_prices(self, after: int, currency: str):
-        entries, version = await self.client.price_book_products(after)
-        if not entries:
-            return [], [], [], version
+    async def _price_book_prices(self, entries: list[dict], currency: str):
         books = {b["id"]: b for b in (await self.client.price_books()).rows}
         rates = mapping.tax_rates((await self.client.taxes()).rows)
         sku_of, results = await self.sku_of(), []
@@ -136,8 +142,7 @@ class LightspeedXConnector:
             results.append(mapping.map_price_book_entry(
                 entry, book, sku_of=sku_of, location_map=self.location_map,
                 currency=currency_of.get(book.get("outlet_id") or "", currency), tax_rate_of=rates))
-        prices, rejected = split(results)
-        return prices, rejected, entries, version
+        return split(results)
 
     async def _stock(self, after: int) -> ReadResult:
         rows, version = await self.client.inventory(after)
@@ -220,6 +225,20 @@ class LightspeedXConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def feed_cursors(since: str | None) -> dict[str, int]:
+    """A prices cursor (`products:<v>;price_book_products:<v>`) per feed; a plain version is every feed's."""
+    if not since:
+        return {PRODUCTS: 0, BOOK_ENTRIES: 0}
+    if ":" not in since:
+        return {PRODUCTS: int(since), BOOK_ENTRIES: int(since)}
+    found = dict(part.split(":", 1) for part in since.split(";"))
+    return {PRODUCTS: int(found.get(PRODUCTS, 0)), BOOK_ENTRIES: int(found.get(BOOK_ENTRIES, 0))}
+
+
+def prices_cursor(versions: dict[str, int]) -> str | None:
+    return ";".join(f"{feed}:{v}" for feed, v in versions.items()) if any(versions.values()) else None
 
 
 def _result(tables: dict, rejected: list[Rejection], after: int, raw_count: int, *versions: int | None) -> ReadResult:

@@ -39,6 +39,11 @@ class LightspeedXWrites:
         body = {"common": common or {}, "details": details or {}}
         return (await self.call("PUT", f"/api/2.1/products/{product_id}", json=body)).get("data")
 
+    async def save_price_book_entries(self, price_book_id: str, entries: list[dict]) -> None:
+        """`POST /api/2.0/price_books/{id}/products` with `{"data": [...]}` (at most 100 entries); the
+        answer is a confirmation message, not the entries."""
+        await self.call("POST", f"{API}/price_books/{price_book_id}/products", json={"data": entries})
+
     # inventory ----------------------------------------------------------------------------------------
     async def inventory_level(self, product_id: str, outlet_id: str) -> int | None:
         for row in await self.product_inventory(product_id):

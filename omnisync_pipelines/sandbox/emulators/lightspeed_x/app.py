@@ -124,7 +124,9 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
                                           and (not wanted or e["product_id"] in wanted)]})
         body = await request.json()
         entries = body.get("data", []) if isinstance(body, dict) else body
-        return JSONResponse({"data": writes.save_price_book_products(store, request.path_params["id"], entries)})
+        saved = writes.save_price_book_products(store, request.path_params["id"], entries)
+        # the documented answer is a confirmation only (PriceBookProductsUpdateResponse), not the entries
+        return JSONResponse({"data": {"message": f"{len(saved)} price book products saved"}})
 
     async def create_customer(request: Request):
         return JSONResponse({"data": writes.save_customer(store, await request.json())}, status_code=201)

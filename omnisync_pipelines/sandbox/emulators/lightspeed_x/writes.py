@@ -61,12 +61,25 @@ def create_products(store: Store, body: dict) -> list[str]:
     return ids
 
 
+# docs "Updating Variants": `common` holds what every member of a family shares, "such as the name and
+# description", and updates every member; `details` updates only the product in the URL
+FAMILY_FIELDS = ("name", "description")
+
+
 def update_product(store: Store, product_id: str, body: dict) -> dict:
+    """`PUT /api/2.1/products/{id}`: any member of a family may be addressed."""
     row = store.get("products", product_id)
     if row is None or row.get("deleted_at"):
         raise SaleError(404, f"product {product_id} not found")
-    row = dict(row)
-    return _apply_product(store, row, body.get("common") or {}, body.get("details") or {})
+    common = body.get("common") or {}
+    updated = _apply_product(store, dict(row), common, body.get("details") or {})
+    shared = {k: common[k] for k in FAMILY_FIELDS if k in common}
+    family = row.get("variant_parent_id") or (row["id"] if row.get("has_variants") else None)
+    if shared and family:
+        for member in [p for p in store.rows["products"].values() if not p.get("deleted_at") and p["id"] != row["id"]
+                       and family in (p["id"], p.get("variant_parent_id"))]:
+            _apply_product(store, dict(member), shared, {})
+    return updated
 
 
 def _apply_product(store: Store, row: dict, common: dict, variant: dict) -> dict:
@@ -311,16 +324,25 @@ def create_price_book(store: Store, body: dict) -> dict:
     return store.bump("price_books", row)
 
 
+ENTRIES_PER_REQUEST = 100  # docs: "The request body may not contain more than 100 price book products"
+
+
 def save_price_book_products(store: Store, price_book_id: str, entries: list[dict]) -> list[dict]:
-    """Add or replace entries (one per product and quantity break) of a price book; prices are tax exclusive."""
+    """Add or replace entries (one per product and quantity break) of a price book; prices are tax
+    exclusive. Nothing is saved unless every entry can be."""
     if store.get("price_books", price_book_id) is None:
         raise SaleError(404, f"price book {price_book_id} not found")
-    saved = []
+    if not isinstance(entries, list) or not entries:
+        raise SaleError(422, "data must be a list of price book products")
+    if len(entries) > ENTRIES_PER_REQUEST:
+        raise SaleError(422, f"the request body may not contain more than {ENTRIES_PER_REQUEST} price book products")
     for entry in entries:
         if store.get("products", entry.get("product_id") or "") is None:
             raise SaleError(422, "unknown product_id", {"product_id": entry.get("product_id")})
         if entry.get("price") is None:
-            raise SaleError(422, "price is required")
+            raise SaleError(422, "price is required", {"product_id": entry.get("product_id")})
+    saved = []
+    for entry in entries:
         min_units = entry.get("min_units")
         existing = next((e for e in store.rows["price_book_products"].values()
                          if e["price_book_id"] == price_book_id and e["product_id"] == entry["product_id"]
