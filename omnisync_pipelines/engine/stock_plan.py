@@ -25,6 +25,7 @@ import json
 from typing import Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from omnisync_pipelines.canonical.models import Rejection
@@ -34,6 +35,8 @@ PLAN_COLUMNS = [
     "baseline_level", "expected_delta", "kind",
 ]
 _CANDIDATES = "_stock_candidates"
+_NUMBERED = "_stock_candidate_keys"
+_CANDIDATE_BASELINES = "_stock_candidate_baselines"
 
 
 class PlanStore(Protocol):
@@ -41,7 +44,7 @@ class PlanStore(Protocol):
 
     def plan_watermarks(self, flow: str) -> dict[str, int]: ...
     def stock_retry_refs(self, flow: str, source_system: str) -> list[tuple[str, str]]: ...
-    def baselines_for(self, source_system: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]: ...
+    def baseline_rows(self, source_system: str, pairs: list[tuple[str, str]]) -> list[tuple[int, int, int]]: ...
 
 
 def stock_flow(pos_system: str) -> str:
@@ -54,12 +57,14 @@ def plan_stock(
     """Return (plan rows, rejections) over the whole snapshot `<pos>.stock` (only `locations`, when
     given) against `baselines` (sku, location_key, level[, version]); reads `commercetools.catalog`."""
     source = _pos_table(pos_system)
+    con.register("_baselines", baselines if len(baselines) else _empty_baselines())
     if locations is not None:
         con.register("_locations", pd.DataFrame({"location_key": pd.Series(list(locations), dtype=object)}))
         source = f"(SELECT * FROM {source} SEMI JOIN _locations USING (location_key))"
     try:
-        return _diff(con, pos_system, source, baselines)
+        return _diff(con, pos_system, source, "_baselines")
     finally:
+        con.unregister("_baselines")
         if locations is not None:
             con.unregister("_locations")
 
@@ -75,17 +80,13 @@ def plan_stock_changes(
     owed = ops.stock_retry_refs(flow, pos_system)
     _select_candidates(con, pos_system, marks, owed, locations)
     try:
-        pairs = con.execute(f"SELECT sku, location_key FROM {_CANDIDATES}").fetchall()
-        found = ops.baselines_for(pos_system, pairs)
-        baselines = pd.DataFrame(
-            [(sku, loc, level, version) for (sku, loc), (level, version) in found.items()],
-            columns=["sku", "location_key", "level", "version"],
-        )
-        plan, rejections = _diff(con, pos_system, _CANDIDATES, baselines)
+        _fetch_candidate_baselines(con, pos_system, ops)
+        plan, rejections = _diff(con, pos_system, _CANDIDATES, _CANDIDATE_BASELINES)
         high_water = dict(con.execute(
             f"SELECT location_key, max(system_version) FROM {_CANDIDATES} GROUP BY location_key").fetchall())
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_CANDIDATES}")
+        con.execute(f"DROP TABLE IF EXISTS {_CANDIDATE_BASELINES}")
     return plan, rejections, {str(loc): int(version) for loc, version in high_water.items()}
 
 
@@ -143,33 +144,48 @@ def _select_candidates(con, pos_system: str, marks: dict[str, int], owed: list[t
             con.unregister("_owed")
 
 
-def _diff(con, pos_system: str, source: str, baselines: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Plan rows and rejections of `source` (the snapshot, or candidates of it) against `baselines`."""
-    flow = stock_flow(pos_system)
-    con.register("_baselines", baselines if len(baselines) else _empty_baselines())
+def _fetch_candidate_baselines(con, pos_system: str, ops: PlanStore) -> None:
+    """`_CANDIDATE_BASELINES`: the ops store's baseline of each candidate, looked up by key. The keys
+    go out in key order with their row number, and only (number, level, version) come back."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {_NUMBERED} AS
+        SELECT sku, location_key, (row_number() OVER (ORDER BY sku, location_key) - 1)::BIGINT AS n FROM {_CANDIDATES}""")
     try:
-        rows = con.execute(
-            f"""
-            WITH moved AS (  -- the one pass over the source; everything after sees only changes
-                SELECT p.sku, p.location_key, p.on_hand AS pos_level, p.system_version AS pos_version,
-                       b.level AS baseline_level, p.system_id
-                FROM {source} AS p
-                LEFT JOIN _baselines AS b USING (sku, location_key)
-                WHERE b.level IS NULL OR p.on_hand <> b.level
-            )
-            SELECT concat_ws('|', $flow, $pos, m.sku || '@' || m.location_key, m.pos_version) AS idempotency_key,
-                   $pos AS source_system, m.sku, m.location_key, m.pos_level, m.pos_version, m.baseline_level,
-                   m.pos_level - coalesce(m.baseline_level, 0) AS expected_delta,
-                   CASE WHEN m.baseline_level IS NULL THEN 'initial' ELSE 'level_change' END AS kind,
-                   coalesce(m.sku IN (SELECT sku FROM commercetools.catalog), false) AS known_sku,
-                   m.system_id
-            FROM moved AS m
-            ORDER BY m.location_key, m.sku
-            """,
-            {"flow": flow, "pos": pos_system},
-        ).df()
+        pairs = con.execute(f"SELECT sku, location_key FROM {_NUMBERED} ORDER BY n").fetchall()
+        found = np.array(ops.baseline_rows(pos_system, pairs), dtype=np.int64).reshape(-1, 3)
+        con.register("_found", pd.DataFrame(found, columns=["n", "level", "version"]))
+        try:
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE {_CANDIDATE_BASELINES} AS
+                SELECT c.sku, c.location_key, f.level, f.version FROM {_NUMBERED} AS c JOIN _found AS f USING (n)""")
+        finally:
+            con.unregister("_found")
     finally:
-        con.unregister("_baselines")
+        con.execute(f"DROP TABLE IF EXISTS {_NUMBERED}")
+
+
+def _diff(con, pos_system: str, source: str, baselines: str) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Plan rows and rejections of `source` (the snapshot, or candidates of it) against the relation
+    `baselines` (sku, location_key, level)."""
+    flow = stock_flow(pos_system)
+    rows = con.execute(
+        f"""
+        WITH moved AS (  -- the one pass over the source; everything after sees only changes
+            SELECT p.sku, p.location_key, p.on_hand AS pos_level, p.system_version AS pos_version,
+                   b.level AS baseline_level, p.system_id
+            FROM {source} AS p
+            LEFT JOIN {baselines} AS b USING (sku, location_key)
+            WHERE b.level IS NULL OR p.on_hand <> b.level
+        )
+        SELECT concat_ws('|', $flow, $pos, m.sku || '@' || m.location_key, m.pos_version) AS idempotency_key,
+               $pos AS source_system, m.sku, m.location_key, m.pos_level, m.pos_version, m.baseline_level,
+               m.pos_level - coalesce(m.baseline_level, 0) AS expected_delta,
+               CASE WHEN m.baseline_level IS NULL THEN 'initial' ELSE 'level_change' END AS kind,
+               coalesce(m.sku IN (SELECT sku FROM commercetools.catalog), false) AS known_sku,
+               m.system_id
+        FROM moved AS m
+        ORDER BY m.location_key, m.sku
+        """,
+        {"flow": flow, "pos": pos_system},
+    ).df()
     unknown = rows[~rows["known_sku"]]
     rejections = [
         Rejection(

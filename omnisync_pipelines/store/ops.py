@@ -25,7 +25,7 @@ from omnisync_pipelines.store.plan_watermarks import PlanWatermarks
 
 DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
 LEDGER_STATUSES = ("retrying", "applied", "rejected", "superseded")
-BASELINE_LOOKUP_BATCH = 5_000  # pairs per statement: 10,000 bound parameters, under SQLite's 32,766
+BASELINE_LOOKUP_BATCH = 5_000  # pairs per statement: 15,000 bound parameters, under SQLite's 32,766
 KEYS_PER_STATEMENT = 500  # an IN (...) list per statement
 
 
@@ -235,22 +235,32 @@ class OpsStore(PlanWatermarks):
                 conn.execute(t.stock_claims.delete().where(c.source_system == source_system, c.claimed_by.in_(chunk)))
 
     def baselines_for(self, source_system: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
-        """(level, version) of the given (sku, location) counts, read now (not at plan time): one
-        primary-key lookup per pair, thousands of pairs per statement (a VALUES list joined to the
-        table, sent as the driver's own SQL: SQLAlchemy's per-parameter compile work would cost more
-        than the lookups)."""
-        wanted = sorted(set(pairs))
-        found: dict[tuple[str, str], tuple[int, int]] = {}
+        """{(sku, location): (level, version)} of the given counts that have a baseline, read now (not at plan time)."""
+        wanted = sorted(set(pairs))  # key order: neighbouring lookups touch the same index pages
+        return {wanted[n]: (level, version) for n, level, version in self.baseline_rows(source_system, wanted)}
+
+    def baseline_rows(self, source_system: str, pairs: list[tuple[str, str]]) -> list[tuple[int, int, int]]:
+        """(position in `pairs`, level, version) of each pair that has a baseline: one primary-key
+        lookup per pair, thousands of pairs per statement (a VALUES list joined to the table) on the
+        driver's own cursor. At 100,000 pairs SQLAlchemy's parameter compiling and result rows, or
+        sending the keys back, would cost more than the lookups themselves; the caller has the keys."""
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        found: list[tuple[int, int, int]] = []
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), BASELINE_LOOKUP_BATCH):
-                chunk = wanted[start : start + BASELINE_LOOKUP_BATCH]
-                sql = (f"WITH wanted (sku, location_key) AS (VALUES {', '.join([f'({mark}, {mark})'] * len(chunk))}) "
-                       "SELECT b.sku, b.location_key, b.level, b.version FROM wanted JOIN stock_baseline AS b "
-                       f"ON b.source_system = {mark} AND b.sku = wanted.sku AND b.location_key = wanted.location_key")
-                params = tuple(value for pair in chunk for value in pair) + (source_system,)
-                found.update({(sku, loc): (int(level), int(version))
-                              for sku, loc, level, version in conn.exec_driver_sql(sql, params).fetchall()})
+            cursor = conn.connection.cursor()
+            try:
+                for start in range(0, len(pairs), BASELINE_LOOKUP_BATCH):
+                    chunk = pairs[start : start + BASELINE_LOOKUP_BATCH]
+                    rows = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+                    cursor.execute(
+                        f"WITH wanted (n, sku, location_key) AS (VALUES {rows}) "
+                        "SELECT wanted.n, b.level, b.version FROM wanted JOIN stock_baseline AS b "
+                        f"ON b.source_system = {mark} AND b.sku = wanted.sku AND b.location_key = wanted.location_key",
+                        [value for n, (sku, loc) in enumerate(chunk, start) for value in (n, sku, loc)] + [source_system],
+                    )
+                    found.extend(cursor.fetchall())
+            finally:
+                cursor.close()
         return found
 
     def baseline(self, source_system: str, sku: str, location_key: str) -> dict | None:

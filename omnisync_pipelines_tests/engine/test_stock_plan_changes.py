@@ -67,9 +67,9 @@ class Spy:
     def __getattr__(self, name):
         return getattr(self.ops, name)
 
-    def baselines_for(self, source_system, pairs):
+    def baseline_rows(self, source_system, pairs):
         self.asked += list(pairs)
-        return self.ops.baselines_for(source_system, pairs)
+        return self.ops.baseline_rows(source_system, pairs)
 
 
 # tests ------------------------------------------------------------------------------------------
