@@ -84,12 +84,15 @@ def _catalog(products: int, stores: int) -> list[BenchResult]:
         flow=catalog_flow("lightspeed_x"), system="lightspeed_x", records=measured["records"],
         changed=len(measured["changed"]), delta=measured["delta"], naive=measured["naive"], run=measured["run"],
         what=f"catalog and prices commercetools -> X-Series, {measured['records']:,} SKUs × {stores} stores",
-        naive_method="one 2.1 product update per SKU (name, SKU, barcode, base price) after reading the products",
-        bounds="one PUT /api/2.1/products/{id} per changed SKU: X-Series 2.1 has no bulk product update (a new "
-               "family is one POST with all its variants); price book entries go one SKU per POST although the "
-               "endpoint takes a list. Reads: the delta snapshots (most of them) plus the target's lookups: the plan's "
-               "SKUs by search (100 per request), taxes and price books once per run; a fixed cost per run that "
-               "caps the call ratio at small catalogs (100× at 1 % change would need a run with no reads at all)",
+        naive_method="read the X-Series products (pages of 10,000) and each tax they use, then one 2.1 product "
+                     "update per SKU (name, SKU, barcode, net base price)",
+        bounds="one PUT /api/2.1/products/{id} per changed SKU whose own fields changed (a family's new name is one "
+               "PUT for the family; a new family one POST with all its variants): X-Series 2.1 has no bulk product "
+               "update; price book entries one POST per book per 100 entries. Fixed reads per run: the delta "
+               "snapshots (the product feed once for the catalog and once for the prices, as two assets, the price "
+               "book entry feed, the outlets) and each tax a new net price needs, by id (the snapshots keep gross "
+               "prices, not rates). Products the snapshots describe are not looked up: the search only for new SKUs "
+               "or after a 404; the price book list only when a store or group price is wanted or set back",
     )]
 
 
@@ -97,12 +100,14 @@ def _customers(customers: int) -> list[BenchResult]:
     measured = asyncio.run(measure_customers(customers, RATE))
     out = []
     for source, system, naive_method, bounds in (
-        ("lightspeed_x", "commercetools", "read each customer for its version, then one update (loyalty id)",
+        ("lightspeed_x", "commercetools", "read commercetools customers (pages of 500) and the type, then one update each",
          "one POST /customers/{id} per changed customer (all its actions in one update): commercetools has no "
          "bulk update; reads are the delta query plus a type lookup and the version read of each changed one"),
-        ("commercetools", "lightspeed_x", "one PUT /api/2.0/customers/{id} per customer (email, names)",
-         "one PUT per changed customer: X-Series 2.0 has no bulk customer endpoint; reads are the delta pages "
-         "only: an update reads nothing, a create first searches by customer code, then by email"),
+        ("commercetools", "lightspeed_x", "read X-Series customers (pages of 10,000), then one PUT each",
+         "one PUT /api/2.0/customers/{id} per changed customer (a create first searches by customer code, then "
+         "by email). The one remaining read is the customer change feed (a page plus the empty page that ends it), "
+         "also the source of the other direction; X-Series has no bulk customer write, so at 1 % change the ratio "
+         "stays below 100× whenever the run reads anything"),
     ):
         out.append(_flow_result(
             flow=customers_flow(source, system), system=system, records=measured["records"],

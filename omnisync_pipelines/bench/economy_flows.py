@@ -26,7 +26,7 @@ from omnisync_pipelines.canonical.models import normalise_email
 from omnisync_pipelines.connectors.lightspeed_x.drafts import net_of, product_codes
 from omnisync_pipelines.connectors.lightspeed_x.mapping import major_units, tax_rates
 from omnisync_pipelines.connectors.registry import build_catalog_target, build_customer_target
-from omnisync_pipelines.defs.catalog_flow import _with_countries, settle_unplanned
+from omnisync_pipelines.defs.catalog_flow import _with_countries, pos_rows_of, settle_unplanned
 from omnisync_pipelines.defs.customer_flow import sync_options
 from omnisync_pipelines.engine.catalog_plan import catalog_flow, plan_catalog
 from omnisync_pipelines.engine.catalog_push import push_catalog
@@ -57,7 +57,7 @@ async def catalog_run(rig: WorldRig, *, delta: bool) -> dict:
         return {"planned": 0, "applied": 0, "rejected": len(rejections)}
     async with rig.connector(POS) as connector:
         target = build_catalog_target(connector, rig.config)
-        target.expect(rows)
+        target.expect(rows, *pos_rows_of(rig.con, POS, list(rows["sku"])))
         stats = await push_catalog(rows, target, rig.ops, pos_system=POS)
     return {"planned": len(rows), "applied": stats.applied, "rejected": len(rejections), "failed": stats.failed}
 

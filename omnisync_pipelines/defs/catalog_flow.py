@@ -83,6 +83,7 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
         config, ops = omnisync.load_config(), omnisync.ops_store()
         with omnisync.warehouse() as con:
             rows = _from_table(warehouse.read_table(con, "plan", flow))
+            pos_catalog, pos_prices = pos_rows_of(con, pos, list(rows["sku"]) if len(rows) else [])
         settle_unplanned(ops, flow, set(rows["sku"]) if len(rows) else set())
         secrets = {"lightspeed_x": lightspeed_x}[pos].secrets()
         call_log = CallLogBuffer(ops)
@@ -90,7 +91,7 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
         async def main():
             async with open_connector(pos, config, secrets, call_log=call_log) as connector:
                 target = build_catalog_target(connector, config)
-                target.expect(rows)
+                target.expect(rows, pos_catalog, pos_prices)
                 return await push_catalog(rows, target, ops, pos_system=pos)
 
         try:
@@ -110,6 +111,20 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata=summary)
 
     return [plan, push]
+
+
+def pos_rows_of(con, pos: str, skus: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This run's POS catalog and price rows of these SKUs: what the target knows without asking the POS."""
+    def rows(table: str) -> pd.DataFrame:
+        if not skus or not warehouse.table_exists(con, pos, table):
+            return pd.DataFrame()
+        return con.execute(f"SELECT t.* FROM {pos}.{table} AS t JOIN _planned_skus USING (sku)").df()
+
+    con.register("_planned_skus", pd.DataFrame({"sku": pd.Series(skus, dtype=object)}))
+    try:
+        return rows("catalog"), rows("prices")
+    finally:
+        con.unregister("_planned_skus")
 
 
 def settle_unplanned(ops, flow: str, planned: set[str]) -> None:

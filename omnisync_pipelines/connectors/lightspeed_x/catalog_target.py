@@ -24,12 +24,17 @@ is the family's name is covered by its sibling's `PUT`. Price book entries go as
 per book per 100 entries (`price_books.py`); the base price stays on the product (`details`), the
 general price book being the product's own retail price.
 
-Reads grow with the plan, not the catalog: the plan's SKUs are looked up with the search endpoint
-(one request per 100 SKUs), a new variant's family by its name, a product's price book entries by
-product (only when omnisync's outlet books exist); a tax by its id, outlets and price books at most
-once per target, when first needed. A plan of more than `FULL_READ_ABOVE` rows (a first sync) reads
-every product and entry once instead, the cheaper way then. Nothing is read back after a write: the
-target keeps what it wrote.
+Reads grow with the plan, not the catalog. A product the run's snapshots describe (`expect` with
+the X-Series catalog and prices snapshots; `catalog_snapshot.py`) is not looked up: its id, handle,
+tax, retail price and whether any price book holds it are known. Only the other SKUs (new ones) are
+looked up with the search endpoint (one request per 100 SKUs), and a SKU whose `PUT` answers 404
+(deleted since the snapshot) is searched for again, then written where it now is or created. A new
+variant's family is found by its name, a product's price book entries by product (only when the
+product has entries or a SKU wants a store or group price, and omnisync's outlet books exist); the
+price book list only then, a tax by its id (the snapshots keep gross prices, not rates), outlets
+when a create needs the default tax: each at most once per target. A plan of more than
+`FULL_READ_ABOVE` rows (a first sync) reads every product and entry once instead, the cheaper way
+then. Nothing is read back after a write: the target keeps what it wrote.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from omnisync_pipelines.connectors.lightspeed_x.catalog_snapshot import products_from_snapshot
 from omnisync_pipelines.connectors.lightspeed_x.client import LightspeedXClient
 from omnisync_pipelines.connectors.lightspeed_x.drafts import net_of, product_codes
 from omnisync_pipelines.connectors.lightspeed_x.mapping import major_units, round_minor, tax_rates
@@ -71,6 +77,11 @@ def family_parent_id(members: list[dict]) -> str:
     return parents.pop()
 
 
+def family_key(product: dict) -> str:
+    """What the members of an X-Series family share and nothing else does: the family's handle."""
+    return product.get("handle") or product["id"]
+
+
 def gross_minor(net: object, rate: Decimal, currency: str) -> int | None:
     return None if net is None else round_minor(Decimal(str(net)) * (1 + rate), currency)
 
@@ -96,17 +107,28 @@ class LightspeedXCatalog:
         self.books: dict[tuple[str | None, str | None], dict] | None = None  # (outlet id, group) -> book
         self.entries: dict[tuple[str, str], dict] = {}  # (book id, product id) -> unit-price entry
         self.entries_known: set[str] = set()  # product ids whose entries are in `entries`
+        self.without_entries: set[str] = set()  # product ids no price book holds (snapshot, or created now)
         self.rates: dict[str, Decimal] = {}  # tax id -> rate, read per id when first needed
         self.outlets: dict[str, dict] | None = None
-        self.family_named: dict[str, str] = {}  # X-Series family id -> the name this push gave it
+        self.family_named: dict[str, str] = {}  # family (`family_key`) -> the name this push gave it
         self.expected: dict[str, dict] = {}  # sku -> the plan row: action, desired, prices, changes
 
     # setup and reads ---------------------------------------------------------------------------
-    def expect(self, plan: pd.DataFrame) -> None:
-        """The plan about to be pushed: its SKUs are looked up together, its creates grouped into families."""
+    def expect(self, plan: pd.DataFrame, pos_catalog: pd.DataFrame | None = None,
+               pos_prices: pd.DataFrame | None = None) -> None:
+        """The plan about to be pushed: its creates grouped into families, and its SKUs known from this
+        run's X-Series snapshots (`pos_catalog`, `pos_prices`) or else looked up together."""
         for row in plan.itertuples(index=False):
             self.expected[row.sku] = {"action": row.action, "desired": json.loads(row.desired),
                                       "prices": json.loads(row.prices), "changes": list(row.changes)}
+        if len(plan) > FULL_READ_ABOVE:
+            return  # read in full at the first lookup
+        for sku, product in products_from_snapshot(plan, pos_catalog, pos_prices).items():
+            has_entries = product.pop("has_entries")
+            self.by_sku[sku] = {**product, "from_snapshot": True}  # no `variant_parent_id`: not a family's parent
+            if not has_entries:
+                self.entries_known.add(product["id"])
+                self.without_entries.add(product["id"])
 
     async def _look_up(self, sku: str) -> dict | None:
         """The account's product with this SKU; the first call looks up every SKU of the plan."""
@@ -121,6 +143,21 @@ class LightspeedXCatalog:
                             self.by_sku.setdefault(sku_of(product), product)
                     self.looked_up |= wanted
         return self.by_sku.get(sku)
+
+    async def _live(self, sku: str, product: dict, write) -> dict:
+        """`write(product)`; when the product is gone (404: deleted since it was read), the SKU is searched
+        for again and written where it now is. Raises the 404 when the account no longer has the SKU."""
+        try:
+            await write(product)
+            return product
+        except NotFound:
+            self.by_sku.pop(sku, None)
+            found = [p for p in await self.client.products_by_sku([sku]) if sku_of(p) == sku and p["id"] != product["id"]]
+            if not found:
+                raise
+            self.by_sku[sku] = found[0]
+            await write(found[0])
+            return found[0]
 
     async def _read_everything(self) -> None:
         for product in (await self.client.products()).rows:
@@ -175,14 +212,17 @@ class LightspeedXCatalog:
 
     async def _family(self, desired: dict) -> list[dict]:
         """The existing members of the desired item's family (same handle), by name when not yet known."""
-        family_key = desired.get("product_key")
-        if not family_key:
+        handle = desired.get("product_key")
+        if not handle:
             return []
-        members = [p for p in self.by_sku.values() if p.get("handle") == family_key]
+        members = [p for p in self.by_sku.values() if p.get("handle") == handle and not p.get("from_snapshot")]
         if not members and not self.full:
             for product in await self.client.product_family(desired["name"]):
-                if product.get("handle") == family_key and sku_of(product):
-                    members.append(self.by_sku.setdefault(sku_of(product), product))
+                if product.get("handle") == handle and sku_of(product):
+                    known = self.by_sku.setdefault(sku_of(product), product)
+                    if known.pop("from_snapshot", False):
+                        known.update(product)  # the live row names the family's parent
+                    members.append(known)
         return members
 
     # items -------------------------------------------------------------------------------------
@@ -195,18 +235,24 @@ class LightspeedXCatalog:
                 return await self._create(desired)
             if current.get("_created_now"):
                 return {"status": "created", "system_id": current["id"]}
-            tax_id = desired.get("tax_category") or current.get("tax_id")
-            common = {"name": desired["name"], "active": bool(desired["active"]), "tax_id": tax_id}
             planned = self.expected.get(sku, {})
-            family = current.get("variant_parent_id") or current["id"]
-            if self._named_by_sibling(planned, family, desired["name"]):
+            if self._named_by_sibling(planned, family_key(current), desired["name"]):
                 current["name"] = desired["name"]
                 return {"status": "updated", "system_id": current["id"], "with_family": True}
             base = base_amount(planned["prices"]) if "prices" in planned.get("changes", ()) else None
-            await self.client.update_product(current["id"], common=common,
-                                             details=self._details(desired, await self._net(base, tax_id)))
-            self.family_named[family] = desired["name"]
-            current.update({"name": desired["name"], "tax_id": tax_id})
+
+            async def put(product: dict) -> None:
+                tax_id = desired.get("tax_category") or product.get("tax_id")
+                common = {"name": desired["name"], "active": bool(desired["active"]), "tax_id": tax_id}
+                await self.client.update_product(product["id"], common=common,
+                                                 details=self._details(desired, await self._net(base, tax_id)))
+
+            try:
+                current = await self._live(sku, current, put)
+            except NotFound:
+                return await self._create(desired)
+            self.family_named[family_key(current)] = desired["name"]
+            current.update({"name": desired["name"], "tax_id": desired.get("tax_category") or current.get("tax_id")})
             if base is not None:
                 current["price_including_tax"] = float(major_units(*base))
             return {"status": "updated", "system_id": current["id"]}
@@ -264,6 +310,7 @@ class LightspeedXCatalog:
                             "price_including_tax": float(major_units(*base)) if base else None,
                             "_created_now": created_now}
         self.entries_known.add(product_id)  # a new product is in no price book yet
+        self.without_entries.add(product_id)
 
     # prices ------------------------------------------------------------------------------------
     async def set_prices(self, sku: str, prices_by_location: dict) -> dict:
@@ -307,16 +354,20 @@ class LightspeedXCatalog:
         product = await self._look_up(sku)
         if product is None:
             raise LookupError(f"{SYSTEM} has no product with SKU {sku}: its item write must come first")
-        rate = await self._rate(product.get("tax_id"))
         base_written = False
         base = base_amount(prices_by_location)
-        if base is not None:
-            amount, currency = base
-            if gross_minor(product.get("price_including_tax"), Decimal(0), currency) != amount:
-                net = float(net_of(major_units(amount, currency), rate))
-                await self.client.update_product(product["id"], details={"price_excluding_tax": net})
-                product["price_including_tax"] = float(major_units(amount, currency))
-                base_written = True
+        if base is not None and gross_minor(product.get("price_including_tax"), Decimal(0), base[1]) != base[0]:
+
+            async def put(live: dict) -> None:
+                net = await self._net(base, live.get("tax_id"))
+                await self.client.update_product(live["id"], details={"price_excluding_tax": net})
+
+            product = await self._live(sku, product, put)
+            product["price_including_tax"] = float(major_units(*base))
+            base_written = True
+        if product["id"] in self.without_entries and not self._wants_book_prices(prices_by_location, base):
+            return base_written, []  # nothing to write or reset in any price book
+        rate = await self._rate(product.get("tax_id"))
         books = await self._price_books()
         await self._entries_of(product)
         wanted: dict[tuple[str | None, str | None], int] = {}
@@ -346,6 +397,12 @@ class LightspeedXCatalog:
                     "price": float(net_of(major_units(amount, currency_of[scope]), rate))}
             entries.append(QueuedEntry(sku, book["id"], body))
         return base_written, entries
+
+    def _wants_book_prices(self, prices_by_location: dict, base: tuple[int, str] | None) -> bool:
+        """Some store of ours sells at other than the base price, or some customer group has a price."""
+        return any(slot.get("price_books") or (slot.get("amount") is not None
+                                               and (slot["amount"], slot["currency"]) != base)
+                   for location, slot in prices_by_location.items() if location in self.outlet_of)
 
     async def _book(self, scope: tuple[str | None, str | None]) -> dict:
         books = await self._price_books()

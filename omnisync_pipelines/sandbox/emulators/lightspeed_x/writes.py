@@ -19,6 +19,12 @@ def _cents(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
+def _net(value: Decimal) -> float:
+    """A product's tax exclusive price as the API keeps it, to 5 decimals (16.80672): a write that
+    leaves the price alone (a barcode, a family's name) recomputes the same gross from it."""
+    return float(value.quantize(Decimal("0.00001"), rounding=ROUND_HALF_UP))
+
+
 # products --------------------------------------------------------------------------------------
 # Variant families (docs "Variants"): the parent is a real, sellable product of the family with its own
 # SKU (`variant_parent_id` null, `has_variants` true); every other member is a child (`variant_parent_id`
@@ -97,7 +103,7 @@ def _apply_product(store: Store, row: dict, common: dict, variant: dict) -> dict
         "sku": variant.get("sku", row.get("sku")), "active": common.get("active", row.get("active", True)),
         "has_inventory": True, "is_composite": False, "has_variants": bool(row.get("has_variants")),
         "variant_options": options, "supply_price": variant.get("supply_price", row.get("supply_price", 0)),
-        "price_excluding_tax": _cents(price), "price_including_tax": _cents(price * (1 + rate)), "tax_id": tax_id,
+        "price_excluding_tax": _net(price), "price_including_tax": _cents(price * (1 + rate)), "tax_id": tax_id,
         "product_codes": variant.get("product_codes", row.get("product_codes", [])),
         "brand_id": common.get("brand_id", row.get("brand_id")), "description": common.get("description", row.get("description", "")),
         "updated_at": now_iso(),
