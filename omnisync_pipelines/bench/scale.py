@@ -4,6 +4,9 @@ Everything is generated inside DuckDB (`range()`), so ten million rows take seco
 and the same (skus, locations, change_rate, seed) always gives the same rows. Exactly
 round(rate × rows) rows are "changed" (a fixed permutation of the row index falls under the
 threshold): their POS count differs from the baseline by 1–5 units and their version is newer.
+The POS snapshot's rows are stored in version order, as the snapshot asset writes X-Series' change
+feed (`after` paging returns rows by ascending `version`; a delta merge appends the changed rows), so
+the changed rows sit together at the end, where a real snapshot has them.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ def build_snapshots(con: duckdb.DuckDBPyConnection, scale: Scale, pos_system: st
                'inv-' || s || '-' || l AS system_id,
                (1000 + CASE WHEN changed THEN $generation ELSE 0 END)::BIGINT AS system_version,
                NULL::TIMESTAMPTZ AS updated_at
-        FROM _grid""",
+        FROM _grid
+        ORDER BY system_version, s, l""",
         {"generation": scale.generation},
     )
     con.execute(

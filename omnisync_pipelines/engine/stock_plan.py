@@ -174,12 +174,15 @@ def _diff(con, pos_system: str, source: str, baselines: str) -> tuple[pd.DataFra
             FROM {source} AS p
             LEFT JOIN {baselines} AS b USING (sku, location_key)
             WHERE b.level IS NULL OR p.on_hand <> b.level
+        ),
+        known AS (  -- hash the moved SKUs and probe the catalog with them, not the other way round
+            SELECT c.sku FROM commercetools.catalog AS c SEMI JOIN moved USING (sku)
         )
         SELECT concat_ws('|', $flow, $pos, m.sku || '@' || m.location_key, m.pos_version) AS idempotency_key,
                $pos AS source_system, m.sku, m.location_key, m.pos_level, m.pos_version, m.baseline_level,
                m.pos_level - coalesce(m.baseline_level, 0) AS expected_delta,
                CASE WHEN m.baseline_level IS NULL THEN 'initial' ELSE 'level_change' END AS kind,
-               coalesce(m.sku IN (SELECT sku FROM commercetools.catalog), false) AS known_sku,
+               coalesce(m.sku IN (SELECT c.sku FROM known AS c), false) AS known_sku,
                m.system_id
         FROM moved AS m
         ORDER BY m.location_key, m.sku
