@@ -7,6 +7,10 @@ run left `retrying` is simply sent again. A create first asks the target for the
 lost, or a customer that appeared after the snapshot, is linked instead of created twice; the next
 plan then diffs that pair under the ownership rules. Matched pairs and created customers are
 written to the crosswalk.
+
+A target that offers `update_many` gets a batch's updates in one call (it may send them in a few
+requests instead of one per customer); the ledger still records each record's intent before and its
+outcome after, the applied ones first.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ class CustomerTarget(Protocol):
         ...
 
     async def update(self, customer_id: str, values: Mapping[str, Any]) -> Customer | None:
-        """Set these canonical fields to these values; None when the customer does not exist."""
+        """Set these canonical fields to these values; None when the customer does not exist.
+
+        A target may also offer `update_many([(customer_id, values), ...])` returning each update's
+        Customer, None or ApiError in order: the push then sends a batch's updates through it."""
         ...
 
 
@@ -83,42 +90,82 @@ async def push_customers(
     _supersede_stale(flow, rows, ops)
     statuses = ops.ledger_statuses(rows["idempotency_key"]) if len(rows) else {}
     gate = asyncio.Semaphore(options.concurrency)
+    update_many = getattr(target, "update_many", None)  # optional: a batch's updates in few calls
+    batched = [r for r in rows.itertuples(index=False) if update_many is not None and r.action != "create"]
+    single = [r for r in rows.itertuples(index=False) if update_many is None or r.action == "create"]
 
     async def push_row(row) -> None:
         async with gate:
             await _push_one(row, flow, target, ops, crosswalk, stats, statuses)
 
-    await asyncio.gather(*(push_row(row) for row in rows.itertuples(index=False)))
+    for start in range(0, len(batched), options.batch_size):
+        await _push_updates(batched[start : start + options.batch_size], flow, target, ops, stats, statuses)
+    await asyncio.gather(*(push_row(row) for row in single))
     return stats.finish()
 
 
-async def _push_one(row, flow, target: CustomerTarget, ops, crosswalk: Crosswalk, stats, statuses) -> None:
-    key = row.idempotency_key
+def _begin(row, flow, target: CustomerTarget, ops: OpsStore, stats, statuses) -> dict | None:
+    """The payload once the intent is recorded; None for a record already settled in the ledger."""
     stats.processed += 1
-    prior = statuses.get(key)
+    prior = statuses.get(row.idempotency_key)
     if prior == "applied":
         stats.already_applied += 1
-        return
+        return None
     if prior == "rejected":
         stats.rejected += 1
-        return
-    desired = json.loads(row.desired)
+        return None
     payload = {"action": row.action, "source_id": row.source_id, "target_id": row.target_id,
-               "canonical_id": row.canonical_id, "before": json.loads(row.previous), "after": desired}
-    ops.mark_retrying(key, flow=flow, target=target.system, source=row.source_system, record_ref=row.source_id,
-                      payload=payload)
+               "canonical_id": row.canonical_id, "before": json.loads(row.previous), "after": json.loads(row.desired)}
+    ops.mark_retrying(row.idempotency_key, flow=flow, target=target.system, source=row.source_system,
+                      record_ref=row.source_id, payload=payload)
+    return payload
+
+
+async def _push_one(row, flow, target: CustomerTarget, ops, crosswalk: Crosswalk, stats, statuses) -> None:
+    payload = _begin(row, flow, target, ops, stats, statuses)
+    if payload is None:
+        return
     try:
         if row.action == "create":
-            result = await _create(row, desired, target, crosswalk, stats)
+            result = await _create(row, payload["after"], target, crosswalk, stats)
         else:
-            updated = await target.update(row.target_id, desired)
-            if updated is None:
-                raise CustomerNotFound(f"{target.system} has no customer {row.target_id} any more")
-            result = {"status": "updated", "customer_id": updated.customer_id}
-            stats.updated += 1
+            result = _updated(row, await target.update(row.target_id, payload["after"]), target, stats)
     except (ApiError, CustomerNotFound) as exc:
-        _record_failure(exc, key, flow, row, payload, ops, stats)
+        _record_failure(exc, row.idempotency_key, flow, row, payload, ops, stats)
         return
+    _record_applied(row.idempotency_key, result, ops, stats)
+
+
+async def _push_updates(rows: list, flow, target: CustomerTarget, ops: OpsStore, stats, statuses) -> None:
+    """One batch of updates through `target.update_many`: intents, one call, then the applied
+    outcomes before the failures (an auth failure stops the run; nothing applied goes unrecorded)."""
+    begun = [(row, payload) for row in rows if (payload := _begin(row, flow, target, ops, stats, statuses)) is not None]
+    if not begun:
+        return
+    try:
+        outcomes = await target.update_many([(row.target_id, payload["after"]) for row, payload in begun])
+    except ApiError as exc:
+        outcomes = [exc] * len(begun)
+    failures = []
+    for (row, payload), outcome in zip(begun, outcomes, strict=True):
+        try:
+            if isinstance(outcome, ApiError):
+                raise outcome
+            _record_applied(row.idempotency_key, _updated(row, outcome, target, stats), ops, stats)
+        except (ApiError, CustomerNotFound) as exc:
+            failures.append((exc, row, payload))
+    for exc, row, payload in failures:
+        _record_failure(exc, row.idempotency_key, flow, row, payload, ops, stats)
+
+
+def _updated(row, updated: Customer | None, target: CustomerTarget, stats) -> dict:
+    if updated is None:
+        raise CustomerNotFound(f"{target.system} has no customer {row.target_id} any more")
+    stats.updated += 1
+    return {"status": "updated", "customer_id": updated.customer_id}
+
+
+def _record_applied(key: str, result: dict, ops: OpsStore, stats) -> None:
     stats.api_writes += 1
     stats.applied += 1
     ops.mark_applied(key, result)

@@ -4,13 +4,15 @@ A customer created from another system carries the link back twice: `externalId`
 customer id and `key` = `pos-<system>-<id>`, so `find` recognises our own earlier create (also one
 whose answer was lost). Loyalty id, marketing consent and phone live in custom fields of the type
 `omnisync-customer`, created here when missing (the names are the ones `mapping.map_customer` reads).
+Updates of a batch go through `update_many`: one read per 100 customers and one GraphQL document per
+chunk (`graphql_customers.py`); `update` is the one-customer REST path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omnisync_pipelines.canonical.models import Customer, Rejection
@@ -25,9 +27,10 @@ from omnisync_pipelines.connectors.commercetools.actions import (
 )
 from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
 from omnisync_pipelines.connectors.commercetools.errors import is_duplicate_of
+from omnisync_pipelines.connectors.commercetools.graphql_customers import BatchCustomerUpdater, CustomerUpdate
 from omnisync_pipelines.connectors.commercetools.mapping import map_customer
 from omnisync_pipelines.connectors.commercetools.settings import SYSTEM
-from omnisync_pipelines.rest.errors import BadRequest
+from omnisync_pipelines.rest.errors import ApiError, BadRequest
 
 CUSTOMER_TYPE_KEY = "omnisync-customer"
 CUSTOM_FIELDS = {"loyalty_id": "loyaltyId", "consent_marketing": "consentMarketing", "phone": "phone"}
@@ -93,6 +96,7 @@ class CommercetoolsCustomers:
         self.client = client
         self._type_id: str | None = None
         self._type_lock = asyncio.Lock()
+        self._batch = BatchCustomerUpdater(client, customer_update_actions, self._prepare)
 
     async def ensure_type(self) -> str:
         """Create the `omnisync-customer` type if it is missing; returns its id (cached)."""
@@ -136,3 +140,12 @@ class CommercetoolsCustomers:
             "customers", customer_id, lambda current: customer_update_actions(current, values)
         )
         return to_canonical(raw) if raw else None
+
+    async def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Customer | None | ApiError]:
+        """`update` for many (customer id, values) at once, without a read per customer: each outcome in order."""
+        done = await self._batch.apply([CustomerUpdate(customer_id, values) for customer_id, values in updates])
+        return [to_canonical(raw) if isinstance(raw, dict) else raw for raw in done]
+
+    async def _prepare(self, actions: list[Action]) -> None:
+        if any(a["action"] == "setCustomType" for a in actions):  # it references the type by key
+            await self.ensure_type()

@@ -22,39 +22,22 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from omnisync_pipelines.connectors.commercetools.actions import (
-    Action,
-    compose,
-    stamp_custom_field,
-    stock_delta,
-)
+from omnisync_pipelines.connectors.commercetools.actions import compose, stamp_custom_field, stock_delta
 from omnisync_pipelines.connectors.commercetools.errors import duplicate_field
+from omnisync_pipelines.connectors.commercetools.graphql import (
+    UNTRIED,
+    GraphqlEndpoint,
+    graphql_action,
+    mutation_document,
+)
 from omnisync_pipelines.connectors.commercetools.inventory import FETCH, StockWriteResult, last_movement
-from omnisync_pipelines.connectors.commercetools.settings import (
-    INVENTORY_TYPE_KEY,
-    LAST_MOVEMENT_FIELD,
-    SYSTEM,
-)
-from omnisync_pipelines.rest.errors import (
-    ApiError,
-    ApiStatusError,
-    BadRequest,
-    Conflict,
-    NotFound,
-    error_class_for,
-)
+from omnisync_pipelines.connectors.commercetools.settings import INVENTORY_TYPE_KEY, LAST_MOVEMENT_FIELD
+from omnisync_pipelines.rest.errors import ApiError, ApiStatusError
 
 if TYPE_CHECKING:
     from omnisync_pipelines.connectors.commercetools.client import CommercetoolsClient
 
 RESULT_FIELDS = "id version quantityOnStock"
-BAD_REQUEST_CODES = frozenset({
-    "InvalidInput", "InvalidOperation", "InvalidField", "RequiredField", "DuplicateField", "InvalidJsonInput",
-    "ReferencedResourceNotFound", "MissingRoleOnChannel",
-})
-STATUS_OF_CODE = {"ConcurrentModification": 409, "ResourceNotFound": 404, "insufficient_scope": 403,
-                  "invalid_token": 401, **dict.fromkeys(BAD_REQUEST_CODES, 400)}
-UNTRIED = object()  # the write was not run: nothing happened to it yet
 
 
 @dataclass(frozen=True)
@@ -67,16 +50,6 @@ class StockWrite:
 
 
 # -- the document -----------------------------------------------------------------------------
-def graphql_action(action: Action) -> dict:
-    """A REST update action as a GraphQL InventoryEntryUpdateAction (one field; custom values as JSON text)."""
-    name, body = action["action"], {k: v for k, v in action.items() if k != "action"}
-    if name == "setCustomField":
-        body = {"name": body["name"], **({"value": json.dumps(body["value"])} if "value" in body else {})}
-    elif name == "setCustomType":
-        body = {"type": body["type"], "fields": [{"name": k, "value": json.dumps(v)} for k, v in body["fields"].items()]}
-    return {name: body}
-
-
 def _operation(alias: str, write: StockWrite) -> tuple[str, str, dict]:
     """(variable declarations, mutation field, variables) of one write."""
     if write.entry is None:
@@ -98,40 +71,14 @@ def _operation(alias: str, write: StockWrite) -> tuple[str, str, dict]:
 
 def stock_document(writes: list[StockWrite]) -> tuple[str, dict]:
     """One mutation with an alias `w<i>` per write, values passed as variables."""
-    declarations, fields, variables = [], [], {}
-    for index, write in enumerate(writes):
-        declaration, field, values = _operation(f"w{index}", write)
-        declarations.append(declaration)
-        fields.append(field)
-        variables.update(values)
-    return f"mutation StockWrites({', '.join(declarations)}) {{\n  " + "\n  ".join(fields) + "\n}", variables
+    return mutation_document("StockWrites", [_operation(f"w{index}", write) for index, write in enumerate(writes)])
 
 
 # -- the answer -------------------------------------------------------------------------------
-def alias_error(error: dict, url: str) -> ApiStatusError:
-    """A GraphQL error of one alias as the typed error REST raises for the same code."""
-    extensions = error.get("extensions") or {}
-    code, message = extensions.get("code"), error.get("message") or "no message"
-    status = STATUS_OF_CODE.get(code, 500)  # a code we do not know: transient, retried next push, not rejected
-    body = {"statusCode": status, "message": message, "errors": [{**extensions, "message": message}]}
-    return error_class_for(status)(
-        f"{SYSTEM} POST {url} -> {status} [{code}] at {error.get('path')}: {message}",
-        system=SYSTEM, method="POST", url=url, status=status, body=body, codes=[code] if code else [],
-    )
-
-
-def outcomes(body: dict, count: int, url: str) -> list[StockWriteResult | ApiStatusError]:
-    data = body.get("data") or {}
-    errors = {e["path"][0]: e for e in body.get("errors") or [] if isinstance(e, dict) and e.get("path")}
-    found: list[StockWriteResult | ApiStatusError] = []
-    for index in range(count):
-        alias = f"w{index}"
-        entry = data.get(alias)
-        if entry is not None:
-            found.append(StockWriteResult("applied", entry["id"], entry["version"], entry["quantityOnStock"]))
-        else:
-            found.append(alias_error(errors.get(alias) or {"message": f"no result for {alias}", "path": [alias]}, url))
-    return found
+def _as_result(outcome):
+    if isinstance(outcome, dict):
+        return StockWriteResult("applied", outcome["id"], outcome["version"], outcome["quantityOnStock"])
+    return outcome
 
 
 def _meets_another_writer(outcome) -> bool:
@@ -144,11 +91,7 @@ class BatchStockWriter:
 
     def __init__(self, client: CommercetoolsClient):
         self.client = client
-        self.use_graphql = client.settings.graphql_writes
-
-    @property
-    def url(self) -> str:
-        return f"{self.client.settings.project_url}/graphql"
+        self.graphql = GraphqlEndpoint(client)
 
     async def apply(self, writes: list[StockWrite]) -> list[dict | ApiError]:
         results: list = [None] * len(writes)
@@ -168,21 +111,9 @@ class BatchStockWriter:
 
     async def _chunk(self, chunk: list[int], writes: list[StockWrite], results: list) -> None:
         batch = [writes[i] for i in chunk]
-        found = await self._mutate(batch) if self.use_graphql else [UNTRIED] * len(batch)
-        await asyncio.gather(*(self._settle(i, writes[i], outcome, results) for i, outcome in zip(chunk, found, strict=True)))
-
-    async def _mutate(self, batch: list[StockWrite]) -> list:
         query, variables = stock_document(batch)
-        try:
-            body = await self.client.call("POST", self.url, json={"query": query, "variables": variables})
-        except NotFound:
-            self.use_graphql = False  # this commercetools (or mock) has no GraphQL endpoint
-            return [UNTRIED] * len(batch)
-        except (BadRequest, Conflict):
-            return [UNTRIED] * len(batch)  # the document as a whole was refused before any field ran
-        except ApiError as exc:
-            return [exc] * len(batch)
-        return outcomes(body or {}, len(batch), self.url)
+        found = [_as_result(o) for o in await self.graphql.mutate(query, variables, len(batch), "w")]
+        await asyncio.gather(*(self._settle(i, writes[i], outcome, results) for i, outcome in zip(chunk, found, strict=True)))
 
     async def _settle(self, index: int, write: StockWrite, outcome, results: list) -> None:
         if isinstance(outcome, StockWriteResult):

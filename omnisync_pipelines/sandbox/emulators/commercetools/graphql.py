@@ -1,5 +1,5 @@
-"""`POST /{projectKey}/graphql` for inventory entries, executed with graphql-core against the same
-store, validation and versioning as the REST routes (`writes.py`).
+"""`POST /{projectKey}/graphql` for inventory entries and customer updates, executed with graphql-core
+against the same store, validation and versioning as the REST routes (`writes.py`).
 
 What the real API documents and this follows: the body is `{"query", "variables", "operationName"}`;
 root mutation fields run in order, each with its own outcome, so a failing one answers
@@ -9,8 +9,8 @@ others apply (HTTP 200); custom field values travel as JSON-encoded strings. A d
 not parse or validate, and a request whose data is null (an InvalidInput on a non-null root), answer
 HTTP 400 (GraphQL over HTTP, release note 2026-01-29). The token is checked for the whole request
 (401 as REST); scopes are checked per field as REST checks them per route: `view_products` or
-`manage_products` to read inventory, `manage_products` to write it (a field without the scope gets
-an `insufficient_scope` error, the others still run).
+`manage_products` to read inventory, `manage_products` to write it, `manage_customers` to update a
+customer (a field without the scope gets an `insufficient_scope` error, the others still run).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from .auth import Auth
 from .errors import CtError, invalid_input
 from .graphql_schema import SDL
 from .query import run_query
+from .resources import ResourceKind
+from .resources.customers import CUSTOMERS
 from .resources.inventory import INVENTORY
 from .store import Store
 
@@ -42,8 +44,8 @@ class _Request:
     authorization: str | None
     project: str
 
-    def allow(self, write: bool) -> None:
-        any_of = INVENTORY.manage_scopes if write else INVENTORY.view_scopes + INVENTORY.manage_scopes
+    def allow(self, kind: ResourceKind, write: bool) -> None:
+        any_of = kind.manage_scopes if write else kind.view_scopes + kind.manage_scopes
         self.auth.check(self.authorization, self.project, any_of)
 
 
@@ -115,10 +117,10 @@ def _draft(draft: dict) -> dict:
     return rest
 
 
-def _action(update: dict) -> dict:
+def _action(update: dict, input_type: str) -> dict:
     given = {name: payload for name, payload in update.items() if payload is not None}
     if len(given) != 1:
-        raise invalid_input(f"An InventoryEntryUpdateAction must set exactly one action, got {sorted(given) or 'none'}.")
+        raise invalid_input(f"An {input_type} must set exactly one action, got {sorted(given) or 'none'}.")
     ((name, payload),) = given.items()
     if name == "setCustomField":
         value = payload.get("value")
@@ -132,33 +134,45 @@ def _action(update: dict) -> dict:
     return {"action": name, **payload}
 
 
-def _render(entry: dict) -> dict:
-    out = {**entry, "supplyChannelRef": entry.get("supplyChannel")}
-    if entry.get("custom"):
-        out["custom"] = {"typeRef": entry["custom"]["type"], "fields": entry["custom"].get("fields") or {}}
+def _render(resource: dict) -> dict:
+    out = {**resource, "supplyChannelRef": resource.get("supplyChannel")}
+    if resource.get("custom"):
+        out["custom"] = {"typeRef": resource["custom"]["type"], "fields": resource["custom"].get("fields") or {}}
     return out
+
+
+def _ident(id: str | None, key: str | None) -> str:
+    if (id is None) == (key is None):
+        raise invalid_input("Exactly one of 'id' or 'key' must be given.")
+    return id if id is not None else f"key={key}"
 
 
 # -- resolvers --------------------------------------------------------------------------------
 async def _create(_, info, draft: dict) -> dict:
-    info.context.allow(write=True)
+    info.context.allow(INVENTORY, write=True)
     return _render(await writes.create(info.context.store, INVENTORY, _draft(draft), INVENTORY.create))
 
 
 async def _update(_, info, version: int, actions: list[dict], id: str | None = None, key: str | None = None) -> dict:
-    info.context.allow(write=True)
-    if (id is None) == (key is None):
-        raise invalid_input("Exactly one of 'id' or 'key' must be given.")
-    ident = id if id is not None else f"key={key}"
-    return _render(await writes.update(info.context.store, INVENTORY, ident, version, [_action(a) for a in actions]))
+    info.context.allow(INVENTORY, write=True)
+    ident = _ident(id, key)
+    rest_actions = [_action(a, "InventoryEntryUpdateAction") for a in actions]
+    return _render(await writes.update(info.context.store, INVENTORY, ident, version, rest_actions))
+
+
+async def _update_customer(_, info, version: int, actions: list[dict], id: str | None = None,
+                           key: str | None = None) -> dict:
+    info.context.allow(CUSTOMERS, write=True)
+    ident = _ident(id, key)
+    rest_actions = [_action(a, "CustomerUpdateAction") for a in actions]
+    return _render(await writes.update(info.context.store, CUSTOMERS, ident, version, rest_actions))
 
 
 def _entry(_, info, id: str | None = None, key: str | None = None) -> dict | None:
-    info.context.allow(write=False)
-    if (id is None) == (key is None):
-        raise invalid_input("Exactly one of 'id' or 'key' must be given.")
+    info.context.allow(INVENTORY, write=False)
+    ident = _ident(id, key)
     try:
-        return _render(writes.lookup(info.context.store, INVENTORY, id if id is not None else f"key={key}"))
+        return _render(writes.lookup(info.context.store, INVENTORY, ident))
     except CtError as exc:
         if exc.status == 404:
             return None  # the GraphQL way to say "does not exist"
@@ -167,7 +181,7 @@ def _entry(_, info, id: str | None = None, key: str | None = None) -> dict | Non
 
 def _entries(_, info, where: str | None = None, sort: list[str] | None = None, limit: int | None = None,
              offset: int | None = None) -> dict:
-    info.context.allow(write=False)
+    info.context.allow(INVENTORY, write=False)
     params = [("where", where)] if where is not None else []
     params += [("sort", s) for s in sort or []]
     params += [(name, str(value)) for name, value in (("limit", limit), ("offset", offset)) if value is not None]
@@ -183,6 +197,7 @@ def _raw_fields(custom: dict, info, includeNames: list[str] | None = None, exclu
 
 SCHEMA.mutation_type.fields["createInventoryEntry"].resolve = _create
 SCHEMA.mutation_type.fields["updateInventoryEntry"].resolve = _update
+SCHEMA.mutation_type.fields["updateCustomer"].resolve = _update_customer
 SCHEMA.query_type.fields["inventoryEntry"].resolve = _entry
 SCHEMA.query_type.fields["inventoryEntries"].resolve = _entries
 SCHEMA.type_map["CustomFieldsType"].fields["customFieldsRaw"].resolve = _raw_fields

@@ -1,12 +1,15 @@
-"""The inventory slice of the commercetools GraphQL schema (names and types as in the public SDL,
-commercetools/commercetools-api-reference `api-specs/graphql/schema.sdl`, and the 2018-07-11 and
-2022-03-11 release notes). Everything else in the real schema is absent here, so a document naming
-it fails validation as an unknown field would."""
+"""The inventory and customer-update slices of the commercetools GraphQL schema (names and types as
+in the public SDL, commercetools/commercetools-api-reference `api-specs/graphql/schema.sdl`, and the
+2018-07-11 and 2022-03-11 release notes). Everything else in the real schema is absent here (for
+customers: addresses, stores, customer groups, `storeKey`), so a document naming it fails validation
+as an unknown field would."""
 
 SDL = '''
 scalar Long
 scalar DateTime
 scalar Json
+scalar Date
+scalar Locale
 
 type Reference { typeId: String! id: String! }
 
@@ -74,6 +77,64 @@ input InventoryEntryUpdateAction {
   setCustomField: SetInventoryEntryCustomField
 }
 
+type Customer {
+  id: String!
+  version: Long!
+  key: String
+  customerNumber: String
+  externalId: String
+  email: String!
+  firstName: String
+  lastName: String
+  middleName: String
+  title: String
+  salutation: String
+  dateOfBirth: Date
+  companyName: String
+  vatId: String
+  locale: Locale
+  isEmailVerified: Boolean!
+  custom: CustomFieldsType
+  createdAt: DateTime!
+  lastModifiedAt: DateTime!
+  createdBy: Initiator
+  lastModifiedBy: Initiator
+}
+
+input ChangeCustomerEmail { email: String! }
+input SetCustomerFirstName { firstName: String }
+input SetCustomerLastName { lastName: String }
+input SetCustomerMiddleName { middleName: String }
+input SetCustomerTitle { title: String }
+input SetCustomerSalutation { salutation: String }
+input SetCustomerDateOfBirth { dateOfBirth: Date }
+input SetCustomerCompanyName { companyName: String }
+input SetCustomerVatId { vatId: String }
+input SetCustomerLocale { locale: Locale }
+input SetCustomerExternalId { externalId: String }
+input SetCustomerKey { key: String }
+input SetCustomerNumber { customerNumber: String }
+input SetCustomerCustomField { name: String! value: String }
+input SetCustomerCustomType { fields: [CustomFieldInput!] type: ResourceIdentifierInput typeKey: String typeId: String }
+
+input CustomerUpdateAction {
+  changeEmail: ChangeCustomerEmail
+  setCompanyName: SetCustomerCompanyName
+  setCustomField: SetCustomerCustomField
+  setCustomType: SetCustomerCustomType
+  setKey: SetCustomerKey
+  setLocale: SetCustomerLocale
+  setCustomerNumber: SetCustomerNumber
+  setDateOfBirth: SetCustomerDateOfBirth
+  setExternalId: SetCustomerExternalId
+  setFirstName: SetCustomerFirstName
+  setLastName: SetCustomerLastName
+  setMiddleName: SetCustomerMiddleName
+  setSalutation: SetCustomerSalutation
+  setTitle: SetCustomerTitle
+  setVatId: SetCustomerVatId
+}
+
 type Query {
   inventoryEntry(id: String, key: String): InventoryEntry
   inventoryEntries(where: String, sort: [String!], limit: Int, offset: Int): InventoryEntryQueryResult!
@@ -82,5 +143,6 @@ type Query {
 type Mutation {
   createInventoryEntry(draft: InventoryEntryDraft!): InventoryEntry
   updateInventoryEntry(id: String, key: String, version: Long!, actions: [InventoryEntryUpdateAction!]!): InventoryEntry
+  updateCustomer(version: Long!, actions: [CustomerUpdateAction!]!, id: String, key: String): Customer
 }
 '''
