@@ -1,8 +1,9 @@
 """A sync process that kills itself (SIGKILL: no cleanup, no finally, no flush) at an injected point.
 
-`OMNISYNC_CRASH_AT=<when>:<METHOD>:<path substring>:<n>` with <when> `before` (the n-th matching
-request is about to be sent: the ledger says `retrying`, the system has nothing) or `after` (the
-n-th matching request was answered with success: the system applied it, the ledger does not know).
+`OMNISYNC_CRASH_AT=<when>:<METHOD>:<path substring>[#<body substring>]:<n>` with <when> `before` (the
+n-th matching request is about to be sent: the ledger says `retrying`, the system has nothing) or
+`after` (the n-th matching request was answered with success: the system applied it, the ledger does
+not know). The body substring tells requests to one endpoint apart (GraphQL: which mutation).
 Usage: python crash_child.py <job>; exit code -9 when the crash point was reached.
 """
 
@@ -15,11 +16,12 @@ from omnisync_pipelines.rest import session
 
 def install(spec: str) -> None:
     when, method, fragment, nth = spec.split(":", 3)
+    path, _, body = fragment.partition("#")
     seen = {"n": 0}
     original = session.ApiSession._attempt
 
     def matches(request) -> bool:
-        return request.method == method and fragment in request.url.path
+        return request.method == method and path in request.url.path and body.encode() in request.content
 
     def tick() -> None:
         seen["n"] += 1

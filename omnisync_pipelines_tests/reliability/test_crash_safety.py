@@ -30,10 +30,11 @@ from omnisync_pipelines_tests.reliability.invariants import check
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).resolve().parents[2]
 CRASH_POINTS = [
-    # between the stock write (quantity + movement stamp) and the ledger's `applied`
-    "after:POST:/inventory:1",
-    # the ledger says `retrying`, the write was never sent
-    "before:POST:/inventory:2",
+    # between the stock writes (a GraphQL document of quantity + movement stamp mutations) and the
+    # ledger's `applied`
+    "after:POST:/graphql#InventoryEntry:1",
+    # the ledger says `retrying`, the writes were never sent
+    "before:POST:/graphql#InventoryEntry:1",
     # an in-store sale imported as an order, the ledger not told
     "after:POST:/orders/import:1",
     # a pickup set aside at the till (an API that does not deduplicate), the ledger not told
