@@ -101,8 +101,11 @@ def _customers(customers: int) -> list[BenchResult]:
     out = []
     for source, system, naive_method, bounds in (
         ("lightspeed_x", "commercetools", "read commercetools customers (pages of 500) and the type, then one update each",
-         "one POST /customers/{id} per changed customer (all its actions in one update): commercetools has no "
-         "bulk update; reads are the delta query plus a type lookup and the version read of each changed one"),
+         "commercetools has no bulk REST customer update; its GraphQL API takes many aliased updateCustomer "
+         "mutations in one document, so the changed customers go out 100 per call (a conflicting one is retried "
+         "alone over REST). Reads: the delta query's pages (here every customer again: the initial run's own "
+         "writes fall inside the 120 s overlap the delta query reads back), one query per 100 changed customers "
+         "for their versions, one token per connector"),
         ("commercetools", "lightspeed_x", "read X-Series customers (pages of 10,000), then one PUT each",
          "one PUT /api/2.0/customers/{id} per changed customer (a create first searches by customer code, then "
          "by email). The one remaining read is the customer change feed (a page plus the empty page that ends it), "

@@ -153,13 +153,13 @@ class StockRig:
         self.workdir.cleanup()
 
 
-async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 0.0) -> StockRig:
+async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 0.0, graphql_writes: bool = True) -> StockRig:
     meters = Meters()
     emulator = CommercetoolsEmulator(seed=7)
     creds = emulator.credentials(BASE)
     settings = CommercetoolsSettings(
         api_url=BASE, auth_url=BASE, project_key=creds["project_key"], client_id=creds["client_id"],
-        client_secret=creds["client_secret"], concurrency=concurrency,
+        client_secret=creds["client_secret"], concurrency=concurrency, graphql_writes=graphql_writes,
     )
     transport = CountingTransport(EmulatorTransport(TimedApp(emulator.app, meters)), meters)
     client = build_client(settings, transport=transport, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
