@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLError, build_schema, execute, parse, validate
+from graphql import DocumentNode, GraphQLError, build_schema, execute, parse, validate
 from starlette.datastructures import QueryParams
 
 from . import writes
@@ -57,13 +57,9 @@ async def execute_request(body: dict, store: Store, auth: Auth, authorization: s
         raise CtError(400, "InvalidJsonInput", "Request body does not contain valid JSON.", detailedErrorMessage="query: Missing required value")
     if variables is not None and not isinstance(variables, dict):
         raise CtError(400, "InvalidJsonInput", "Request body does not contain valid JSON.", detailedErrorMessage="variables: expected an object")
-    try:
-        document = parse(query)
-    except GraphQLError as exc:
-        return {"errors": [_error(exc)]}, 400
-    invalid = validate(SCHEMA, document)
-    if invalid:
-        return {"errors": [_error(e) for e in invalid]}, 400
+    document, refused = _checked(query)
+    if refused:
+        return {"errors": [_error(e) for e in refused]}, 400
     result = execute(SCHEMA, document, variable_values=variables, operation_name=body.get("operationName"),
                      context_value=_Request(store, auth, authorization, project))
     if isawaitable(result):
@@ -72,6 +68,18 @@ async def execute_request(body: dict, store: Store, auth: Auth, authorization: s
     if result.errors:
         response["errors"] = [_error(e) for e in result.errors]
     return response, 400 if result.data is None else 200
+
+
+@lru_cache(maxsize=512)
+def _checked(query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """The parsed document and its validation errors. Cached by text: a client sends the same few
+    documents over and over with other variables, and parsing plus validating a 100-alias document
+    costs more than running it."""
+    try:
+        document = parse(query)
+    except GraphQLError as exc:
+        return None, (exc,)
+    return document, tuple(validate(SCHEMA, document))
 
 
 def _error(error: GraphQLError) -> dict:
