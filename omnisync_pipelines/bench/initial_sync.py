@@ -25,7 +25,7 @@ from omnisync_pipelines.bench.results import BenchResult, ratio
 from omnisync_pipelines.bench.sandbox import naive_full_push, open_rig
 from omnisync_pipelines.bench.scale import Scale
 
-FULL = (Scale(200, 10, 0.0), Scale(400, 10, 0.0), Scale(800, 10, 0.0))
+FULL = (Scale(500, 50, 0.0), Scale(1_000, 50, 0.0), Scale(2_000, 50, 0.0))  # 50 stores, as the target
 QUICK = (Scale(100, 5, 0.0),)
 TARGET = Scale(100_000, 50, 0.0)
 CONCURRENCY = 16
