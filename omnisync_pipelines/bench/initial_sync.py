@@ -17,6 +17,9 @@ empty emulator. A ladder of sizes is measured and 100,000 × 50 is extrapolated 
 from __future__ import annotations
 
 import asyncio
+import json
+import resource
+import sys
 
 import duckdb
 
@@ -42,10 +45,10 @@ def _write_ct_catalog(con: duckdb.DuckDBPyConnection, skus: int) -> None:
         FROM range($skus) AS a(s)""", {"skus": skus})
 
 
-async def _measure(scale: Scale) -> tuple[dict, dict]:
+async def _measure(scale: Scale, *, naive_push: bool = True) -> tuple[dict, dict | None]:
     pos = open_pos_rig(scale.skus, scale.locations, page_size=PAGE_SIZE)
     rig = await open_rig(scale.locations, concurrency=CONCURRENCY)
-    naive_rig = await open_rig(scale.locations, concurrency=CONCURRENCY)
+    naive_rig = await open_rig(scale.locations, concurrency=CONCURRENCY) if naive_push else None
     try:
         _write_ct_catalog(rig.con, scale.skus)
         read = await pos.read_stock_into(rig.con)
@@ -76,6 +79,9 @@ async def _measure(scale: Scale) -> tuple[dict, dict]:
             "engine_detail_s": {"snapshot_write": read["snapshot_write_s"], "plan": info["plan_s"],
                                 "ledger": round(ledger, 3)},
         }
+        omnisync["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+        if naive_rig is None:
+            return omnisync, None
         naive_push_s = await naive_full_push(naive_rig, rig.pos_snapshot(), CONCURRENCY)
         naive_wall = read["read_s"] + naive_push_s
         naive = {"method": "the same POS read, then a naive full push (entries read in pages, one REST write per record; no plan, no ledger)",
@@ -86,7 +92,8 @@ async def _measure(scale: Scale) -> tuple[dict, dict]:
     finally:
         await pos.aclose()
         await rig.aclose()
-        await naive_rig.aclose()
+        if naive_rig is not None:
+            await naive_rig.aclose()
 
 
 def _extrapolate(measured: dict, scale: Scale, target: Scale = TARGET) -> dict:
@@ -140,3 +147,16 @@ def run(quick: bool = False) -> list[BenchResult]:
             extra={"scale": {"skus": scale.skus, "locations": scale.locations}},
         ))
     return results
+
+
+def measure_target(scale: Scale = TARGET) -> dict:
+    """The 100,000 × 50 initial sync itself, omnisync only: about 45 minutes on 2 cores, and the naive
+    push of its 5M records would take longer still, so the same-run baselines are the ladder's.
+    `python -m omnisync_pipelines.bench.initial_sync [SKUS STORES]` prints its figures as JSON."""
+    omnisync, _ = asyncio.run(_measure(scale, naive_push=False))
+    return omnisync
+
+
+if __name__ == "__main__":
+    skus, stores = (int(n) for n in sys.argv[1:3]) if len(sys.argv) > 2 else (TARGET.skus, TARGET.locations)
+    print(json.dumps(measure_target(Scale(skus, stores, 0.0)), indent=1))

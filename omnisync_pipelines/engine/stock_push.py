@@ -44,8 +44,9 @@ class StockTarget(Protocol):
         """Apply `delta` and stamp `movement_key` atomically; returns at least {"status": "applied"|"already_applied"}.
 
         A target may also offer `apply_stock_deltas([(sku, location_key, delta, movement_key), ...])`
-        returning each write's result dict or ApiError in order: the push then sends a batch's
-        writes through it (few calls) instead of one call per write."""
+        returning each write's result dict or ApiError in order, with `batches_stock_writes` True while
+        it sends them in batches: the push then sends a batch's writes through it (few calls) instead of
+        one call per write."""
         ...
 
 
@@ -146,11 +147,11 @@ async def _push_batch(rows: list, push: _Push) -> None:
                                          for r, released in mine))
         writes = [w for w in decided if w is not None]
         ops.mark_retrying_many(push.flow, push.target.system, push.pos_system, [(w.key, w.ref, w.payload) for w in writes])
-        apply_many = getattr(push.target, "apply_stock_deltas", None)  # optional: the batch's writes in few calls
-        if apply_many is None:
+        batches = getattr(push.target, "batches_stock_writes", False)  # optional: the batch's writes in few calls
+        if not batches:
             sent = await asyncio.gather(*(push.gated(_send(w, push.target)) for w in writes))
         else:
-            sent = await _send_many(writes, apply_many)
+            sent = await _send_many(writes, push.target.apply_stock_deltas)
         _record_outcomes(list(zip(writes, sent, strict=True)), push)
     finally:
         ops.release_stock_many(push.pos_system, [r.idempotency_key for r, _ in mine])

@@ -252,6 +252,12 @@ class CommercetoolsConnector:
         result = await self.client.apply_stock_delta(sku, channel_id, delta, movement_key, current=current)
         return result.as_dict()
 
+    @property
+    def batches_stock_writes(self) -> bool:
+        """Whether `apply_stock_deltas` sends batches (GraphQL on, and not found missing); when not, the
+        push sends each write itself, within its own concurrency bound."""
+        return self._batch_writer.graphql.use
+
     async def apply_stock_deltas(self, writes: Iterable[tuple[str, str, int, str]]) -> list[dict | ApiError]:
         """`apply_stock_delta` for many (sku, location_key, delta, movement_key) at once: one GraphQL
         document per chunk instead of one request per write; each write's result or error, in order."""

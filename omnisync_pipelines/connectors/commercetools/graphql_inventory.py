@@ -104,6 +104,9 @@ class BatchStockWriter:
                 pending.append(index)
         if pending:
             await self.client.ensure_types()
+        # creates before updates: a document's text then depends on the two counts only, and the
+        # server parses and validates the same few texts over and over (writes are to distinct entries)
+        pending.sort(key=lambda index: writes[index].entry is not None)
         size = max(1, self.client.settings.graphql_batch_size)
         chunks = [pending[start : start + size] for start in range(0, len(pending), size)]
         await asyncio.gather(*(self._chunk(chunk, writes, results) for chunk in chunks))
