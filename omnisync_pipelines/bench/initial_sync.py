@@ -10,11 +10,11 @@ Where the time goes: POS read (HTTP client + mapping vs time inside the X-Series
 rate-limit waits (the connector's throttle and 429 Retry-After sleeps), engine (snapshot write, plan,
 ledger), commercetools push (HTTP client vs time inside the emulator). The baseline, same run: the
 same POS read, then the naive push (entries read in pages, one REST write per record; no plan, no
-ledger) into another
-empty emulator. A ladder of sizes at 50 stores is measured, each rung in a fresh process, and
-100,000 × 50 is extrapolated with the model in `_extrapolate` (per-record costs of the largest rung,
-rate-limit floor from the documented budget): with both emulators in one process holding every record
-in memory, 5M records would need about 33 GB (`measure_target` runs any size that fits).
+ledger) into another empty emulator. A ladder of sizes at 50 stores is measured, each rung in a
+fresh process, and 100,000 × 50 is extrapolated with the model in `_extrapolate` (per-record costs
+of the largest rung, rate-limit floor from the documented budget): with both emulators in one
+process holding every record in memory, 5M records would need about 33 GB (`measure_target` runs
+any size that fits).
 """
 
 from __future__ import annotations
