@@ -42,6 +42,9 @@ class CommercetoolsSystem(_Strict):
     auth_url: str
     project_key: str
     scopes: str | None = None
+    # stock writes and customer updates as aliased GraphQL mutations, this many per request; false: REST only
+    graphql_writes: bool = True
+    graphql_batch_size: int = Field(default=100, ge=1, le=500)
 
 
 class LightspeedXSystem(_Strict):

@@ -27,7 +27,8 @@ def build_connector(
 
         ct = config.systems.commercetools
         settings = CommercetoolsSettings(
-            api_url=ct.api_url, auth_url=ct.auth_url, project_key=ct.project_key, scopes=ct.scopes, **secrets
+            api_url=ct.api_url, auth_url=ct.auth_url, project_key=ct.project_key, scopes=ct.scopes,
+            graphql_writes=ct.graphql_writes, graphql_batch_size=ct.graphql_batch_size, **secrets
         )
         store_map = {loc.commercetools.store_key: loc.key for loc in config.locations if loc.commercetools.store_key}
         client = build_client(settings, transport=transport, call_log=call_log)

@@ -62,3 +62,20 @@ def test_the_online_prepayment_type_reaches_the_x_series_connector():
     connector = build_connector("lightspeed_x", parse_config(raw), {"personal_token": "t"})
     assert connector.online_payment_type == "Paid Online"
     assert build_connector("lightspeed_x", parse_config(GOOD), {"personal_token": "t"}).online_payment_type is None
+
+
+def test_an_integrator_can_turn_graphql_batching_off_for_commercetools():
+    import copy
+
+    from omnisync_pipelines.connectors.registry import build_connector
+
+    secrets = {"client_id": "id", "client_secret": "secret"}
+    assert build_connector("commercetools", parse_config(GOOD), secrets).batches_stock_writes is True
+    raw = copy.deepcopy(GOOD)
+    raw["systems"]["commercetools"].update(graphql_writes=False, graphql_batch_size=50)
+    connector = build_connector("commercetools", parse_config(raw), secrets)
+    assert connector.batches_stock_writes is False
+    assert connector.client.settings.graphql_batch_size == 50
+    raw["systems"]["commercetools"]["graphql_batch_size"] = 0
+    with pytest.raises(ConfigError, match="systems.commercetools.graphql_batch_size"):
+        parse_config(raw)
