@@ -84,7 +84,7 @@ async def _measure(scale: Scale, *, naive_push: bool = True) -> tuple[dict, dict
             "engine_detail_s": {"snapshot_write": read["snapshot_write_s"], "plan": info["plan_s"],
                                 "ledger": round(ledger, 3)},
         }
-        omnisync["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+        omnisync["peak_rss_gib"] = _peak_rss_gib()
         if naive_rig is None:
             return omnisync, None
         naive_push_s = await naive_full_push(naive_rig, rig.pos_snapshot(), CONCURRENCY)
@@ -99,6 +99,17 @@ async def _measure(scale: Scale, *, naive_push: bool = True) -> tuple[dict, dict
         await rig.aclose()
         if naive_rig is not None:
             await naive_rig.aclose()
+
+
+def _peak_rss_gib() -> float:
+    """This process's peak resident memory. /proc's VmHWM, not getrusage: on Linux ru_maxrss survives
+    exec, so a spawned worker would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / 2**20, 2)
 
 
 def _extrapolate(measured: dict, scale: Scale, target: Scale = TARGET) -> dict:
