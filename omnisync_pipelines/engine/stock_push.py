@@ -63,16 +63,19 @@ async def push_stock(
     await recover_in_flight(CORRECTION_FLOW, target, ops, stats)
     statuses = ops.ledger_statuses(plan["idempotency_key"]) if len(plan) else {}
     prefetch = getattr(target, "prefetch_stock", None)  # optional: resolve entries in batches, not per record
-    if prefetch is not None:
-        await prefetch(
-            (r.sku, r.location_key) for r in plan.itertuples(index=False)
-            if statuses.get(r.idempotency_key) not in ("applied", "rejected") and getattr(r, "kind", None) != "correction"
-        )
     push = _Push(flow, pos_system, target, ops, stats, statuses, options, asyncio.Semaphore(options.concurrency))
-    rows = list(plan.itertuples(index=False))
     try:
-        for start in range(0, len(rows), options.batch_size):
-            await _push_batch(rows[start : start + options.batch_size], push)
+        for start in range(0, len(plan), options.batch_size):
+            # one batch's rows (and entries) in memory at a time: a first sync's plan has millions
+            rows = list(plan.iloc[start : start + options.batch_size].itertuples(index=False))
+            if prefetch is not None:
+                await prefetch(
+                    (r.sku, r.location_key) for r in rows
+                    if statuses.get(r.idempotency_key) not in ("applied", "rejected") and getattr(r, "kind", None) != "correction"
+                )
+            await _push_batch(rows, push)
+            if prefetch is not None:
+                target.drop_prefetched()
     finally:
         if prefetch is not None:
             target.drop_prefetched()
