@@ -220,8 +220,9 @@ async def _send_many(writes: list[_Write], apply_many) -> list[dict | ApiError |
         results = await apply_many([(w.row.sku, w.row.location_key, w.send, w.key) for w in moving]) if moving else []
     except ApiError as exc:
         results = [exc] * len(moving)
-    by_key = {w.key: r if isinstance(r, ApiError) else dict(r) for w, r in zip(moving, results, strict=True)}
-    return [by_key[w.key] if w.send != 0 else None for w in writes]
+    answers = iter(results)  # in the order sent, whatever the keys (a key may come twice)
+    outcomes = [(next(answers) if w.send != 0 else None) for w in writes]
+    return [o if o is None or isinstance(o, ApiError) else dict(o) for o in outcomes]
 
 
 def _record_outcomes(outcomes: list[tuple[_Write, dict | ApiError | None]], push: _Push) -> None:

@@ -202,3 +202,40 @@ async def test_a_refused_alias_is_rejected_like_a_refused_rest_write(ct, ops):
     assert (stats.applied, stats.rejected) == (1, 1)
     assert "InvalidField" in ops.rejected_frame("open").iloc[0]["reason"]
     assert (await on_hand(ct, "MUG-1", "berlin"), await on_hand(ct, "TEE-S", "berlin")) == (4, 5)
+
+
+async def test_a_scope_refusal_for_the_whole_request_stops_the_run_instead_of_being_retried(ct, door, ops):
+    from omnisync_pipelines.engine.stock_push import SystemicSyncError
+
+    await push_stock(plan([("TEE-S", "berlin", 5, 10)]), ct, ops, pos_system="lightspeed_x")
+    door.answer = (200, {"data": None, "errors": [{"message": "Insufficient scope",
+                                                  "extensions": {"code": "insufficient_scope"}}]})
+    with pytest.raises(SystemicSyncError):
+        await push_stock(plan([("TEE-S", "berlin", 7, 20)]), ct, ops, pos_system="lightspeed_x")
+    assert await on_hand(ct, "TEE-S", "berlin") == 5
+
+
+async def test_a_document_refused_whole_with_an_unexpected_status_is_written_over_rest(ct, door, ops):
+    await push_stock(plan([("TEE-S", "berlin", 5, 10), ("TEE-M", "berlin", 4, 11)]), ct, ops, pos_system="lightspeed_x")
+    door.answer = (422, {"statusCode": 422, "message": "Unprocessable", "errors": [{"code": "General", "message": "?"}]})
+    door.calls.clear()
+    stats = await push_stock(plan([("TEE-S", "berlin", 7, 20), ("TEE-M", "berlin", 1, 21)]), ct, ops,
+                             pos_system="lightspeed_x")
+    assert (stats.applied, stats.failed, stats.rejected) == (2, 0, 0)  # none of the two was run, none is rejected
+    assert door.count("POST inventory") == 2
+    assert (await on_hand(ct, "TEE-S", "berlin"), await on_hand(ct, "TEE-M", "berlin")) == (7, 1)
+
+
+async def test_an_error_status_that_still_carries_answers_keeps_what_ran(ct, door, ops):
+    await push_stock(plan([("TEE-S", "berlin", 5, 10), ("TEE-M", "berlin", 4, 11)]), ct, ops, pos_system="lightspeed_x")
+    await ct.prefetch_stock([("TEE-S", "berlin"), ("TEE-M", "berlin")])
+    ran = await ct.apply_stock_deltas([("TEE-S", "berlin", 2, "count-30")])  # what w0 did before w1 was refused
+    await ct.prefetch_stock([("TEE-S", "berlin"), ("TEE-M", "berlin")])
+    door.answer = (400, {"data": {"w0": {"id": ran[0]["entry_id"], "version": ran[0]["version"],
+                                         "quantityOnStock": ran[0]["quantity_on_stock"]}, "w1": None},
+                         "errors": [{"message": "quantity must not be negative", "path": ["w1"],
+                                     "extensions": {"code": "InvalidInput"}}]})
+    results = await ct.apply_stock_deltas([("TEE-S", "berlin", 2, "count-31"), ("TEE-M", "berlin", -9, "count-32")])
+    assert results[0]["status"] == "applied" and results[0]["quantity_on_stock"] == 7
+    assert getattr(results[1], "status", None) == 400  # refused: a rejected record, not a REST retry
+    assert door.count("POST inventory") == 0

@@ -17,8 +17,6 @@ from omnisync_pipelines.connectors.commercetools.settings import SYSTEM
 from omnisync_pipelines.rest.errors import (
     ApiError,
     ApiStatusError,
-    BadRequest,
-    Conflict,
     NotFound,
     error_class_for,
 )
@@ -69,14 +67,16 @@ def alias_error(error: dict, url: str) -> ApiStatusError:
 def alias_outcomes(body: dict, count: int, url: str, prefix: str) -> list[dict | ApiStatusError]:
     """`data.<prefix><i>` for i < count, or that alias's error."""
     data = body.get("data") or {}
-    errors = {e["path"][0]: e for e in body.get("errors") or [] if isinstance(e, dict) and e.get("path")}
+    listed = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    errors = {e["path"][0]: e for e in listed if e.get("path")}
+    general = next((e for e in listed if not e.get("path")), None)  # about the request, not one alias
     found: list[dict | ApiStatusError] = []
     for index in range(count):
         alias = f"{prefix}{index}"
         if data.get(alias) is not None:
             found.append(data[alias])
         else:
-            found.append(alias_error(errors.get(alias) or {"message": f"no result for {alias}", "path": [alias]}, url))
+            found.append(alias_error(errors.get(alias) or general or {"message": f"no result for {alias}", "path": [alias]}, url))
     return found
 
 
@@ -101,8 +101,19 @@ class GraphqlEndpoint:
         except NotFound:
             self.use = False  # this commercetools (or mock) has no GraphQL endpoint
             return [UNTRIED] * count
-        except (BadRequest, Conflict):
-            return [UNTRIED] * count  # the document as a whole was refused before any field ran
+        except ApiStatusError as exc:
+            if exc.status in (401, 403, 429) or exc.status >= 500:
+                return [exc] * count  # auth stops the run; the rest is transient (retried by the client first)
+            answer = exc.body if isinstance(exc.body, dict) else {}
+            if isinstance(answer.get("data"), dict):  # an error status, yet some aliases ran: take each answer
+                return alias_outcomes(answer, count, self.url, prefix)
+            return [UNTRIED] * count  # the document was refused whole, before any field ran: REST decides per write
         except ApiError as exc:
             return [exc] * count
-        return alias_outcomes(body or {}, count, self.url, prefix)
+        body = body or {}
+        if body.get("data") is None and body.get("errors"):
+            refused = alias_outcomes(body, count, self.url, prefix)  # nothing ran: the request's own error
+            if all(isinstance(o, ApiStatusError) and o.status in (400, 409) for o in refused):
+                return [UNTRIED] * count
+            return refused
+        return alias_outcomes(body, count, self.url, prefix)
