@@ -17,38 +17,19 @@ import pytest
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.lightspeed_x.catalog_target import LightspeedXCatalog
-from omnisync_pipelines.connectors.lightspeed_x.client import build_client
-from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector
-from omnisync_pipelines.connectors.lightspeed_x.settings import LightspeedXSettings
 from omnisync_pipelines.engine.catalog_push import push_catalog
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.store import now_iso
-from omnisync_pipelines.sandbox.transport import EmulatorTransport
-from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines_tests.connectors.x_series_shop import two_store_shop
 
 pytestmark = pytest.mark.anyio
-BASE = "https://omnisync-sandbox.retail.lightspeed.app"
 SIZES = ("S", "M", "L")
 
 
 # fixtures ------------------------------------------------------------------------------------
 @pytest.fixture
 async def shop(tmp_path):
-    emu = LightspeedXEmulator(seed=5)
-    tax = emu.seed_tax("VAT", 0.19)
-    berlin = emu.seed_outlet("Berlin", default_tax_id=tax["id"])
-    munich = emu.seed_outlet("Munich", default_tax_id=tax["id"])
-    emu.seed_register(berlin["id"], "R1")
-    calls: list[dict] = []
-    settings = LightspeedXSettings(domain_prefix="omnisync-sandbox", base_url=BASE,
-                                   personal_token=emu.credentials(BASE)["personal_token"])
-    client = build_client(settings, transport=EmulatorTransport(emu.app), call_log=calls.append)
-    ops = OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    outlets = {"berlin": berlin["id"], "munich": munich["id"]}
-    yield {"emu": emu, "client": client, "calls": calls, "ops": ops, "tax": tax, "outlets": outlets,
-           "reader": LightspeedXConnector(client, {v: k for k, v in outlets.items()})}
-    await client.aclose()
-    ops.engine.dispose()
+    async with two_store_shop(tmp_path, seed=5) as opened:
+        yield opened
 
 
 def item(sku: str, name: str = "Tee", barcode: str | None = None) -> dict:

@@ -14,42 +14,25 @@ import pandas as pd
 import pytest
 
 from omnisync_pipelines.connectors.lightspeed_x.catalog_target import LightspeedXCatalog
-from omnisync_pipelines.connectors.lightspeed_x.client import build_client
 from omnisync_pipelines.connectors.lightspeed_x.price_books import (
     ENTRIES_PER_REQUEST,
     PriceBookSender,
     QueuedEntry,
 )
-from omnisync_pipelines.connectors.lightspeed_x.settings import LightspeedXSettings
 from omnisync_pipelines.engine.catalog_push import push_catalog
 from omnisync_pipelines.rest.errors import Unprocessable
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
-from omnisync_pipelines.sandbox.transport import EmulatorTransport
-from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines_tests.connectors.x_series_shop import two_store_shop
 
 pytestmark = pytest.mark.anyio
-BASE = "https://omnisync-sandbox.retail.lightspeed.app"
 SIZES = ("S", "M", "L")
 
 
 # fixtures ------------------------------------------------------------------------------------
 @pytest.fixture
 async def shop(tmp_path):
-    emu = LightspeedXEmulator(seed=3)
-    tax = emu.seed_tax("VAT", 0.19)
-    berlin = emu.seed_outlet("Berlin", default_tax_id=tax["id"])
-    munich = emu.seed_outlet("Munich", default_tax_id=tax["id"])
-    for till in range(5):  # budget 300 x 5 + 50 requests per 5 minutes: the 150-SKU push fits
-        emu.seed_register(berlin["id"], f"R{till}")
-    calls: list[dict] = []
-    settings = LightspeedXSettings(domain_prefix="omnisync-sandbox", base_url=BASE, registers=5,
-                                   personal_token=emu.credentials(BASE)["personal_token"])
-    client = build_client(settings, transport=EmulatorTransport(emu.app), call_log=calls.append)
-    ops = OpsStore.from_url(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield {"emu": emu, "client": client, "calls": calls, "ops": ops,
-           "outlets": {"berlin": berlin["id"], "munich": munich["id"]}}
-    await client.aclose()
-    ops.engine.dispose()
+    # five tills: a budget of 300 × 5 + 50 requests per 5 minutes, which the 150-SKU push fits in
+    async with two_store_shop(tmp_path, seed=3, tills=5) as opened:
+        yield opened
 
 
 def item(sku: str, name: str = "Tee") -> dict:

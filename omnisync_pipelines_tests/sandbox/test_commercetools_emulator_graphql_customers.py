@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.transport import EmulatorTransport
-from omnisync_pipelines_tests.sandbox.ct_http import P, post
+from omnisync_pipelines_tests.sandbox.ct_http import P, authed, post
 
 pytestmark = pytest.mark.anyio
 
@@ -22,19 +21,11 @@ UPDATE = "%s: updateCustomer(id: $%sId, version: $%sVersion, actions: $%sActions
 
 
 # fixtures ------------------------------------------------------------------------------------
-async def client_with(emu: CommercetoolsEmulator, scope: str | None = None) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=EmulatorTransport(emu.app), base_url="http://ct.test")
-    data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-    reply = await client.post("/oauth/token", data=data, auth=("sandbox-client", "sandbox-secret"))
-    client.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-    return client
-
-
 @pytest.fixture
 async def shop():
     """(client, emulator) with a loyalty custom type for customers in place."""
     emu = CommercetoolsEmulator(seed=9)
-    client = await client_with(emu)
+    client = await authed(emu)
     await post(client, "/types", {
         "key": "loyalty", "name": {"en": "loyalty"}, "resourceTypeIds": ["customer"],
         "fieldDefinitions": [{"name": "loyaltyId", "type": {"name": "String"}, "required": False,
@@ -129,7 +120,7 @@ async def test_an_action_input_must_name_exactly_one_action(shop):
 async def test_updating_a_customer_needs_manage_customers(shop):
     client, emu = shop
     anna = await shopper(client, "anna@example.com", "Anna")
-    viewer = await client_with(emu, scope=f"view_customers:{emu.project_key}")
+    viewer = await authed(emu, scope=f"view_customers:{emu.project_key}")
     try:
         body = await graphql(viewer, document(["c0"]), variables("c0", anna, [{"setFirstName": {"firstName": "X"}}]))
     finally:

@@ -12,7 +12,7 @@ import pytest
 
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
-from omnisync_pipelines_tests.sandbox.ct_http import P, post
+from omnisync_pipelines_tests.sandbox.ct_http import P, authed, post
 
 pytestmark = pytest.mark.anyio
 
@@ -20,19 +20,11 @@ CREATE = "createInventoryEntry(draft: $%s) { id version quantityOnStock custom {
 
 
 # fixtures ------------------------------------------------------------------------------------
-async def client_with(emu: CommercetoolsEmulator, scope: str | None = None) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=EmulatorTransport(emu.app), base_url="http://ct.test")
-    data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-    reply = await client.post("/oauth/token", data=data, auth=("sandbox-client", "sandbox-secret"))
-    client.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
-    return client
-
-
 @pytest.fixture
 async def store_berlin():
     """(client, channel id of the Berlin store) with the stamp's custom type in place."""
     emu = CommercetoolsEmulator(seed=5)
-    client = await client_with(emu)
+    client = await authed(emu)
     channel = await post(client, "/channels", {"key": "store-berlin", "roles": ["InventorySupply"]})
     await post(client, "/types", {
         "key": "stamp", "name": {"en": "stamp"}, "resourceTypeIds": ["inventory-entry"],
@@ -125,7 +117,7 @@ async def test_entries_are_queried_with_the_rest_predicates(store_berlin):
 
 async def test_a_read_only_client_may_query_but_not_move_stock(store_berlin):
     _, channel_id, emu = store_berlin
-    viewer = await client_with(emu, scope=f"view_products:{emu.project_key}")
+    viewer = await authed(emu, scope=f"view_products:{emu.project_key}")
     try:
         body = await graphql(viewer, f"""mutation($a: InventoryEntryDraft!) {{ a: {CREATE % 'a'} }}
                              """, {"a": draft("TEE-S", channel_id, 5, "m-1")})
