@@ -19,7 +19,7 @@ from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.lightspeed_x.catalog_target import LightspeedXCatalog
 from omnisync_pipelines.engine.catalog_push import push_catalog
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.store import now_iso
-from omnisync_pipelines_tests.connectors.x_series_shop import two_store_shop
+from omnisync_pipelines_tests.connectors.x_series_shop import item, prices, two_store_shop
 
 pytestmark = pytest.mark.anyio
 SIZES = ("S", "M", "L")
@@ -30,16 +30,6 @@ SIZES = ("S", "M", "L")
 async def shop(tmp_path):
     async with two_store_shop(tmp_path, seed=5) as opened:
         yield opened
-
-
-def item(sku: str, name: str = "Tee", barcode: str | None = None) -> dict:
-    return {"sku": sku, "product_key": sku.rsplit("-", 1)[0].lower(), "name": name, "barcode": barcode,
-            "attributes": {"size": sku.rsplit("-", 1)[1]}, "tax_category": None, "active": True}
-
-
-def prices(berlin: int, munich: int | None = None) -> dict:
-    return {"berlin": {"currency": "EUR", "amount": berlin},
-            "munich": {"currency": "EUR", "amount": berlin if munich is None else munich}}
 
 
 def plan(rows, ids: dict[str, str] | None = None) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from omnisync_pipelines.connectors.lightspeed_x.price_books import (
 )
 from omnisync_pipelines.engine.catalog_push import push_catalog
 from omnisync_pipelines.rest.errors import Unprocessable
-from omnisync_pipelines_tests.connectors.x_series_shop import two_store_shop
+from omnisync_pipelines_tests.connectors.x_series_shop import item, prices, two_store_shop
 
 pytestmark = pytest.mark.anyio
 SIZES = ("S", "M", "L")
@@ -33,18 +33,6 @@ async def shop(tmp_path):
     # five tills: a budget of 300 × 5 + 50 requests per 5 minutes, which the 150-SKU push fits in
     async with two_store_shop(tmp_path, seed=3, tills=5) as opened:
         yield opened
-
-
-def item(sku: str, name: str = "Tee") -> dict:
-    family, size = sku.rsplit("-", 1)
-    return {"sku": sku, "product_key": family.lower(), "name": name, "barcode": None,
-            "attributes": {"size": size}, "tax_category": None, "active": True}
-
-
-def prices(berlin: int, munich: int | None = None) -> dict:
-    """Two stores: the lower amount is the base price (a tie), the higher one a Munich price book entry."""
-    return {"berlin": {"currency": "EUR", "amount": berlin},
-            "munich": {"currency": "EUR", "amount": berlin if munich is None else munich}}
 
 
 def plan(rows, ids=None) -> pd.DataFrame:

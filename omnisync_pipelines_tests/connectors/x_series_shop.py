@@ -1,5 +1,6 @@
 """A two-store X-Series shop on the emulator, for the catalog-target tests: Berlin and Munich at 19 %
-VAT, tills in Berlin, omnisync's client on it (every call logged) and a throwaway ops store."""
+VAT, tills in Berlin, omnisync's client on it (every call logged) and a throwaway ops store; and the
+catalog items and store prices those tests plan."""
 
 from __future__ import annotations
 
@@ -40,3 +41,13 @@ async def two_store_shop(tmp_path, *, seed: int, tills: int = 1, **settings) -> 
     finally:
         await client.aclose()
         ops.engine.dispose()
+
+
+def item(sku: str, name: str = "Tee", barcode: str | None = None) -> dict:
+    return {"sku": sku, "product_key": sku.rsplit("-", 1)[0].lower(), "name": name, "barcode": barcode,
+            "attributes": {"size": sku.rsplit("-", 1)[1]}, "tax_category": None, "active": True}
+
+
+def prices(berlin: int, munich: int | None = None) -> dict:
+    return {"berlin": {"currency": "EUR", "amount": berlin},
+            "munich": {"currency": "EUR", "amount": berlin if munich is None else munich}}
