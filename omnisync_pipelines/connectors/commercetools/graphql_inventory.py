@@ -11,8 +11,9 @@ movement-key stamp in one version-checked mutation. Per write:
   alone goes the REST way (re-read, then retry);
 - any other alias error: the typed error REST would have raised for it;
 - the whole call failing (5xx/429 after retries, network): every write of the chunk gets the error,
-  as if each REST call had failed; a 400 or 409 for the whole document (nothing ran): the chunk goes
-  the REST way; a 404 (a commercetools without GraphQL, e.g. a mock): REST from then on.
+  as if each REST call had failed; a request-level error (401/403 stop the run); any other 4xx for
+  the whole document: each alias's answer when the body still carries data, else (nothing ran) the
+  chunk goes the REST way; a 404 (a commercetools without GraphQL, e.g. a mock): REST from then on.
 """
 
 from __future__ import annotations
