@@ -24,7 +24,9 @@ import json
 import multiprocessing
 import resource
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import duckdb
 
@@ -50,55 +52,98 @@ def _write_ct_catalog(con: duckdb.DuckDBPyConnection, skus: int) -> None:
         FROM range($skus) AS a(s)""", {"skus": skus})
 
 
-async def _measure(scale: Scale, *, naive_push: bool = True) -> tuple[dict, dict | None]:
-    pos = open_pos_rig(scale.skus, scale.locations, page_size=PAGE_SIZE)
-    rig = await open_rig(scale.locations, concurrency=CONCURRENCY)
-    naive_rig = await open_rig(scale.locations, concurrency=CONCURRENCY) if naive_push else None
-    try:
-        _write_ct_catalog(rig.con, scale.skus)
-        read = await pos.read_stock_into(rig.con)
-        matches = pos.matches_pos(rig.con)
-        stats, info = await rig.push_snapshot()
-        ledger, ct_emulator = rig.meters.seconds["ledger"], rig.meters.seconds["emulator"]
-        split = {
-            "pos_http_client_s": read["read_s"] - read["emulator_s"] - read["rate_limit_wait_s"],
-            "pos_emulator_s": read["emulator_s"],
-            "rate_limit_wait_s": read["rate_limit_wait_s"],
-            "engine_s": read["snapshot_write_s"] + info["plan_s"] + ledger,
-            "ct_http_client_s": max(info["push_s"] - ledger - ct_emulator, 0.0),
-            "ct_emulator_s": ct_emulator,
-        }
-        wall = sum(split.values())
-        omnisync = {
-            "records": scale.rows, "applied": stats.applied, "seconds": round(wall, 3),
-            "records_per_s": round(scale.rows / wall, 1),
-            "share_engine": round(split["engine_s"] / wall, 3),
-            "share_pos_read": round((split["pos_http_client_s"] + split["pos_emulator_s"]) / wall, 3),
-            "share_ct_push": round((split["ct_http_client_s"] + split["ct_emulator_s"]) / wall, 3),
-            "pos_calls": read["requests"], "ct_calls": rig.meters.total,
-            "rate_limit_wait_s": read["rate_limit_wait_s"], "throttled_429": read["throttled_429"],
-            "pos_budget_per_300s": read["budget"], "pos_budget_used": read["budget_used"],
-            "snapshot_matches_pos": matches,
-            "time_split_s": {k: round(v, 3) for k, v in split.items()},
-            "time_shares": {k.removesuffix("_s"): round(v / wall, 3) for k, v in split.items()},
-            "engine_detail_s": {"snapshot_write": read["snapshot_write_s"], "plan": info["plan_s"],
-                                "ledger": round(ledger, 3)},
-        }
-        omnisync["peak_rss_gib"] = _peak_rss_gib()
-        if naive_rig is None:
-            return omnisync, None
-        naive_push_s = await naive_full_push(naive_rig, rig.pos_snapshot(), CONCURRENCY)
-        naive_wall = read["read_s"] + naive_push_s
-        naive = {"method": "the same POS read, then a naive full push (entries read in pages, one REST write per record; no plan, no ledger)",
-                 "records": scale.rows, "seconds": round(naive_wall, 3),
-                 "records_per_s": round(scale.rows / naive_wall, 1), "ct_calls": naive_rig.meters.total,
-                 "ct_emulator_s": round(naive_rig.meters.seconds["emulator"], 3), "push_s": naive_push_s}
-        return omnisync, naive
-    finally:
-        await pos.aclose()
-        await rig.aclose()
-        if naive_rig is not None:
+def _read_step(scale: Scale, database: str) -> dict:
+    """The snapshot step, in its own process: the X-Series account seeded, read through the connector
+    into `lightspeed_x.stock` in the DuckDB file (and commercetools' catalog snapshot beside it)."""
+
+    async def read() -> dict:
+        pos = open_pos_rig(scale.skus, scale.locations, page_size=PAGE_SIZE)
+        con = duckdb.connect(database)
+        try:
+            _write_ct_catalog(con, scale.skus)
+            figures = await pos.read_stock_into(con)
+            return {**figures, "matches": pos.matches_pos(con), "peak_rss_gib": _peak_rss_gib()}
+        finally:
+            con.close()
+            await pos.aclose()
+
+    return asyncio.run(read())
+
+
+def _push_step(scale: Scale, database: str, naive_push: bool) -> tuple[dict, dict | None]:
+    """The plan-and-push step, in its own process: the snapshot from the DuckDB file planned against
+    an empty ledger and pushed into an empty commercetools project; then, for the baseline, the naive
+    push of the same snapshot into another empty project."""
+
+    async def push() -> tuple[dict, dict | None]:
+        rig = await open_rig(scale.locations, concurrency=CONCURRENCY, messages_enabled=False, database=database)
+        try:
+            stats, info = await rig.push_snapshot()
+            pushed = {**info, "applied": stats.applied, "ledger_s": rig.meters.seconds["ledger"],
+                      "ct_emulator_s": rig.meters.seconds["emulator"], "ct_calls": rig.meters.total,
+                      "peak_rss_gib": _peak_rss_gib()}
+            snapshot = rig.pos_snapshot() if naive_push else None
+        finally:
+            await rig.aclose()
+        if snapshot is None:
+            return pushed, None
+        naive_rig = await open_rig(scale.locations, concurrency=CONCURRENCY, messages_enabled=False)
+        try:
+            push_s = await naive_full_push(naive_rig, snapshot, CONCURRENCY)
+            return pushed, {"push_s": push_s, "ct_calls": naive_rig.meters.total,
+                            "ct_emulator_s": round(naive_rig.meters.seconds["emulator"], 3)}
+        finally:
             await naive_rig.aclose()
+
+    return asyncio.run(push())
+
+
+def _in_a_fresh_process(step, *args):
+    """Each step in its own interpreter, as Dagster's multiprocess executor runs the snapshot asset
+    and the push asset: the POS emulator is gone before the push, and a heap left by an earlier rung
+    or benchmark does not slow this one (the same rung ran up to 1.7× slower after the others)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(step, *args).result()
+
+
+def _measure(scale: Scale, *, naive_push: bool = True) -> tuple[dict, dict | None]:
+    with tempfile.TemporaryDirectory(prefix="omnisync-initial-sync-") as workdir:
+        database = str(Path(workdir) / "snapshots.duckdb")
+        read = _in_a_fresh_process(_read_step, scale, database)
+        pushed, naive_pushed = _in_a_fresh_process(_push_step, scale, database, naive_push)
+    ledger, ct_emulator = pushed["ledger_s"], pushed["ct_emulator_s"]
+    split = {
+        "pos_http_client_s": read["read_s"] - read["emulator_s"] - read["rate_limit_wait_s"],
+        "pos_emulator_s": read["emulator_s"],
+        "rate_limit_wait_s": read["rate_limit_wait_s"],
+        "engine_s": read["snapshot_write_s"] + pushed["plan_s"] + ledger,
+        "ct_http_client_s": max(pushed["push_s"] - ledger - ct_emulator, 0.0),
+        "ct_emulator_s": ct_emulator,
+    }
+    wall = sum(split.values())
+    omnisync = {
+        "records": scale.rows, "applied": pushed["applied"], "seconds": round(wall, 3),
+        "records_per_s": round(scale.rows / wall, 1),
+        "share_engine": round(split["engine_s"] / wall, 3),
+        "share_pos_read": round((split["pos_http_client_s"] + split["pos_emulator_s"]) / wall, 3),
+        "share_ct_push": round((split["ct_http_client_s"] + split["ct_emulator_s"]) / wall, 3),
+        "pos_calls": read["requests"], "ct_calls": pushed["ct_calls"],
+        "rate_limit_wait_s": read["rate_limit_wait_s"], "throttled_429": read["throttled_429"],
+        "pos_budget_per_300s": read["budget"], "pos_budget_used": read["budget_used"],
+        "snapshot_matches_pos": read["matches"],
+        "time_split_s": {k: round(v, 3) for k, v in split.items()},
+        "time_shares": {k.removesuffix("_s"): round(v / wall, 3) for k, v in split.items()},
+        "engine_detail_s": {"snapshot_write": read["snapshot_write_s"], "plan": pushed["plan_s"],
+                            "ledger": round(ledger, 3)},
+        "peak_rss_gib": {"read_step": read["peak_rss_gib"], "push_step": pushed["peak_rss_gib"]},
+    }
+    if naive_pushed is None:
+        return omnisync, None
+    naive_wall = read["read_s"] + naive_pushed["push_s"]
+    naive = {"method": "the same POS read, then a naive full push (entries read in pages, one REST write per record; no plan, no ledger)",
+             "records": scale.rows, "seconds": round(naive_wall, 3),
+             "records_per_s": round(scale.rows / naive_wall, 1), **naive_pushed}
+    return omnisync, naive
 
 
 def _peak_rss_gib() -> float:
@@ -142,22 +187,11 @@ def _extrapolate(measured: dict, scale: Scale, target: Scale = TARGET) -> dict:
     }
 
 
-def _measure_in_a_fresh_process(scale: Scale) -> tuple[dict, dict]:
-    """Each rung in its own interpreter: after the other benchmarks, the same process ran the same
-    rung up to 1.7× slower (its heap, not omnisync's work, grew)."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_measure_sync, scale).result()
-
-
-def _measure_sync(scale: Scale) -> tuple[dict, dict]:
-    return asyncio.run(_measure(scale))
-
-
 def run(quick: bool = False) -> list[BenchResult]:
     results = []
     ladder = QUICK if quick else FULL
     for scale in ladder:
-        omnisync, naive = _measure_in_a_fresh_process(scale)
+        omnisync, naive = _measure(scale)
         figures = {**omnisync, "extrapolated_100k_x_50": _extrapolate(omnisync, scale)} if scale == ladder[-1] else omnisync
         results.append(BenchResult(
             name="initial_sync",
@@ -181,7 +215,7 @@ def measure_target(scale: Scale = TARGET) -> dict:
     STORES` prints its figures as JSON. Both emulators run in this process and keep every record in
     memory (about 6.6 KB per (SKU, store) measured at 50k → 100k), so 100,000 × 50 itself needs some
     33 GB: on a smaller machine the ladder and the extrapolation stand for it."""
-    omnisync, _ = asyncio.run(_measure(scale, naive_push=False))
+    omnisync, _ = _measure(scale, naive_push=False)
     return omnisync
 
 

@@ -153,9 +153,13 @@ class StockRig:
         self.workdir.cleanup()
 
 
-async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 0.0, graphql_writes: bool = True) -> StockRig:
+async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 0.0, graphql_writes: bool = True,
+                   messages_enabled: bool = True, database: str = ":memory:") -> StockRig:
+    """`messages_enabled=False`: a project whose Messages Query is off (omnisync reads no messages),
+    so the emulator keeps no message per write; a project-sized run fits in memory that way.
+    `database`: the DuckDB file the snapshots are in (another process may have written them)."""
     meters = Meters()
-    emulator = CommercetoolsEmulator(seed=7)
+    emulator = CommercetoolsEmulator(seed=7, messages_enabled=messages_enabled)
     creds = emulator.credentials(BASE)
     settings = CommercetoolsSettings(
         api_url=BASE, auth_url=BASE, project_key=creds["project_key"], client_id=creds["client_id"],
@@ -172,7 +176,7 @@ async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 
     ops = OpsStore.from_url(f"sqlite:///{Path(workdir.name) / 'ops.sqlite'}")
     emulator.faults.latency_s = latency_s
     meters.reset()
-    return StockRig(emulator, client, CommercetoolsConnector(client, channel_map), ops, duckdb.connect(), meters,
+    return StockRig(emulator, client, CommercetoolsConnector(client, channel_map), ops, duckdb.connect(database), meters,
                     concurrency, workdir)
 
 

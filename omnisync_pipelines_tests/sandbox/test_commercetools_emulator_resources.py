@@ -136,6 +136,20 @@ async def test_inventory_quantity_and_custom_field_in_one_atomic_request():
 
 
 @pytest.mark.anyio
+async def test_a_project_without_the_messages_query_keeps_no_messages_but_counts_them():
+    emu = CommercetoolsEmulator(messages_enabled=False)
+    async with await authed(emu) as client:
+        assert (await client.get(P)).json()["messages"] == {"enabled": False, "deleteDaysAfterCreation": 15}
+        entry = await post(client, "/inventory", {"sku": "TEE-S", "quantityOnStock": 5})
+        changed = await post(client, f"/inventory/{entry['id']}", {
+            "version": 1, "actions": [{"action": "changeQuantity", "quantity": 4}]}, 200)
+        assert changed["lastMessageSequenceNumber"] == 2  # generated (for subscriptions), not kept
+        assert (await client.get(f"{P}/messages")).json()["results"] == []
+        assert changed["createdBy"] == changed["lastModifiedBy"] == {"clientId": "sandbox-client",
+                                                                     "isPlatformClient": False}
+
+
+@pytest.mark.anyio
 async def test_order_import_returns_and_payments():
     emu = CommercetoolsEmulator()
     async with await authed(emu) as client:

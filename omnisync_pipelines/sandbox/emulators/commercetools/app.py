@@ -98,14 +98,14 @@ class Api:
                         ("view_project_settings", "manage_project_settings"))
         return respond({"key": self.auth.project_key, "name": self.auth.project_key, "version": 1,
                         "countries": ["DE"], "currencies": ["EUR"], "languages": ["en", "de"],
-                        "messages": {"enabled": True, "deleteDaysAfterCreation": 15}})
+                        "messages": {"enabled": self.store.messages_enabled, "deleteDaysAfterCreation": 15}})
 
     # -- generic resources ----------------------------------------------------------------
     async def collection(self, request: Request) -> JSONResponse:
         kind = _kind(request)
         if request.method == "GET":
             self._authorize(request, kind, write=False)
-            body = run_query(self.store.all(kind.type_id), request.query_params,
+            body = run_query(partial(self.store.all, kind.type_id), request.query_params,
                              narrow=partial(self.store.matching, kind.type_id))
             paths = request.query_params.getlist("expand")
             body["results"] = [expand(resource, paths, self.store) for resource in body["results"]]

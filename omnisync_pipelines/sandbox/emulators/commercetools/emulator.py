@@ -24,9 +24,11 @@ class CommercetoolsEmulator:
         seed: int = 0,
         faults: FaultPlan | None = None,
         client_scopes: list[str] | None = None,
+        messages_enabled: bool = True,
     ):
         self.project_key = project_key
         self.store = Store(seed, client_id, [(kind.type_id, spec) for kind in KINDS.values() for spec in kind.indexes])
+        self.store.messages_enabled = messages_enabled  # off: the project's Messages Query is not enabled
         self.auth = Auth(project_key, client_id, client_secret,
                          client_scopes or [f"manage_project:{project_key}"])
         self.faults = faults if faults is not None else FaultPlan(seed=seed)

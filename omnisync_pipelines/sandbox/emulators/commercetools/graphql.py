@@ -194,7 +194,8 @@ def _entries(_, info, where: str | None = None, sort: list[str] | None = None, l
     params += [("sort", s) for s in sort or []]
     params += [(name, str(value)) for name, value in (("limit", limit), ("offset", offset)) if value is not None]
     store = info.context.store
-    found = run_query(store.all(INVENTORY.type_id), QueryParams(params), narrow=partial(store.matching, INVENTORY.type_id))
+    found = run_query(partial(store.all, INVENTORY.type_id), QueryParams(params),
+                      narrow=partial(store.matching, INVENTORY.type_id))
     return {**found, "results": [_render(e) for e in found["results"]]}
 
 

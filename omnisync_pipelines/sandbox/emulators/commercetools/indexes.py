@@ -34,6 +34,25 @@ def field_index(name: str) -> IndexSpec:
     return IndexSpec(name, values, field=name)
 
 
+def path_index(path: str) -> IndexSpec:
+    """The value at a dotted `path` (`supplyChannel.id`); an array on the way holds every element,
+    as a nested query predicate matches any."""
+    names = path.split(".")
+
+    def values(resource: dict) -> Iterable[Any]:
+        found: list[Any] = [resource]
+        for name in names:
+            found = [v for obj in found if isinstance(obj, dict)
+                     for v in _elements(obj.get(name))]
+        return found
+
+    return IndexSpec(path, values, field=path)
+
+
+def _elements(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
 class Index:
     def __init__(self, spec: IndexSpec):
         self.spec = spec
@@ -43,7 +62,8 @@ class Index:
 
     def add(self, resource_id: str, resource: dict) -> None:
         values = tuple(v for v in self.spec.values(resource) if v is not None)
-        self.indexed[resource_id] = values
+        if values:  # most resources have no key: nothing to remember for them
+            self.indexed[resource_id] = values
         for value in values:
             if isinstance(value, str):
                 self.buckets.setdefault(value, set()).add(resource_id)

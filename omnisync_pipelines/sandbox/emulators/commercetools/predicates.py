@@ -129,7 +129,7 @@ class _Parser:
             self.i += 1
             inner = self.expr()
             self.take("punct", ")")
-            return lambda obj: _nested(_get(obj, name), inner)
+            return _Nested(name, inner)
         if kind == "op":
             self.i += 1
             op = "!=" if value == "<>" else value
@@ -222,6 +222,16 @@ class _OneOfTexts:
         return value in self.texts if isinstance(value, str) else self.matcher(obj)
 
 
+class _Nested:
+    """`name(inner)`: the object under `name` (any element of an array there) matches `inner`."""
+
+    def __init__(self, name: str, inner: Matcher):
+        self.name, self.inner = name, inner
+
+    def __call__(self, obj: Any) -> bool:
+        return _nested(_get(obj, self.name), self.inner)
+
+
 class _AllOf:
     def __init__(self, parts: list[Matcher]):
         self.parts = parts
@@ -231,12 +241,15 @@ class _AllOf:
 
 
 def required_texts(matcher: Matcher) -> list[tuple[str, frozenset[str]]]:
-    """The (field, texts) conditions every match must meet: `field = "x"` / `field in (...)` terms
-    joined by `and` at the top of the predicate."""
+    """The (field path, texts) conditions every match must meet: `field = "x"` / `field in (...)`
+    terms joined by `and`, at the top of the predicate or inside a nested one
+    (`supplyChannel(id = "x")` needs `supplyChannel.id` to be "x")."""
     if isinstance(matcher, _OneOfTexts):
         return [(matcher.name, matcher.texts)]
     if isinstance(matcher, _AllOf):
         return [found for part in matcher.parts for found in required_texts(part)]
+    if isinstance(matcher, _Nested):
+        return [(f"{matcher.name}.{path}", texts) for path, texts in required_texts(matcher.inner)]
     return []
 
 

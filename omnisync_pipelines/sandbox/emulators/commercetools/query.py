@@ -9,7 +9,8 @@ from typing import Any
 from .errors import invalid_input
 from .predicates import Matcher, PredicateError, compile_predicate, required_texts
 
-Narrow = Callable[[str, frozenset[str]], list[dict] | None]
+Narrow = Callable[[list[tuple[str, frozenset[str]]]], list[dict] | None]
+Items = list[dict] | Callable[[], list[dict]]  # the resources, or what lists them (only when no index narrows)
 
 MAX_LIMIT = 500
 MAX_OFFSET = 10000
@@ -40,14 +41,14 @@ def _compile(text: str, variables: dict[str, list[str]]) -> Matcher:
         raise invalid_input(f"Malformed parameter: where: Syntax error while parsing 'where'. {exc}") from None
 
 
-def filter_where(items: list[dict], params, narrow: Narrow | None = None) -> list[dict]:
-    """The items every `where` matches. `narrow(field, texts)` may answer, from an index, a subset
-    of `items` (in their order) holding every item whose `field` can be one of `texts`."""
+def filter_where(items: Items, params, narrow: Narrow | None = None) -> list[dict]:
+    """The items every `where` matches. `narrow(conditions)` may answer, from indexes, a subset of
+    the items (in their order) holding every item that meets each (field path, texts) condition."""
     variables = _variables(params)
     matchers = [_compile(text, variables) for text in params.getlist("where")]
-    if narrow is not None:
-        narrowed = (narrow(field, texts) for matcher in matchers for field, texts in required_texts(matcher))
-        items = min((found for found in narrowed if found is not None), key=len, default=items)
+    conditions = [condition for matcher in matchers for condition in required_texts(matcher)]
+    narrowed = narrow(conditions) if narrow is not None and conditions else None
+    items = narrowed if narrowed is not None else items() if callable(items) else items
     for matcher in matchers:
         items = [item for item in items if matcher(item)]
     return items
@@ -87,7 +88,7 @@ def _sort_key(value: Any) -> tuple:
     return (2, str(value))
 
 
-def run_query(items: list[dict], params, narrow: Narrow | None = None) -> dict:
+def run_query(items: Items, params, narrow: Narrow | None = None) -> dict:
     limit = _int_param(params, "limit", 20, MAX_LIMIT)
     offset = _int_param(params, "offset", 0, MAX_OFFSET)
     with_total = params.get("withTotal", "true").lower() != "false"

@@ -51,6 +51,9 @@ class Store:
             self._specs.setdefault(type_id, []).append(spec)
         self.indexes: dict[str, dict[str, Index]] = {}  # typeId -> index name -> index
         self.messages: list[dict] = []
+        self.messages_enabled = True  # the project's Messages Query feature (`messages.enabled`)
+        # Who created or last changed a resource: one shared, never mutated dict (edits clone first).
+        self.initiator = {"clientId": client_id, "isPlatformClient": False}
         self.lock = asyncio.Lock()
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -122,13 +125,20 @@ class Store:
         resources = self.data.get(type_id, {})
         return [resources[i] for i in self.in_order(type_id, ids)]
 
-    def matching(self, type_id: str, field: str, texts: Iterable[str]) -> list[dict] | None:
-        """For a `where` that needs top-level `field` to be one of `texts`: the candidates in `all()`
-        order, or None when `field` is not indexed."""
-        index = self._indexes(type_id).get(field)
-        if index is None or index.spec.field != field:
+    def matching(self, type_id: str, conditions: Iterable[tuple[str, Iterable[str]]]) -> list[dict] | None:
+        """For a `where` that needs each (field path, texts) condition met: the resources every
+        indexed condition admits, in `all()` order, or None when no condition's field is indexed."""
+        admitted: set[str] | None = None
+        for field, texts in sorted(conditions, key=lambda condition: len(condition[1])):
+            index = self._indexes(type_id).get(field)
+            if index is None or index.spec.field != field:
+                continue
+            ids = set().union(*(index.candidates(text) for text in texts))
+            admitted = ids if admitted is None else admitted & ids
+        if admitted is None:
             return None
-        return self.candidates(type_id, *((field, text) for text in texts))
+        resources = self.data.get(type_id, {})
+        return [resources[i] for i in self.in_order(type_id, admitted)]
 
 
 class Ctx:
@@ -185,8 +195,8 @@ class Ctx:
             "lastMessageSequenceNumber": 0,
             "createdAt": self.now,
             "lastModifiedAt": self.now,
-            "lastModifiedBy": {"clientId": self.store.client_id, "isPlatformClient": False},
-            "createdBy": {"clientId": self.store.client_id, "isPlatformClient": False},
+            "lastModifiedBy": self.store.initiator,
+            "createdBy": self.store.initiator,
             **fields,
         }
         self.staged[(type_id, resource["id"])] = resource
@@ -216,6 +226,8 @@ class Ctx:
         resource["lastMessageSequenceNumber"] = resource.get("lastMessageSequenceNumber", 0) + 1
         identifiers = {k: resource[k] for k in ("key", "orderNumber", "customerNumber", "externalId", "sku")
                        if resource.get(k) is not None}
+        if not self.store.messages_enabled:
+            return  # generated (the sequence number moves on) but not kept for the Messages Query
         self.store.messages.append({
             "id": self.new_id(),
             "version": 1,

@@ -44,8 +44,8 @@ async def create(store: Store, kind: ResourceKind, draft: dict, build: Callable[
         validate(ctx, kind, resource)
         if kind.message_prefix:
             payload_key = kind.message_prefix[0].lower() + kind.message_prefix[1:]
-            ctx.emit(kind.type_id, resource["id"], kind.created_message or f"{kind.message_prefix}Created",
-                     **{payload_key: clone(resource)})
+            payload = {payload_key: clone(resource)} if store.messages_enabled else {}  # not kept when off
+            ctx.emit(kind.type_id, resource["id"], kind.created_message or f"{kind.message_prefix}Created", **payload)
         ctx.commit()
         return clone(resource)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import CtError, invalid_json, required
 from ..fields import channel_with_role, custom_actions, custom_fields, setter
-from ..indexes import field_index
+from ..indexes import field_index, path_index
 from ..store import Ctx
 from .base import ResourceKind
 
@@ -104,5 +104,5 @@ INVENTORY = ResourceKind(
     },
     validate=_validate,
     message_prefix="InventoryEntry",
-    indexes=(field_index("sku"),),
+    indexes=(field_index("sku"), path_index("supplyChannel.id")),
 )
