@@ -10,11 +10,15 @@ Where the time goes: POS read (HTTP client + mapping vs time inside the X-Series
 rate-limit waits (the connector's throttle and 429 Retry-After sleeps), engine (snapshot write, plan,
 ledger), commercetools push (HTTP client vs time inside the emulator). The baseline, same run: the
 same POS read, then the naive push (entries read in pages, one REST write per record; no plan, no
-ledger) into another empty emulator. A ladder of sizes at 50 stores is measured, each rung in a
-fresh process, and 100,000 × 50 is extrapolated with the model in `_extrapolate` (per-record costs
-of the largest rung, rate-limit floor from the documented budget): with both emulators in one
-process holding every record in memory, 5M records would need about 33 GB (`measure_target` runs
-any size that fits).
+ledger) into another empty emulator.
+
+As Dagster's multiprocess executor runs the snapshot asset and the push asset, the two steps run in
+their own processes with the DuckDB file between them: the X-Series emulator and the read in one,
+the commercetools emulator, plan and push in the other. Each emulator keeps every record in memory
+(the commercetools project without the Messages Query, which omnisync does not read), so the largest
+step is the push: about 3 KB per (SKU, store). The ladder at 50 stores runs in `omnisync bench`, and
+100,000 × 50 is extrapolated from its largest rung with the model in `_extrapolate`;
+`python -m omnisync_pipelines.bench.initial_sync 100000 50` (`measure_target`) runs the target itself.
 """
 
 from __future__ import annotations
@@ -212,9 +216,7 @@ def run(quick: bool = False) -> list[BenchResult]:
 
 def measure_target(scale: Scale = TARGET) -> dict:
     """One size, omnisync only (no naive push): `python -m omnisync_pipelines.bench.initial_sync SKUS
-    STORES` prints its figures as JSON. Both emulators run in this process and keep every record in
-    memory (about 6.6 KB per (SKU, store) measured at 50k → 100k), so 100,000 × 50 itself needs some
-    33 GB: on a smaller machine the ladder and the extrapolation stand for it."""
+    STORES` prints its figures as JSON. 100,000 × 50 takes about an hour and 16 GB in its push step."""
     omnisync, _ = _measure(scale, naive_push=False)
     return omnisync
 

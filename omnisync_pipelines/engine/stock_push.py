@@ -145,6 +145,7 @@ async def _push_batch(rows: list, push: _Push) -> None:
     mine = [(r, released) for r, released in levels if r.idempotency_key in claimed]
     stats.deferred += len(levels) - len(mine)  # another process is moving these counts; the next plan sees its result
     try:
+        await _settle_earlier_writes(push, [r for r, _ in mine])
         baselines = ops.baselines_for(push.pos_system, [(r.sku, r.location_key) for r, _ in mine])
         decided = await asyncio.gather(*(push.gated(_decide(r, released, baselines.get((r.sku, r.location_key)), push))
                                          for r, released in mine))
@@ -158,6 +159,21 @@ async def _push_batch(rows: list, push: _Push) -> None:
         _record_outcomes(list(zip(writes, sent, strict=True)), push)
     finally:
         ops.release_stock_many(push.pos_system, [r.idempotency_key for r, _ in mine])
+
+
+async def _settle_earlier_writes(push: _Push, rows: list) -> None:
+    """Resolve, from the target's stamp, any earlier write of a count this push now holds whose
+    outcome is still open (`retrying`): one that failed after this push's start-up recovery looked,
+    e.g. a timeout after commercetools applied it. Left open, the new change would be computed from
+    the baseline before it and count it twice. Read fresh, not from the batch's prefetch."""
+    earlier = push.ops.in_flight(push.flow, [f"{r.sku}@{r.location_key}" for r in rows])
+    if not earlier:
+        return
+    drop_prefetched = getattr(push.target, "drop_prefetched", None)
+    if drop_prefetched is not None:
+        drop_prefetched()
+    for entry in earlier:
+        await _recover(entry, push.target, push.ops, push.stats)
 
 
 async def _decide(row, released: bool, baseline: tuple[int, int] | None, push: _Push) -> _Write | None:
@@ -300,21 +316,26 @@ def _record_failure(exc: ApiError, key, flow, pos_system, row, payload, ops: Ops
 async def recover_in_flight(flow: str, target: StockTarget, ops: OpsStore, stats: SyncStatistics) -> None:
     """Resolve writes whose outcome an interrupted run never recorded, from the target's stamp."""
     for entry in ops.in_flight(flow):
-        payload = json.loads(entry["payload"])
-        current = await target.read_stock(payload["sku"], payload["location_key"])
-        key = entry["idempotency_key"]
-        if current is not None and current.last_movement == key and payload.get("kind") == "correction":
-            ops.mark_applied(key, {"status": "recovered", "quantity_on_stock": current.quantity_on_stock})
-            stats.recovered += 1
-        elif current is not None and current.last_movement == key:
-            ops.mark_applied(
-                key,
-                {"status": "recovered", "quantity_on_stock": current.quantity_on_stock},
-                baseline={
-                    "source_system": entry["source_system"], "sku": payload["sku"], "location_key": payload["location_key"],
-                    "level": payload["pos_level"], "version": payload["pos_version"],
-                },
-            )
-            stats.recovered += 1
-        else:
-            ops.mark_failed(key, "superseded", "not applied before the interruption; planned again from the baseline")
+        await _recover(entry, target, ops, stats)
+
+
+async def _recover(entry: dict, target: StockTarget, ops: OpsStore, stats: SyncStatistics) -> None:
+    """Stamped with this write's key: applied (a synced count's baseline advances); else superseded."""
+    payload = json.loads(entry["payload"])
+    current = await target.read_stock(payload["sku"], payload["location_key"])
+    key = entry["idempotency_key"]
+    if current is not None and current.last_movement == key and payload.get("kind") == "correction":
+        ops.mark_applied(key, {"status": "recovered", "quantity_on_stock": current.quantity_on_stock})
+        stats.recovered += 1
+    elif current is not None and current.last_movement == key:
+        ops.mark_applied(
+            key,
+            {"status": "recovered", "quantity_on_stock": current.quantity_on_stock},
+            baseline={
+                "source_system": entry["source_system"], "sku": payload["sku"], "location_key": payload["location_key"],
+                "level": payload["pos_level"], "version": payload["pos_version"],
+            },
+        )
+        stats.recovered += 1
+    else:
+        ops.mark_failed(key, "superseded", "not applied before the interruption; planned again from the baseline")

@@ -181,10 +181,14 @@ class OpsStore(PlanWatermarks):
                 update(t.ledger).where(t.ledger.c.idempotency_key == key).values(status=status, error=error, updated_at=now())
             )
 
-    def in_flight(self, flow: str) -> list[dict]:
+    def in_flight(self, flow: str, record_refs: Iterable[str] | None = None) -> list[dict]:
+        """The flow's writes whose outcome is open (`retrying`); only those of `record_refs` when given."""
+        open_writes = select(t.ledger).where(t.ledger.c.flow == flow, t.ledger.c.status == "retrying")
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.ledger).where(t.ledger.c.flow == flow, t.ledger.c.status == "retrying"))
-            return [dict(row._mapping) for row in rows]
+            if record_refs is None:
+                return [dict(row._mapping) for row in conn.execute(open_writes)]
+            return [dict(row._mapping) for chunk in _chunks(sorted(set(record_refs)))
+                    for row in conn.execute(open_writes.where(t.ledger.c.record_ref.in_(chunk)))]
 
     # stock baselines --------------------------------------------------------------------------
     def _advance_baselines(self, conn, baselines: list[dict], stamp: datetime) -> None:

@@ -172,6 +172,39 @@ async def test_the_fast_lane_and_a_dagster_push_moving_one_count_at_once_apply_e
             ops.baseline("lightspeed_x", "TEE-S", "berlin")["version"]) == (8, 3)
 
 
+class TimedOutMeanwhile:
+    """commercetools as a Dagster push saw it: its sale (-1, key K1) was applied there, but the answer
+    timed out, so that run left K1 `retrying`; all this after the fast lane's start-up recovery had
+    looked and just before it takes the count."""
+
+    def __init__(self, ct, ops, key: str):
+        self.ct, self.ops, self.key, self.done = ct, ops, key, False
+
+    def __getattr__(self, name):
+        return getattr(self.ct, name)
+
+    async def prefetch_stock(self, keys):
+        await self.ct.prefetch_stock(keys)
+        if not self.done:
+            self.done = True
+            await self.ct.apply_stock_delta("TEE-S", "berlin", -1, self.key)
+            self.ops.mark_retrying(self.key, flow=FLOW, target="commercetools", source="lightspeed_x", record_ref="TEE-S@berlin",
+                                   payload={"sku": "TEE-S", "location_key": "berlin", "pos_level": 9, "pos_version": 2, "delta": -1})
+            self.ops.mark_failed(self.key, "retrying", "transient, will retry next run: read timed out")
+
+
+async def test_a_sale_whose_answer_timed_out_meanwhile_is_not_counted_again_by_the_next_push(ct, ops):
+    await push_stock(plan(("TEE-S", "berlin", 10, 1)), ct, ops, pos_system="lightspeed_x")  # baseline 10 at v1
+    timed_out = f"{FLOW}|lightspeed_x|TEE-S@berlin|2"
+    # the fast lane pushes the POS count after a second sale (8 at v3)
+    stats = await push_stock(plan(("TEE-S", "berlin", 8, 3)), TimedOutMeanwhile(ct, ops, timed_out), ops,
+                             pos_system="lightspeed_x")
+    assert (stats.recovered, stats.applied) == (1, 1)
+    assert ops.ledger_status(timed_out) == "applied"
+    assert await on_hand(ct, "TEE-S", "berlin") == 8  # 10 - 2 sold, not 10 - 1 - 2
+    assert ops.baseline("lightspeed_x", "TEE-S", "berlin")["level"] == 8
+
+
 async def test_a_baseline_never_goes_back_to_an_older_pos_count(ct, ops):
     await push_stock(plan(("TEE-S", "berlin", 8, 3)), ct, ops, pos_system="lightspeed_x")
     stats = await push_stock(plan(("TEE-S", "berlin", 9, 2)), ct, ops, pos_system="lightspeed_x")  # a stale plan row
