@@ -46,7 +46,8 @@ class StockTarget(Protocol):
         A target may also offer `apply_stock_deltas([(sku, location_key, delta, movement_key), ...])`
         returning each write's result dict or ApiError in order, with `batches_stock_writes` True while
         it sends them in batches: the push then sends a batch's writes through it (few calls) instead of
-        one call per write."""
+        one call per write. `prefetch_stock(pairs)` / `forget_prefetched(pairs)` / `drop_prefetched()`:
+        optional batch reads for `read_stock`, and forgetting them."""
         ...
 
 
@@ -145,10 +146,12 @@ async def _push_batch(rows: list, push: _Push) -> None:
     mine = [(r, released) for r, released in levels if r.idempotency_key in claimed]
     stats.deferred += len(levels) - len(mine)  # another process is moving these counts; the next plan sees its result
     try:
-        await _settle_earlier_writes(push, [r for r, _ in mine])
-        baselines = ops.baselines_for(push.pos_system, [(r.sku, r.location_key) for r, _ in mine])
+        unsettled = await _settle_earlier_writes(push, [r for r, _ in mine])
+        movable = [(r, released) for r, released in mine if f"{r.sku}@{r.location_key}" not in unsettled]
+        stats.deferred += len(mine) - len(movable)
+        baselines = ops.baselines_for(push.pos_system, [(r.sku, r.location_key) for r, _ in movable])
         decided = await asyncio.gather(*(push.gated(_decide(r, released, baselines.get((r.sku, r.location_key)), push))
-                                         for r, released in mine))
+                                         for r, released in movable))
         writes = [w for w in decided if w is not None]
         ops.mark_retrying_many(push.flow, push.target.system, push.pos_system, [(w.key, w.ref, w.payload) for w in writes])
         batches = getattr(push.target, "batches_stock_writes", False)  # optional: the batch's writes in few calls
@@ -161,19 +164,28 @@ async def _push_batch(rows: list, push: _Push) -> None:
         ops.release_stock_many(push.pos_system, [r.idempotency_key for r, _ in mine])
 
 
-async def _settle_earlier_writes(push: _Push, rows: list) -> None:
+async def _settle_earlier_writes(push: _Push, rows: list) -> set[str]:
     """Resolve, from the target's stamp, any earlier write of a count this push now holds whose
     outcome is still open (`retrying`): one that failed after this push's start-up recovery looked,
     e.g. a timeout after commercetools applied it. Left open, the new change would be computed from
-    the baseline before it and count it twice. Read fresh, not from the batch's prefetch."""
-    earlier = push.ops.in_flight(push.flow, [f"{r.sku}@{r.location_key}" for r in rows])
-    if not earlier:
-        return
-    drop_prefetched = getattr(push.target, "drop_prefetched", None)
-    if drop_prefetched is not None:
-        drop_prefetched()
+    the baseline before it and count it twice. The stamp is read fresh, not from the batch's
+    prefetch. Returns the counts (`sku@location`) whose stamp could not be read: their rows wait."""
+    own = {r.idempotency_key for r in rows}  # the same key again: the target's stamp check covers it
+    earlier = [entry for entry in push.ops.in_flight(push.flow, [f"{r.sku}@{r.location_key}" for r in rows])
+               if entry["idempotency_key"] not in own]
+    forget = getattr(push.target, "forget_prefetched", None)
+    if earlier and forget is not None:
+        forget([(p["sku"], p["location_key"]) for p in (json.loads(e["payload"]) for e in earlier)])
+    unsettled: set[str] = set()
     for entry in earlier:
-        await _recover(entry, push.target, push.ops, push.stats)
+        try:
+            await _recover(entry, push.target, push.ops, push.stats)
+        except ApiError as exc:
+            if getattr(exc, "status", None) in SYSTEMIC_STATUSES:
+                raise SystemicSyncError(f"{push.flow}: commercetools refused our credentials: {exc}") from exc
+            unsettled.add(entry["record_ref"])
+            push.stats.errors.append(f"{entry['record_ref']}: earlier write not settled, count left for the next run: {exc}")
+    return unsettled
 
 
 async def _decide(row, released: bool, baseline: tuple[int, int] | None, push: _Push) -> _Write | None:

@@ -96,19 +96,6 @@ async def test_stock_reads_levels_and_rejects_unmapped_outlets(shop):
     assert [(r.entity, r.field) for r in result.rejected] == [("stock", "outlet_id")]
 
 
-async def test_a_product_added_while_the_stock_is_read_is_mapped_not_rejected(shop):
-    client, connector = shop["client"], shop["connector"]
-    await connector.products()  # the product list the inventory pages are mapped against
-    item = CatalogItem("commercetools", "CAP", None, "Cap", "x", "{}")
-    details = drafts.variant_details(item, Price("commercetools", "CAP", "EUR", 1500, "x"), tax_rate=Decimal("0.19"))
-    (cap,) = await client.create_product({**drafts.product_common(item), "tax_id": shop["tax"]["id"]}, [details])
-    await client.set_inventory(cap, shop["berlin"]["id"], 6)
-    result = await connector.read("stock")  # pages of 3: the new row comes on a later page
-    assert stock_of(result)[("CAP", "berlin")] == 6 and len(stock_of(result)) == 4
-    assert [(r.entity, r.field) for r in result.rejected] == [("stock", "outlet_id")]
-    assert result.raw_count == 5
-
-
 async def test_a_sale_moves_stock_and_reads_as_an_order(shop):
     client, connector = shop["client"], shop["connector"]
     orders_before = await connector.read("orders")

@@ -11,6 +11,7 @@ import pytest
 from omnisync_pipelines.connectors.commercetools.connector import CommercetoolsConnector
 from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS, stock_flow
 from omnisync_pipelines.engine.stock_push import push_stock
+from omnisync_pipelines.rest.errors import ApiStatusError
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines_tests.engine.conftest import emulated_commercetools
 
@@ -203,6 +204,28 @@ async def test_a_sale_whose_answer_timed_out_meanwhile_is_not_counted_again_by_t
     assert ops.ledger_status(timed_out) == "applied"
     assert await on_hand(ct, "TEE-S", "berlin") == 8  # 10 - 2 sold, not 10 - 1 - 2
     assert ops.baseline("lightspeed_x", "TEE-S", "berlin")["level"] == 8
+
+
+class StampUnreadable(TimedOutMeanwhile):
+    """...and then reading that count's stamp fails (commercetools over capacity, retries spent)."""
+
+    async def read_stock(self, sku, location_key):
+        if self.done and (sku, location_key) == ("TEE-S", "berlin"):
+            raise ApiStatusError("503 OverCapacity", system="commercetools", method="GET", url="/inventory", status=503)
+        return await self.ct.read_stock(sku, location_key)
+
+
+async def test_a_count_whose_earlier_write_cannot_be_settled_waits_and_the_rest_of_the_batch_lands(ct, ops):
+    await push_stock(plan(("TEE-S", "berlin", 10, 1)), ct, ops, pos_system="lightspeed_x")
+    timed_out = f"{FLOW}|lightspeed_x|TEE-S@berlin|2"
+    stats = await push_stock(plan(("TEE-S", "berlin", 8, 3), ("TEE-M", "berlin", 4, 4)),
+                             StampUnreadable(ct, ops, timed_out), ops, pos_system="lightspeed_x")
+    assert (stats.deferred, stats.applied) == (1, 1)  # TEE-M landed; TEE-S waits, nothing guessed
+    assert ops.ledger_status(timed_out) == "retrying"
+    assert await on_hand(ct, "TEE-S", "berlin") == 9 and await on_hand(ct, "TEE-M", "berlin") == 4
+    stats = await push_stock(plan(("TEE-S", "berlin", 8, 3)), ct, ops, pos_system="lightspeed_x")  # the next run
+    assert (stats.recovered, stats.applied, ops.ledger_status(timed_out)) == (1, 1, "applied")
+    assert await on_hand(ct, "TEE-S", "berlin") == 8
 
 
 async def test_a_baseline_never_goes_back_to_an_older_pos_count(ct, ops):

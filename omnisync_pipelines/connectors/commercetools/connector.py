@@ -236,6 +236,11 @@ class CommercetoolsConnector:
     def drop_prefetched(self) -> None:
         self._entries.clear()
 
+    def forget_prefetched(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read these (sku, location) fresh next time (another writer may have moved them)."""
+        for key in keys:
+            self._entries.pop(key, None)
+
     async def read_stock(self, sku: str, location_key: str) -> InventoryState | None:
         key = (sku, location_key)
         if key in self._entries:

@@ -145,25 +145,16 @@ class LightspeedXConnector:
         return split(results)
 
     async def _stock(self, after: int) -> ReadResult:
-        """Each inventory page is mapped as it arrives, so a first read of millions of (product,
-        outlet) rows never holds them all as raw JSON. Rows naming a product the product list did
-        not have (created while the inventory was read) are mapped against a fresh list at the end."""
-        sku_of = await self.sku_of()
-        levels, rejected, unknown, raw_count, version = [], [], [], 0, None
-        async for rows, page_version in self.client.iter_pages("inventory", after=after):
-            raw_count += len(rows)
+        """The inventory feed first, then the product list (so every product a row names is in it).
+        A first read has millions of (product, outlet) rows: each is kept only with the fields the
+        mapping reads while the feed is paged, not as the whole JSON record."""
+        rows, raw_count, version = [], 0, None
+        async for page, page_version in self.client.iter_pages("inventory", after=after):
+            raw_count += len(page)
             version = page_version if page_version is not None else version
-            unknown += [r for r in rows if r.get("product_id") not in sku_of]
-            mapped = split([mapping.map_inventory(r, sku_of=sku_of, location_map=self.location_map)
-                            for r in rows if r.get("product_id") in sku_of])
-            levels += mapped[0]
-            rejected += mapped[1]
-        if unknown:
-            self._products = None
-            sku_of = await self.sku_of()
-            mapped = split([mapping.map_inventory(r, sku_of=sku_of, location_map=self.location_map) for r in unknown])
-            levels += mapped[0]
-            rejected += mapped[1]
+            rows += [{name: row.get(name) for name in mapping.INVENTORY_FIELDS} for row in page]
+        sku_of = await self.sku_of()
+        levels, rejected = split([mapping.map_inventory(r, sku_of=sku_of, location_map=self.location_map) for r in rows])
         return _result({"stock": levels}, rejected, after, raw_count, int(version) if version is not None else None)
 
     async def _movements(self, after: int) -> ReadResult:

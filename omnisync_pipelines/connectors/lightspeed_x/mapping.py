@@ -218,6 +218,9 @@ def tax_rates(taxes: list[dict]) -> dict[str, Decimal]:
 
 
 # inventory ------------------------------------------------------------------------------------------
+INVENTORY_FIELDS = ("id", "product_id", "outlet_id", "inventory_level", "version")  # what `_stock_level` reads
+
+
 def _stock_level(row: dict, sku_of: dict[str, str], location_map: dict[str, str]) -> StockLevel:
     if row.get("product_id") not in sku_of:
         raise MappingError("product_id", f"inventory {row.get('id')}: product {row.get('product_id')} unknown, without SKU or sharing its SKU")

@@ -76,7 +76,8 @@ def inventory_record(row: dict) -> dict:
 
 
 def product_payload(store: Store, product: dict) -> dict:
-    inventory = [inventory_record(r) for r in store.rows["inventory"].values() if r["product_id"] == product["id"]]
+    at_outlets = (store.inventory_index.get((product["id"], outlet)) for outlet in store.rows["outlets"])
+    inventory = [inventory_record(store.rows["inventory"][i]) for i in at_outlets if i in store.rows["inventory"]]
     entries = [{"id": e["id"], "product_id": e["product_id"], "price_book_id": e.get("price_book_id"),
                 "price": f"{float(e.get('price') or 0):.5f}", "min_units": e.get("min_units"),
                 "max_units": e.get("max_units"), "valid_from": None, "valid_to": None}
@@ -156,7 +157,10 @@ def payload(store: Store, collection: str, row: dict) -> tuple[str, dict] | None
 
 def deliveries(store: Store, collection: str, row: dict, *, domain_prefix: str, retailer_id: str,
                environment: str = "sandbox") -> list[dict]:
-    """One queued delivery per active subscription of the row's type."""
+    """One queued delivery per active subscription of the row's type (no payload is built for a
+    change nobody subscribed to: seeding a large account writes millions of rows)."""
+    if not any(hook["active"] for hook in store.rows["webhooks"].values()):
+        return []
     found = payload(store, collection, row)
     if found is None:
         return []
