@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -69,6 +69,35 @@ def redact_value(value: Any, key: str = "") -> Any:
     return value
 
 
+def _key_text(key: Any) -> str:
+    """A key as json.dumps writes it (a non-text key becomes text)."""
+    if isinstance(key, str):
+        return json.dumps(key, ensure_ascii=False)
+    return json.dumps({key: 0}, ensure_ascii=False, separators=(",", ":"))[1:-3]
+
+
+def _redacted_json(value: Any, key: str = "") -> Iterator[str]:
+    """`json.dumps(redact_value(value))` (compact) piece by piece, so a caller keeping only the first
+    characters of a large body redacts only those (a push sends 100-mutation documents)."""
+    if key and SECRET_KEY.search(key) and not isinstance(value, dict | list):
+        yield json.dumps(MASK)
+    elif isinstance(value, Mapping):
+        yield "{"
+        for index, (name, item) in enumerate(value.items()):
+            yield ("," if index else "") + _key_text(name) + ":"
+            yield from _redacted_json(item, str(name))
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield from _redacted_json(item)
+        yield "]"
+    else:
+        yield json.dumps(redact_value(value, key), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def redact_body(body: Any, max_chars: int = 2048) -> str | None:
     """A redacted, truncated text rendering of a JSON/form/text body, for the call log."""
     if body is None or body == b"" or body == "":
@@ -83,6 +112,15 @@ def redact_body(body: Any, max_chars: int = 2048) -> str | None:
                 body = dict(parse_qsl(body, keep_blank_values=True))
     if isinstance(body, str):
         text = mask_text(body)
+        return text if len(text) <= max_chars else text[:max_chars] + f"...(+{len(text) - max_chars} chars)"
+    pieces, size = [], 0
+    for piece in _redacted_json(body):
+        pieces.append(piece)
+        size += len(piece)
+        if size > max_chars:
+            break
     else:
-        text = json.dumps(redact_value(body), ensure_ascii=False, separators=(",", ":"), default=str)
-    return text if len(text) <= max_chars else text[:max_chars] + f"...(+{len(text) - max_chars} chars)"
+        return "".join(pieces)
+    # cut short: how much more there was, from the unredacted body (masking changes it by a little)
+    whole = len(json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str))
+    return "".join(pieces)[:max_chars] + f"...(+{max(whole - max_chars, 1)} chars)"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from omnisync_pipelines.rest.redact import MASK, mask_text, redact_body, redact_headers, redact_url
+from omnisync_pipelines.rest.redact import MASK, mask_text, redact_body, redact_headers, redact_url, redact_value
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,12 @@ def test_redact_body_form_and_truncation():
     long = redact_body({"x": "a" * 5000}, max_chars=100)
     assert len(long) < 130 and long.endswith("chars)")
     assert redact_body(None) is None and redact_body(b"") is None
+
+
+def test_a_large_body_is_redacted_as_far_as_it_is_logged_and_says_about_how_much_was_cut():
+    body = {"variables": {f"c{i}": {"email": f"ann{i}@example.com", "firstName": "Ann"} for i in range(500)}}
+    text = redact_body(body, max_chars=300)
+    full = json.dumps(redact_value(body), ensure_ascii=False, separators=(",", ":"))
+    assert text.startswith(full[:300]) and "Ann" not in text and "ann0@" not in text
+    cut = int(text.rsplit("(+", 1)[1].removesuffix(" chars)"))
+    assert abs(cut - (len(full) - 300)) < 0.2 * len(full)  # counted on the unredacted body

@@ -81,6 +81,14 @@ class Index:
             else:
                 self.odd.discard(resource_id)
 
+    def size(self, values: Iterable[Any]) -> int:
+        """How many ids `candidates` would give for any of `values`, at most (nothing copied)."""
+        return len(self.odd) + sum(len(self.buckets.get(v, ())) for v in values if isinstance(v, str))
+
+    def admits(self, resource_id: str, values: Iterable[Any]) -> bool:
+        """Whether `resource_id` is among the candidates for any of `values`."""
+        return resource_id in self.odd or any(resource_id in self.buckets.get(v, ()) for v in values if isinstance(v, str))
+
     def candidates(self, value: Any) -> set[str]:
         found = set(self.odd)
         if isinstance(value, str):

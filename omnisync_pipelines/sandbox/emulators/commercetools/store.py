@@ -128,15 +128,17 @@ class Store:
     def matching(self, type_id: str, conditions: Iterable[tuple[str, Iterable[str]]]) -> list[dict] | None:
         """For a `where` that needs each (field path, texts) condition met: the resources every
         indexed condition admits, in `all()` order, or None when no condition's field is indexed."""
-        admitted: set[str] | None = None
-        for field, texts in sorted(conditions, key=lambda condition: len(condition[1])):
-            index = self._indexes(type_id).get(field)
-            if index is None or index.spec.field != field:
-                continue
-            ids = set().union(*(index.candidates(text) for text in texts))
-            admitted = ids if admitted is None else admitted & ids
-        if admitted is None:
+        indexes = self._indexes(type_id)
+        usable = [(indexes[field], list(texts)) for field, texts in conditions
+                  if field in indexes and indexes[field].spec.field == field]
+        if not usable:
             return None
+        # the narrowest condition lists its ids; the others only check them (a store's whole
+        # bucket is never copied to answer a query for a hundred of its SKUs)
+        usable.sort(key=lambda found: found[0].size(found[1]))
+        (index, texts), others = usable[0], usable[1:]
+        admitted = set().union(*(index.candidates(text) for text in texts))
+        admitted = {i for i in admitted if all(other.admits(i, values) for other, values in others)}
         resources = self.data.get(type_id, {})
         return [resources[i] for i in self.in_order(type_id, admitted)]
 
