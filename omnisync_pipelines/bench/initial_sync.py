@@ -63,6 +63,7 @@ def _read_step(scale: Scale, database: str) -> dict:
     async def read() -> dict:
         pos = open_pos_rig(scale.skus, scale.locations, page_size=PAGE_SIZE)
         con = duckdb.connect(database)
+        con.execute("SET enable_progress_bar = false")  # stdout carries the JSON
         try:
             _write_ct_catalog(con, scale.skus)
             figures = await pos.read_stock_into(con)

@@ -176,8 +176,9 @@ async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 
     ops = OpsStore.from_url(f"sqlite:///{Path(workdir.name) / 'ops.sqlite'}")
     emulator.faults.latency_s = latency_s
     meters.reset()
-    return StockRig(emulator, client, CommercetoolsConnector(client, channel_map), ops, duckdb.connect(database), meters,
-                    concurrency, workdir)
+    con = duckdb.connect(database)
+    con.execute("SET enable_progress_bar = false")  # a benchmark's stdout may carry its JSON
+    return StockRig(emulator, client, CommercetoolsConnector(client, channel_map), ops, con, meters, concurrency, workdir)
 
 
 async def naive_full_push(rig: StockRig, snapshot: pd.DataFrame, concurrency: int) -> float:
