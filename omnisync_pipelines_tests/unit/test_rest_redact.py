@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from omnisync_pipelines.rest.redact import MASK, mask_text, redact_body, redact_headers, redact_url, redact_value
+from omnisync_pipelines.rest.redact import (
+    MASK,
+    mask_text,
+    redact_body,
+    redact_headers,
+    redact_url,
+    redact_value,
+)
 
 
 @pytest.mark.parametrize(

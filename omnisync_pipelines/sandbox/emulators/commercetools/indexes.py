@@ -21,22 +21,12 @@ Values = Callable[[dict], Iterable[Any]]  # resource -> the values it is found b
 class IndexSpec:
     name: str
     values: Values
-    field: str | None = None  # set when `values` is exactly the top-level field: a `where` on it can use the index
-
-
-def field_index(name: str) -> IndexSpec:
-    """The top-level field `name`; a list holds every element (as a query predicate matches any)."""
-
-    def values(resource: dict) -> Iterable[Any]:
-        value = resource.get(name)
-        return value if isinstance(value, list) else (value,)
-
-    return IndexSpec(name, values, field=name)
+    field: str | None = None  # set when `values` is exactly the field at this path: a `where` on it can use the index
 
 
 def path_index(path: str) -> IndexSpec:
-    """The value at a dotted `path` (`supplyChannel.id`); an array on the way holds every element,
-    as a nested query predicate matches any."""
+    """The value at a dotted `path` (`sku`, `supplyChannel.id`); an array on the way or at the end
+    holds every element, as a query predicate (nested or not) matches any."""
     names = path.split(".")
 
     def values(resource: dict) -> Iterable[Any]:
@@ -47,6 +37,9 @@ def path_index(path: str) -> IndexSpec:
         return found
 
     return IndexSpec(path, values, field=path)
+
+
+field_index = path_index  # a top-level field is a path of one name
 
 
 def _elements(value: Any) -> list[Any]:
