@@ -1,5 +1,4 @@
-"""omnisync: keeps commercetools and a retailer's point-of-sale system telling the same truth."""
+"""omnisync: keeps commercetools and a retailer's point-of-sale systems telling the same truth.
+The systems it speaks to are listed in `omnisync_pipelines/systems.py`."""
 
 __version__ = "0.1.0"
-
-SYSTEMS = ("commercetools", "lightspeed_x", "lightspeed_r", "newstore", "magento")

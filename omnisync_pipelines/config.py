@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-POS_SYSTEMS = ("lightspeed_x", "lightspeed_r", "newstore", "magento")
+from omnisync_pipelines import systems
+
 NegativeStockPolicy = Literal["allow_negative_and_report", "clamp_to_zero_and_report", "hold_for_review"]
 DEFAULT_CONFIG_PATH = "omnisync.yaml"
 
@@ -26,15 +27,18 @@ class CommercetoolsLocation(_Strict):
     store_key: str | None = None
 
 
-class LightspeedXLocation(_Strict):
-    outlet_id: str
-
-
 class LocationMapping(_Strict):
+    """A store. Besides these fields it has one optional block per registered POS (`<pos id>:`, the
+    POS's own id of the store), added by `config_model()`; `pos` names the POS it trades on now
+    (default: the only POS block it has, else the top-level `pos`)."""
+
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # tax country of the store
     commercetools: CommercetoolsLocation
-    lightspeed_x: LightspeedXLocation | None = None
+    pos: str | None = None
+
+    def pos_blocks(self) -> dict[str, BaseModel]:
+        return {pos: block for pos in systems.pos_ids() if (block := getattr(self, pos, None)) is not None}
 
 
 class CommercetoolsSystem(_Strict):
@@ -47,21 +51,10 @@ class CommercetoolsSystem(_Strict):
     graphql_batch_size: int = Field(default=100, ge=1, le=500)
 
 
-class LightspeedXSystem(_Strict):
-    base_url: str
-    domain_prefix: str
-    registers: int = Field(default=1, ge=1)
-    # payment type name (case-insensitive) or `type:<payment_type_id>` -> canonical payment method
-    # (cash, card, gift_card, store_credit, other); unmapped names fall back to keywords, else rejected
-    tender_map: dict[str, Literal["cash", "card", "gift_card", "store_credit", "other"]] = {}
-    # the payment type (name or `type:<payment_type_id>`) that records an online order's prepayment on
-    # the register sale of a pickup or ship-from-store order; unset: the type the tender map reads as card
-    online_payment_type: str | None = None
-
-
 class Systems(_Strict):
+    """commercetools, and one optional settings block per registered POS (added by `config_model()`)."""
+
     commercetools: CommercetoolsSystem
-    lightspeed_x: LightspeedXSystem | None = None
 
 
 class StockOptions(_Strict):
@@ -71,9 +64,10 @@ class StockOptions(_Strict):
 class ReturnOptions(_Strict):
     # POS reason -> commercetools return comment/reason code; an unmapped reason is rejected, never guessed
     reason_codes: dict[str, str] = {}
-    # "stock_flow": the POS count carries the restock (X-Series restocks at the register); "return": the
-    # return flow adds the units itself (for a POS whose returns do not move its count)
-    restock_via: Literal["stock_flow", "return"] = "stock_flow"
+    # "stock_flow": the POS count carries the restock (a POS that restocks at the register); "return": the
+    # return flow adds the units itself (a POS whose returns do not move its count). Unset: what the POS
+    # does (`Capabilities.returns_restock_at_register`)
+    restock_via: Literal["stock_flow", "return"] | None = None
 
 
 class OrderOptions(_Strict):
@@ -127,7 +121,10 @@ class ReconciliationOptions(_Strict):
 
 
 class OmnisyncConfig(_Strict):
-    pos: Literal["lightspeed_x", "lightspeed_r", "newstore", "magento"]
+    """The whole file. `config_model()` is the class that validates it, with the blocks of every
+    registered POS; a parsed configuration is an instance of both."""
+
+    pos: str | None = None  # the POS of locations that name none (a single-POS file names it here)
     systems: Systems
     locations: list[LocationMapping] = Field(min_length=1)
     stock: StockOptions = StockOptions()
@@ -141,18 +138,25 @@ class OmnisyncConfig(_Strict):
 
     @model_validator(mode="after")
     def _locations_consistent(self) -> OmnisyncConfig:
+        registered = systems.pos_ids()
+        if self.pos is not None and self.pos not in registered:
+            raise ValueError(f"pos: unknown POS {self.pos!r}; registered: {', '.join(registered)}")
         seen: dict[str, str] = {}
         for index, location in enumerate(self.locations):
             if location.key in seen:
                 raise ValueError(f"locations[{index}].key: duplicate location key {location.key!r}")
-            seen[location.key] = location.key
-            if getattr(location, self.pos, None) is None:
-                raise ValueError(f"locations[{index}].{self.pos}: location {location.key!r} has no mapping for the configured pos")
+            pos = _resolve_pos(index, location, self.pos)
+            seen[location.key] = pos
+            if getattr(self.systems, pos, None) is None:
+                raise ValueError(f"systems.{pos}: location {location.key!r} trades on {pos}, which has no system settings")
         known = set(seen)
         for store, fallbacks in {**self.fulfilment.fallback_stores, "*": self.fulfilment.default_fallback}.items():
             for name in ([store] if store != "*" else []) + list(fallbacks):
                 if name not in known:
                     raise ValueError(f"fulfilment.fallback_stores: unknown location {name!r}")
+            if store != "*" and (other := [f for f in fallbacks if seen[f] != seen[store]]):
+                raise ValueError(f"fulfilment.fallback_stores.{store}: {', '.join(other)} trade on another POS than "
+                                 f"{store} ({seen[store]}); a store falls back only to stores of its own POS")
         own_channels = {loc.commercetools.supply_channel_key: loc.key for loc in self.locations}
         for channel, members in self.availability.channels.items():
             if unknown := sorted(set(members) - known):
@@ -160,19 +164,76 @@ class OmnisyncConfig(_Strict):
             if channel in own_channels:  # sellable totals written there would overwrite the store's own count
                 raise ValueError(f"availability.channels.{channel}: is the supply channel of location "
                                  f"{own_channels[channel]!r}; an aggregate channel needs a channel of its own")
-        if getattr(self.systems, self.pos, None) is None:
-            raise ValueError(f"systems.{self.pos}: the configured pos has no system settings")
         return self
+
+    @property
+    def pos_systems(self) -> tuple[str, ...]:
+        """The POS the locations trade on, in registry order."""
+        used = {self.pos_of(loc) for loc in self.locations}
+        return tuple(pos for pos in systems.pos_ids() if pos in used)
+
+    def pos_of(self, location: LocationMapping | str) -> str:
+        if isinstance(location, str):
+            location = next(loc for loc in self.locations if loc.key == location)
+        return _resolve_pos(None, location, self.pos)
+
+    def locations_of(self, pos: str) -> list[LocationMapping]:
+        return [loc for loc in self.locations if self.pos_of(loc) == pos]
+
+    def location_keys_of(self, pos: str) -> list[str]:
+        return [loc.key for loc in self.locations_of(pos)]
 
     def ct_channel_map(self) -> dict[str, str]:
         """commercetools supply channel key -> location key."""
         return {loc.commercetools.supply_channel_key: loc.key for loc in self.locations}
 
-    def pos_location_map(self) -> dict[str, str]:
-        """POS location id (outlet id, shop id, ...) -> location key."""
-        if self.pos == "lightspeed_x":
-            return {loc.lightspeed_x.outlet_id: loc.key for loc in self.locations if loc.lightspeed_x}
-        raise NotImplementedError(f"pos {self.pos!r} has no connector yet")
+    def pos_location_map(self, pos: str) -> dict[str, str]:
+        """`pos`'s own location id (outlet id, shop id, ...) -> location key, for the stores trading on it."""
+        field = systems.pos_plugin(pos).location_id_field
+        return {getattr(getattr(loc, pos), field): loc.key for loc in self.locations_of(pos)}
+
+    def restock_via(self, pos: str) -> str:
+        """How a return at `pos`'s till reaches the commercetools count (see `ReturnOptions.restock_via`)."""
+        if self.returns.restock_via is not None:
+            return self.returns.restock_via
+        return "stock_flow" if systems.pos_plugin(pos).capabilities.returns_restock_at_register else "return"
+
+    def pos_settings(self, pos: str) -> BaseModel:
+        settings = getattr(self.systems, pos, None)
+        if settings is None:
+            raise ConfigError(f"systems.{pos}: not configured")
+        return settings
+
+
+def _resolve_pos(index: int | None, location: LocationMapping, default: str | None) -> str:
+    where = f"locations[{index}]" if index is not None else f"location {location.key!r}"
+    blocks = location.pos_blocks()
+    pos = location.pos or (next(iter(blocks)) if len(blocks) == 1 else default)
+    if pos is None:
+        raise ValueError(f"{where}.pos: location {location.key!r} names no POS (set `pos` on it or at the top level)")
+    if pos not in systems.pos_ids():
+        raise ValueError(f"{where}.pos: unknown POS {pos!r}; registered: {', '.join(systems.pos_ids())}")
+    if pos not in blocks:
+        raise ValueError(f"{where}.{pos}: location {location.key!r} has no mapping for its pos {pos}")
+    return pos
+
+
+_models: dict[int, type[OmnisyncConfig]] = {}
+
+
+def config_model() -> type[OmnisyncConfig]:
+    """The configuration class with a block per registered POS (rebuilt when the registry changes)."""
+    generation = systems.generation()
+    if generation not in _models:
+        plugins = {pos: systems.pos_plugin(pos) for pos in systems.pos_ids()}
+        system_blocks = create_model("Systems", __base__=Systems, **{
+            pos: (plugin.settings_model | None, None) for pos, plugin in plugins.items()})
+        location = create_model("LocationMapping", __base__=LocationMapping, **{
+            pos: (plugin.location_model | None, None) for pos, plugin in plugins.items()})
+        _models.clear()
+        _models[generation] = create_model("OmnisyncConfig", __base__=OmnisyncConfig, systems=(system_blocks, ...),
+                                           locations=(list[location], Field(min_length=1)))
+    return _models[generation]
 
 
 class ConfigError(Exception):
@@ -192,7 +253,7 @@ def load_config(path: str | os.PathLike | None = None) -> OmnisyncConfig:
 
 def parse_config(raw: dict, source: str = "config") -> OmnisyncConfig:
     try:
-        return OmnisyncConfig.model_validate(raw)
+        return config_model().model_validate(raw)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

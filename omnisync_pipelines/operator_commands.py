@@ -47,22 +47,57 @@ def retry_rejected(ids: list[int], flow: str | None, actor: str, reason: str | N
     return True
 
 
+def secrets_from_env(config, env=os.environ) -> dict[str, dict]:
+    """Each system's secrets, read from the environment as the Dagster resources read them: commercetools
+    from OMNISYNC_CT_CLIENT_ID / OMNISYNC_CT_CLIENT_SECRET, each configured POS through its plugin."""
+    from omnisync_pipelines.systems import pos_plugin
+
+    def required(name: str) -> str:
+        if not env.get(name):
+            raise KeyError(name)
+        return env[name]
+
+    secrets = {"commercetools": {"client_id": required("OMNISYNC_CT_CLIENT_ID"),
+                                 "client_secret": required("OMNISYNC_CT_CLIENT_SECRET")}}
+    for pos in config.pos_systems:
+        secrets[pos] = pos_plugin(pos).secrets_from_env(env)
+    return secrets
+
+
+def register_webhooks(url: str, types: list[str] | None, pos: str | None, echo: Callable[[str], None],
+                      env=os.environ) -> int:
+    """`omnisync webhooks register`: each configured POS with webhooks (or `pos`) subscribes the receiver."""
+    from omnisync_pipelines.config import ConfigError, load_config
+    from omnisync_pipelines.systems import UnknownSystem, pos_plugin
+
+    try:
+        wanted = [pos] if pos else list(load_config(env.get("OMNISYNC_CONFIG", "omnisync.yaml")).pos_systems)
+        plugins = [pos_plugin(name) for name in wanted]
+    except (ConfigError, UnknownSystem) as exc:
+        echo(str(exc))
+        return 2
+    with_hooks = [p for p in plugins if p.webhooks is not None and p.webhooks.register is not None]
+    if not with_hooks:
+        echo(f"{', '.join(wanted)}: no webhooks to register (polled by the delta runs instead)")
+        return 2
+    codes = []
+    for plugin in with_hooks:
+        echo(f"{plugin.system}:")
+        codes.append(plugin.webhooks.register(url, types, echo, env=env))
+    return max(codes)
+
+
 def run_fast_lane_forever(poll_s: float, once: bool, echo: Callable[[str], None]) -> None:
-    """Secrets from OMNISYNC_CT_CLIENT_ID / OMNISYNC_CT_CLIENT_SECRET and the X-Series personal token
-    or OAuth variables (`connectors.lightspeed_x.credentials`)."""
+    """Secrets from the environment (`secrets_from_env`); one lane per configured POS that has one."""
     from omnisync_pipelines.config import load_config
-    from omnisync_pipelines.connectors.lightspeed_x.credentials import secrets_from_env
-    from omnisync_pipelines.engine.fast_lane import drain_inbox, open_fast_lane, run_fast_lane
+    from omnisync_pipelines.engine.fast_lane import drain_inboxes, open_fast_lanes, run_fast_lanes
     from omnisync_pipelines.store.inbox import Inbox
     from omnisync_pipelines.store.ops import CallLogBuffer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ops = OpsStore.from_url()
     config = load_config(os.environ.get("OMNISYNC_CONFIG", "omnisync.yaml"))
-    secrets = {
-        "commercetools": {"client_id": os.environ["OMNISYNC_CT_CLIENT_ID"], "client_secret": os.environ["OMNISYNC_CT_CLIENT_SECRET"]},
-        "lightspeed_x": secrets_from_env(),
-    }
+    secrets = secrets_from_env(config)
     stop = threading.Event()
     if not once:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -70,13 +105,14 @@ def run_fast_lane_forever(poll_s: float, once: bool, echo: Callable[[str], None]
     call_log = CallLogBuffer(ops, batch=20)
 
     async def main() -> None:
-        async with open_fast_lane(config, secrets, ops, call_log=call_log) as lane:
+        async with open_fast_lanes(config, secrets, ops, call_log=call_log) as lanes:
             if once:
-                batch = await drain_inbox(lane, Inbox(ops))
-                echo(batch.summary() if batch else "fast lane: no unprocessed events")
+                batches = await drain_inboxes(lanes, Inbox(ops))
+                echo("\n".join(b.summary() for b in batches) if batches else "fast lane: no unprocessed events")
                 return
-            echo(f"fast lane: applying X-Series stock events from the inbox every {poll_s:g}s until stopped")
-            await run_fast_lane(lane, Inbox(ops), poll_s=poll_s, stop=stop.is_set, on_batch=lambda _: call_log.flush())
+            echo(f"fast lane: applying {', '.join(lane.pos_system for lane in lanes)} stock events from the inbox "
+                 f"every {poll_s:g}s until stopped")
+            await run_fast_lanes(lanes, Inbox(ops), poll_s=poll_s, stop=stop.is_set, on_batch=lambda _: call_log.flush())
 
     try:
         asyncio.run(main())

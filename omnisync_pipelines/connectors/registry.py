@@ -1,5 +1,6 @@
-"""Build a system's connector from the configuration file plus its secrets: the one place that
-knows every system, so the Dagster layer and the CLI stay system-agnostic."""
+"""Build a system's connector and the engine's targets from the configuration file plus its secrets,
+through the POS contract (`connectors/pos.py`) and the registry (`systems.py`): the Dagster layer
+and the CLI stay system-agnostic."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 
 from omnisync_pipelines.config import OmnisyncConfig
 from omnisync_pipelines.connectors.base import Connector
+from omnisync_pipelines.systems import COMMERCETOOLS, pos_plugin
 
 
 def build_connector(
@@ -20,7 +22,7 @@ def build_connector(
     call_log: Callable[[dict], None] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Connector:
-    if system == "commercetools":
+    if system == COMMERCETOOLS:
         from omnisync_pipelines.connectors.commercetools.client import build_client
         from omnisync_pipelines.connectors.commercetools.connector import CommercetoolsConnector
         from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
@@ -34,21 +36,8 @@ def build_connector(
         client = build_client(settings, transport=transport, call_log=call_log)
         return CommercetoolsConnector(client, config.ct_channel_map(), store_map=store_map,
                                       aggregate_channels=tuple(config.availability.channels))
-    if system == "lightspeed_x":
-        from omnisync_pipelines.connectors.lightspeed_x.client import build_client
-        from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector
-        from omnisync_pipelines.connectors.lightspeed_x.settings import LightspeedXSettings
-
-        lsx = config.systems.lightspeed_x
-        if lsx is None:
-            raise ValueError("systems.lightspeed_x: not configured")
-        settings = LightspeedXSettings(
-            domain_prefix=lsx.domain_prefix, base_url=lsx.base_url, registers=lsx.registers, **secrets
-        )
-        client = build_client(settings, transport=transport, call_log=call_log)
-        return LightspeedXConnector(client, config.pos_location_map(), tender_map=dict(lsx.tender_map) or None,
-                                    online_payment_type=lsx.online_payment_type)
-    raise ValueError(f"no connector for system {system!r} yet")
+    return pos_plugin(system).build_connector(config.pos_settings(system), config.pos_location_map(system), secrets,
+                                              call_log=call_log, transport=transport)
 
 
 @asynccontextmanager
@@ -69,21 +58,23 @@ async def open_connector(
 
 def build_catalog_target(connector: Connector, config: OmnisyncConfig):
     """The engine's `CatalogTarget` over an open POS connector (catalog and prices flow to the POS)."""
-    if connector.system == "lightspeed_x":
-        from omnisync_pipelines.connectors.lightspeed_x.catalog_target import LightspeedXCatalog
-
-        return LightspeedXCatalog(connector.client, {v: k for k, v in config.pos_location_map().items()})
-    raise ValueError(f"no catalog target for system {connector.system!r} yet")
+    return pos_plugin(connector.system).catalog_target(connector, config.pos_location_map(connector.system))
 
 
 def build_customer_target(connector: Connector):
     """The engine's `CustomerTarget` over an open connector of either side."""
-    if connector.system == "commercetools":
+    if connector.system == COMMERCETOOLS:
         from omnisync_pipelines.connectors.commercetools.customer_target import CommercetoolsCustomers
 
         return CommercetoolsCustomers(connector.client)
-    if connector.system == "lightspeed_x":
-        from omnisync_pipelines.connectors.lightspeed_x.customer_target import LightspeedXCustomers
+    return pos_plugin(connector.system).customer_target(connector)
 
-        return LightspeedXCustomers(connector.client)
-    raise ValueError(f"no customer target for system {connector.system!r} yet")
+
+def build_fulfilment(connector: Connector):
+    """The engine's `StatusPos` over an open POS connector."""
+    return pos_plugin(connector.system).fulfilment(connector)
+
+
+def build_live_stock(connector: Connector):
+    """The contract's `LiveStock` over an open POS connector."""
+    return pos_plugin(connector.system).live_stock(connector)

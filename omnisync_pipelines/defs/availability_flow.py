@@ -9,7 +9,7 @@ import pandas as pd
 
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine import availability as av
 from omnisync_pipelines.engine.fulfilment import fulfilment_flow
 from omnisync_pipelines.engine.fulfilment_status import WAITING, status_flow
@@ -17,7 +17,6 @@ from omnisync_pipelines.engine.stock_plan import stock_flow
 from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.ops import CallLogBuffer
 
-POS = POS_SYSTEMS_WITH_CONNECTORS[0]  # one POS per deployment (config `pos`)
 TARGET_COLUMNS = ["sku", "channel_key", "target"]
 OUTCOME_COLUMNS = ["idempotency_key", "sku", "channel_key", "target", "current", "delta", "status"]
 
@@ -35,33 +34,44 @@ def _units(frame: pd.DataFrame, location_column: str) -> list[tuple[str, str, in
     return [(sku, getattr(r, location_column), qty) for r in frame.itertuples() for sku, qty in json.loads(r.lines or "[]")]
 
 
-@dg.asset(
-    key=["availability", "sellable_stock"],
-    deps=[dg.AssetKey([POS, "stock"]), dg.AssetKey(["push", fulfilment_flow(POS)]), dg.AssetKey(["push", status_flow(POS)]),
-          dg.AssetKey(["push", stock_flow(POS)])],
-    group_name="availability", kinds={"duckdb"}, pool="duckdb",
-    description="Per SKU x store: POS count, units set aside for assigned pickups / ship-from-store orders, units of "
-    "open orders not yet assigned, on_hand (physically there), reserved, safety_stock (configured per SKU or "
-    "location), sellable = max(0, on_hand - reserved - safety_stock), and the aggregate channels it counts toward.",
-)
-def sellable_stock(omnisync: OmnisyncResource) -> dg.MaterializeResult:
-    rules = rules_of(omnisync.load_config())
-    with omnisync.warehouse() as con:
-        pos_stock = _read(con, POS, "stock")
-        status = _read(con, "push", status_flow(POS))
-        pushed = _read(con, "push", fulfilment_flow(POS))
-        aside = status[status["pos_status"].isin(sorted(WAITING))] if len(status) else status
-        waiting = pushed[pushed["status"].isin(["exception", "failed"])] if len(pushed) else pushed
-        frame = av.sellable_stock(pos_stock, av.units_by_location(_units(aside, "location_key")),
-                                  av.units_by_location(_units(waiting, "requested_location")), rules)
-        warehouse.replace_table(con, "availability", "sellable_stock", frame)
-    return dg.MaterializeResult(metadata={
-        "rows": len(frame), "reserved_units": int(frame["reserved"].sum()) if len(frame) else 0,
-        "sellable_units": int(frame["sellable"].sum()) if len(frame) else 0})
+def build_sellable_stock(pos_systems: tuple[str, ...]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["availability", "sellable_stock"],
+        deps=[dg.AssetKey(key) for pos in pos_systems for key in (
+            [pos, "stock"], ["push", fulfilment_flow(pos)], ["push", status_flow(pos)], ["push", stock_flow(pos)])],
+        group_name="availability", kinds={"duckdb"}, pool="duckdb",
+        description="Per SKU x store (every store, whatever its POS): POS count, units set aside for assigned pickups / "
+        "ship-from-store orders, units of open orders not yet assigned, on_hand (physically there), reserved, "
+        "safety_stock (configured per SKU or location), sellable = max(0, on_hand - reserved - safety_stock), and the "
+        "aggregate channels it counts toward.",
+    )
+    def sellable_stock(omnisync: OmnisyncResource) -> dg.MaterializeResult:
+        config = omnisync.load_config()
+        rules = rules_of(config)
+        stock, aside, waiting = [], [], []
+        with omnisync.warehouse() as con:
+            for pos in config.pos_systems:
+                own = set(config.location_keys_of(pos))
+                pos_stock = _read(con, pos, "stock")
+                stock.append(pos_stock[pos_stock["location_key"].isin(own)] if len(pos_stock) else pos_stock)
+                status = _read(con, "push", status_flow(pos))
+                pushed = _read(con, "push", fulfilment_flow(pos))
+                aside += _units(status[status["pos_status"].isin(sorted(WAITING))], "location_key") if len(status) else []
+                waiting += _units(pushed[pushed["status"].isin(["exception", "failed"])], "requested_location") \
+                    if len(pushed) else []
+            nonempty = [f for f in stock if len(f)]
+            frame = av.sellable_stock(pd.concat(nonempty, ignore_index=True) if nonempty else pd.DataFrame(),
+                                      av.units_by_location(aside), av.units_by_location(waiting), rules)
+            warehouse.replace_table(con, "availability", "sellable_stock", frame)
+        return dg.MaterializeResult(metadata={
+            "rows": len(frame), "reserved_units": int(frame["reserved"].sum()) if len(frame) else 0,
+            "sellable_units": int(frame["sellable"].sum()) if len(frame) else 0})
+
+    return sellable_stock
 
 
 @dg.asset(
-    key=["plan", av.FLOW], deps=[sellable_stock, dg.AssetKey(["commercetools", "catalog"])],
+    key=["plan", av.FLOW], deps=[dg.AssetKey(["availability", "sellable_stock"]), dg.AssetKey(["commercetools", "catalog"])],
     group_name="availability", kinds={"duckdb"}, pool="duckdb",
     description="Per SKU x aggregate supply channel (config availability.channels): the units the storefront may "
     "sell there, the sum of the sellable stock of the stores that count toward it.",
@@ -127,4 +137,4 @@ def push_availability(context: dg.AssetExecutionContext, omnisync: OmnisyncResou
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[sellable_stock, plan_availability, push_availability])
+    return dg.Definitions(assets=[build_sellable_stock(configured_pos()), plan_availability, push_availability])

@@ -18,8 +18,8 @@ import dagster as dg
 import pandas as pd
 
 from omnisync_pipelines.connectors.registry import build_catalog_target, open_connector
-from omnisync_pipelines.defs.resources import LightspeedXCredentials, OmnisyncResource
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets
+from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine.catalog_plan import catalog_flow, plan_catalog
 from omnisync_pipelines.engine.catalog_push import push_catalog
 from omnisync_pipelines.engine.catalog_validate import SOURCE, CatalogLocation, locations_from_frame
@@ -76,16 +76,18 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
         kinds={pos, "duckdb"},
         pool="duckdb",
         description=f"Applies plan/{flow} to {pos}: items (a new product's variants created together), base price "
-        "and price books per outlet and customer group, each SKU once per idempotency key. The table lists this "
+        "and store and customer-group prices, each SKU once per idempotency key. The table lists this "
         "run's outcome per key.",
+        required_resource_keys={"omnisync", pos},
     )
-    def push(context: dg.AssetExecutionContext, omnisync: OmnisyncResource, lightspeed_x: LightspeedXCredentials):
+    def push(context: dg.AssetExecutionContext):
+        omnisync: OmnisyncResource = context.resources.omnisync
         config, ops = omnisync.load_config(), omnisync.ops_store()
         with omnisync.warehouse() as con:
             rows = _from_table(warehouse.read_table(con, "plan", flow))
             pos_catalog, pos_prices = pos_rows_of(con, pos, list(rows["sku"]) if len(rows) else [])
         settle_unplanned(ops, flow, set(rows["sku"]) if len(rows) else set())
-        secrets = {"lightspeed_x": lightspeed_x}[pos].secrets()
+        secrets = pos_secrets(context, pos)
         call_log = CallLogBuffer(ops)
 
         async def main():
@@ -164,9 +166,6 @@ def _outcomes(rows: pd.DataFrame, statuses: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-catalog_flow_assets = [a for pos in POS_SYSTEMS_WITH_CONNECTORS for a in build_catalog_flow(pos)]
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=catalog_flow_assets)
+    return dg.Definitions(assets=[a for pos in configured_pos() for a in build_catalog_flow(pos)])

@@ -23,12 +23,8 @@ import pandas as pd
 from omnisync_pipelines.config import OmnisyncConfig
 from omnisync_pipelines.connectors.registry import build_customer_target, open_connector
 from omnisync_pipelines.defs.catalog_flow import settle_unplanned
-from omnisync_pipelines.defs.resources import (
-    CommercetoolsCredentials,
-    LightspeedXCredentials,
-    OmnisyncResource,
-)
-from omnisync_pipelines.defs.specs import COMMERCETOOLS, POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.resources import OmnisyncResource
+from omnisync_pipelines.defs.specs import COMMERCETOOLS, configured_pos
 from omnisync_pipelines.defs.targets import only_targeted_customers
 from omnisync_pipelines.engine.customer_push import push_customers
 from omnisync_pipelines.engine.customers import (
@@ -123,15 +119,16 @@ def build_customer_flow(pos: str) -> list[dg.AssetsDefinition]:
             pool="duckdb",
             description=f"Applies plan/{flow} to {target_system}, each write once per idempotency key; a create "
             "first looks for the customer at the target (our earlier create, or the same email) and links instead.",
+            required_resource_keys={"omnisync", target_system},
         )
-        def push(context: dg.AssetExecutionContext, omnisync: OmnisyncResource,
-                 commercetools: CommercetoolsCredentials, lightspeed_x: LightspeedXCredentials):
+        def push(context: dg.AssetExecutionContext):
+            omnisync: OmnisyncResource = context.resources.omnisync
             config, ops = omnisync.load_config(), omnisync.ops_store()
             with omnisync.warehouse() as con:
                 writes = _from_table(warehouse.read_table(con, "plan", flow))
             settle_unplanned(ops, flow, set(writes["source_id"]) if len(writes) else set())
             writes = only_targeted_customers(context, writes)  # after settling: unnamed writes stay planned
-            secrets = {"commercetools": commercetools, "lightspeed_x": lightspeed_x}[target_system].secrets()
+            secrets = getattr(context.resources, target_system).secrets()
             call_log = CallLogBuffer(ops)
 
             async def main():
@@ -181,9 +178,6 @@ def _outcomes(writes: pd.DataFrame, statuses: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-customer_flow_assets = [a for pos in POS_SYSTEMS_WITH_CONNECTORS for a in build_customer_flow(pos)]
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=customer_flow_assets)
+    return dg.Definitions(assets=[a for pos in configured_pos() for a in build_customer_flow(pos)])

@@ -19,7 +19,7 @@ from omnisync_pipelines.defs.resources import CommercetoolsCredentials, Omnisync
 from omnisync_pipelines.defs.runtime import with_connector
 from omnisync_pipelines.defs.specs import MODE_TAG
 from omnisync_pipelines.defs.targets import EVENT_BATCH_TAG, target_tags
-from omnisync_pipelines.engine.fast_lane import stock_products_of_events
+from omnisync_pipelines.engine.fast_lane import stock_items_of_events
 from omnisync_pipelines.store.inbox import Inbox
 from omnisync_pipelines.webhooks.polling import poll_commercetools_messages
 
@@ -60,7 +60,7 @@ def batch_targets(events: list[dict]) -> dict[str, str]:
             sales.add(f"{system}:{object_id}")
         elif object_id and kind.startswith("customer"):
             customers.add(f"{system}:{object_id}")
-    return target_tags(stock_products_of_events(events), sales, customers)
+    return target_tags(stock_items_of_events(events), sales, customers)
 
 
 def _already_requested(context: dg.SensorEvaluationContext, run_key: str) -> bool:

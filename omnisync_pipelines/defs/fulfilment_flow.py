@@ -12,14 +12,11 @@ import dagster as dg
 import pandas as pd
 
 from omnisync_pipelines.canonical.models import Order, OrderLine
-from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import (
-    CommercetoolsCredentials,
-    LightspeedXCredentials,
-    OmnisyncResource,
-)
+from omnisync_pipelines.connectors.pos import WAITING_PICKUP
+from omnisync_pipelines.connectors.registry import build_fulfilment, open_connector
+from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
 from omnisync_pipelines.defs.runtime import run_mode
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine.fulfilment import fulfilment_flow, plan_fulfilment, push_fulfilment
 from omnisync_pipelines.engine.fulfilment_status import assignments, push_fulfilment_status, status_flow
 from omnisync_pipelines.engine.orders import rows_as_records
@@ -42,12 +39,16 @@ def _ct_orders(con) -> tuple[list[Order], list[OrderLine]]:
             rows_as_records(lines.to_dict("records"), OrderLine) if len(lines) else [])
 
 
-def _pos_adapter(pos: str, connector):
-    if pos == "lightspeed_x":
-        from omnisync_pipelines.connectors.lightspeed_x.fulfilment import LightspeedXFulfilment
+def orders_of_pos(config, pos: str, orders: list[Order]) -> list[Order]:
+    """The online orders `pos` serves: those whose chosen store trades on it; an order naming no
+    configured store goes to the first POS (its default fallbacks, else an exception row there)."""
+    own, every = set(config.location_keys_of(pos)), {loc.key for loc in config.locations}
+    first = config.pos_systems[0]
+    return [o for o in orders if o.location_key in own or (o.location_key not in every and pos == first)]
 
-        return LightspeedXFulfilment(connector)
-    raise NotImplementedError(f"no fulfilment adapter for {pos!r}")
+
+def _secrets(context, pos: str) -> dict:
+    return {"commercetools": context.resources.commercetools.secrets(), pos: pos_secrets(context, pos)}
 
 
 def _with_both(pos: str, config, ops, secrets: dict, work):
@@ -56,7 +57,7 @@ def _with_both(pos: str, config, ops, secrets: dict, work):
     async def main():
         async with open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct, \
                 open_connector(pos, config, secrets[pos], call_log=call_log) as pos_connector:
-            return await work(ct, _pos_adapter(pos, pos_connector))
+            return await work(ct, build_fulfilment(pos_connector))
 
     try:
         return asyncio.run(main())
@@ -88,10 +89,12 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
     )
     def plan(context: dg.AssetExecutionContext, omnisync: OmnisyncResource) -> dg.MaterializeResult:
         config, ops = omnisync.load_config(), omnisync.ops_store()
+        own = set(config.location_keys_of(pos))
         with omnisync.warehouse() as con:
             orders, lines = _ct_orders(con)
-            rows = plan_fulfilment(orders, lines, ops, flow, fallback_stores=config.fulfilment.fallback_stores,
-                                   default_fallback=config.fulfilment.default_fallback)
+            rows = plan_fulfilment(orders_of_pos(config, pos, orders), lines, ops, flow,
+                                   fallback_stores=config.fulfilment.fallback_stores,
+                                   default_fallback=[k for k in config.fulfilment.default_fallback if k in own])
             warehouse.replace_table(con, "plan", flow, rows)
         return dg.MaterializeResult(metadata={"open_orders": len(rows),
                                               "to_assign": int((rows["status"] == "to_assign").sum()) if len(rows) else 0})
@@ -104,9 +107,10 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         "else its fallbacks in order; the store gets a register sale setting the goods aside (its count drops once). "
         "An order no store can serve (none holds every line, or none takes the order's currency) is an exception "
         "row (ops.rejected), tried again each run.",
+        required_resource_keys=resource_keys(pos),
     )
-    def push(context: dg.AssetExecutionContext, omnisync: OmnisyncResource,
-             commercetools: CommercetoolsCredentials, lightspeed_x: LightspeedXCredentials) -> dg.MaterializeResult:
+    def push(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        omnisync: OmnisyncResource = context.resources.omnisync
         config, ops = omnisync.load_config(), omnisync.ops_store()
         with omnisync.warehouse() as con:
             rows = warehouse.read_table(con, "plan", flow)
@@ -117,8 +121,7 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         for line in lines:
             lines_of.setdefault(line.order_id, []).append(line)
         todo = rows[rows["status"] == "to_assign"] if len(rows) else rows
-        secrets = {"commercetools": commercetools.secrets(), pos: lightspeed_x.secrets()}
-        outcome = _with_both(pos, config, ops, secrets, lambda ct, adapter: push_fulfilment(
+        outcome = _with_both(pos, config, ops, _secrets(context, pos), lambda ct, adapter: push_fulfilment(
             todo, by_id, lines_of, adapter, ops, flow=flow, store_currencies=currencies)) if len(todo) else None
         done = {r["order_id"]: r for r in (outcome.rows if outcome else [])}
         table = pd.DataFrame([{
@@ -146,9 +149,10 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         description=f"Pickup ready / collected, dispatched, and voided {pos} sales of assigned orders written back as "
         "commercetools order and shipment states (and the store after a re-route); an order cancelled in "
         "commercetools voids its sale. Delta: assignments not yet final; full: every assignment re-asserted.",
+        required_resource_keys=resource_keys(pos),
     )
-    def status_push(context: dg.AssetExecutionContext, omnisync: OmnisyncResource,
-                    commercetools: CommercetoolsCredentials, lightspeed_x: LightspeedXCredentials) -> dg.MaterializeResult:
+    def status_push(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        omnisync: OmnisyncResource = context.resources.omnisync
         config, ops = omnisync.load_config(), omnisync.ops_store()
         mode = run_mode(context)
         todo = assignments(ops, flow)
@@ -156,8 +160,7 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
             orders, _ = _ct_orders(con)
         cancelled = {o.order_id for o in orders if o.status == "Cancelled"}
         store_keys = {loc.key: loc.commercetools.store_key or loc.key for loc in config.locations}
-        secrets = {"commercetools": commercetools.secrets(), pos: lightspeed_x.secrets()}
-        outcome = _with_both(pos, config, ops, secrets, lambda ct, adapter: push_fulfilment_status(
+        outcome = _with_both(pos, config, ops, _secrets(context, pos), lambda ct, adapter: push_fulfilment_status(
             todo, adapter, ct.client, ops, pos_system=pos, mode=mode, store_keys=store_keys, cancelled=cancelled,
         )) if todo else None
         rows = outcome.rows if outcome else []
@@ -174,14 +177,11 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         if stats and stats.failed:  # logged, not raised: the stock flow downstream must still run
             context.log.warning(f"{stats.failed} status writes failed transiently; retried next run: {stats.errors[:5]}")
         return dg.MaterializeResult(metadata={**(stats.as_dict() if stats else {"processed": 0}),
-                                              "open_pickups": int(table["pos_status"].isin(["AWAITING_PICKUP"]).sum())})
+                                              "open_pickups": int((table["pos_status"] == WAITING_PICKUP).sum())})
 
     return [plan, push, status_push]
 
 
-fulfilment_flow_assets = [a for pos in POS_SYSTEMS_WITH_CONNECTORS for a in build_fulfilment_flow(pos)]
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=fulfilment_flow_assets)
+    return dg.Definitions(assets=[a for pos in configured_pos() for a in build_fulfilment_flow(pos)])

@@ -21,7 +21,7 @@ from dagster._core.storage.tags import (
 
 from omnisync_pipelines.config import ConfigError, load_config
 from omnisync_pipelines.defs.resources import OmnisyncResource
-from omnisync_pipelines.defs.specs import MODE_TAG, POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.specs import MODE_TAG, configured_pos
 from omnisync_pipelines.defs.stock_flow import LOCATIONS
 
 SYNC_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.groups("reconciliation", "ops")
@@ -45,14 +45,16 @@ reconcile = dg.define_asset_job(
     description="Read both systems fresh, compare stock, orders, returns and customers, record drift "
     "(correcting stock where a store is set to correct_to_pos), without syncing.",
 )
-stock_sync = dg.define_asset_job(
-    "stock_sync",
-    selection=dg.AssetSelection.assets(*[[pos, "stock"] for pos in POS_SYSTEMS_WITH_CONNECTORS])
-    | dg.AssetSelection.groups("stock"),
-    tags={MODE_TAG: "delta"},
-    description="Re-sync the stock of one store (pick its partition) or several (a backfill: one run per "
-    "store): read the POS stock since the cursor, then plan and push only those stores' counts.",
-)
+
+
+def build_stock_sync(pos_systems: tuple[str, ...]):
+    return dg.define_asset_job(
+        "stock_sync",
+        selection=dg.AssetSelection.assets(*[[pos, "stock"] for pos in pos_systems]) | dg.AssetSelection.groups("stock"),
+        tags={MODE_TAG: "delta"},
+        description="Re-sync the stock of one store (pick its partition) or several (a backfill: one run per "
+        "store): read the POS stock since the cursor, then plan and push only those stores' counts.",
+    )
 
 
 def register_locations(instance: dg.DagsterInstance, location_keys: Iterable[str]) -> None:
@@ -129,6 +131,6 @@ reconcile_schedule = dg.ScheduleDefinition(
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        jobs=[full_sync, delta_sync, reconcile, stock_sync],
+        jobs=[full_sync, delta_sync, reconcile, build_stock_sync(configured_pos())],
         schedules=[delta_sync_schedule, full_sync_schedule, reconcile_schedule],
     )

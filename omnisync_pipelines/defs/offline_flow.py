@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from omnisync_pipelines.defs.resources import OmnisyncResource
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine.stock_plan import stock_flow
 from omnisync_pipelines.store import warehouse
 
@@ -37,23 +37,26 @@ def discrepancies(ledger: pd.DataFrame, rejected: pd.DataFrame, flows: list[str]
     return frame.astype({"discrepancy_units": "int64", "quantity_before": "Int64", "delta": "Int64"})
 
 
-@dg.asset(
-    key=["reconciliation", "stock_discrepancies"],
-    deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in POS_SYSTEMS_WITH_CONNECTORS],
-    group_name="reconciliation", kinds={"duckdb"}, pool="duckdb",
-    description="Stock decreases that would have taken commercetools below zero (typically a store's offline sales "
-    "arriving late) and what stock.negative_stock_policy did: went_negative (allow_negative_and_report, units below "
-    "zero), clamped (clamp_to_zero_and_report, units not applied), held / released (hold_for_review, the movement).",
-)
-def stock_discrepancies(omnisync: OmnisyncResource) -> dg.MaterializeResult:
-    ops = omnisync.ops_store()
-    frame = discrepancies(ops.table_frame("ledger"), ops.table_frame("rejected"),
-                          [stock_flow(pos) for pos in POS_SYSTEMS_WITH_CONNECTORS])
-    with omnisync.warehouse() as con:
-        warehouse.replace_table(con, "reconciliation", "stock_discrepancies", frame)
-    return dg.MaterializeResult(metadata={"rows": len(frame), "held": int((frame["status"] == "held").sum())})
+def build_stock_discrepancies(pos_systems: tuple[str, ...]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["reconciliation", "stock_discrepancies"],
+        deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in pos_systems],
+        group_name="reconciliation", kinds={"duckdb"}, pool="duckdb",
+        description="Stock decreases that would have taken commercetools below zero (typically a store's offline sales "
+        "arriving late) and what stock.negative_stock_policy did: went_negative (allow_negative_and_report, units below "
+        "zero), clamped (clamp_to_zero_and_report, units not applied), held / released (hold_for_review, the movement).",
+    )
+    def stock_discrepancies(omnisync: OmnisyncResource) -> dg.MaterializeResult:
+        ops = omnisync.ops_store()
+        frame = discrepancies(ops.table_frame("ledger"), ops.table_frame("rejected"),
+                              [stock_flow(pos) for pos in pos_systems])
+        with omnisync.warehouse() as con:
+            warehouse.replace_table(con, "reconciliation", "stock_discrepancies", frame)
+        return dg.MaterializeResult(metadata={"rows": len(frame), "held": int((frame["status"] == "held").sum())})
+
+    return stock_discrepancies
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[stock_discrepancies])
+    return dg.Definitions(assets=[build_stock_discrepancies(configured_pos())])

@@ -2,17 +2,15 @@
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 
 import dagster as dg
 
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import (
-    CommercetoolsCredentials,
-    LightspeedXCredentials,
-    OmnisyncResource,
-)
+from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
 from omnisync_pipelines.defs.sales_flows import open_sales_retry
-from omnisync_pipelines.engine.fast_lane import open_fast_lane
+from omnisync_pipelines.defs.specs import configured_pos
+from omnisync_pipelines.engine.fast_lane import open_fast_lanes
 from omnisync_pipelines.engine.reprocess import commercetools_catalog, reprocess
 from omnisync_pipelines.store.audit import record_run_failure
 from omnisync_pipelines.store.ops import CallLogBuffer
@@ -52,37 +50,44 @@ class ReprocessConfig(dg.Config):
     actor: str = "dagster"
 
 
-@dg.op(description="Retry the rejected records queued with `omnisync rejected retry` through the same ledger.")
-def reprocess_rejected_records(
-    context: dg.OpExecutionContext, config: ReprocessConfig, omnisync: OmnisyncResource,
-    commercetools: CommercetoolsCredentials, lightspeed_x: LightspeedXCredentials,
-) -> dict:
-    ops = omnisync.ops_store()
-    settings = omnisync.load_config()
-    call_log = CallLogBuffer(ops)
+def build_reprocess_job(pos_systems: tuple[str, ...]) -> dg.JobDefinition:
+    @dg.op(description="Retry the rejected records queued with `omnisync rejected retry` through the same ledger.",
+           required_resource_keys=resource_keys(*pos_systems))
+    def reprocess_rejected_records(context: dg.OpExecutionContext, config: ReprocessConfig) -> dict:
+        omnisync: OmnisyncResource = context.resources.omnisync
+        ops = omnisync.ops_store()
+        settings = omnisync.load_config()
+        call_log = CallLogBuffer(ops)
+        systems = settings.pos_systems
 
-    async def main():
-        secrets = {"commercetools": commercetools.secrets(), "lightspeed_x": lightspeed_x.secrets()}
-        async with open_fast_lane(settings, secrets, ops, call_log=call_log) as lane, \
-                open_connector("commercetools", settings, secrets["commercetools"], call_log=call_log) as ct, \
-                open_sales_retry(omnisync, secrets, call_log=call_log) as sales:
-            return await reprocess(ops, lane, commercetools_catalog(ct.client), actor=config.actor, sales=sales)
+        async def main():
+            secrets = {"commercetools": context.resources.commercetools.secrets(),
+                       **{pos: pos_secrets(context, pos) for pos in systems}}
+            async with AsyncExitStack() as stack:
+                lanes = await stack.enter_async_context(
+                    open_fast_lanes(settings, secrets, ops, call_log=call_log, systems=systems))
+                ct = await stack.enter_async_context(
+                    open_connector("commercetools", settings, secrets["commercetools"], call_log=call_log))
+                sales = [await stack.enter_async_context(open_sales_retry(omnisync, pos, secrets, call_log=call_log))
+                         for pos in systems]
+                return await reprocess(ops, lanes, commercetools_catalog(ct.client), actor=config.actor, sales=sales)
 
-    try:
-        outcome = asyncio.run(main())
-    finally:
-        call_log.flush()
-    context.log.info(outcome.summary())
-    context.add_output_metadata({"applied": len(outcome.applied), "still_rejected": len(outcome.still_rejected),
-                                 "left_to_flow": len(outcome.unsupported)})
-    return {"applied": outcome.applied, "still_rejected": outcome.still_rejected, "unsupported": outcome.unsupported}
+        try:
+            outcome = asyncio.run(main())
+        finally:
+            call_log.flush()
+        context.log.info(outcome.summary())
+        context.add_output_metadata({"applied": len(outcome.applied), "still_rejected": len(outcome.still_rejected),
+                                     "left_to_flow": len(outcome.unsupported)})
+        return {"applied": outcome.applied, "still_rejected": outcome.still_rejected, "unsupported": outcome.unsupported}
 
+    @dg.job(description="Retry queued rejected records after a fix; each outcome is in rejected_audit.")
+    def reprocess_rejected():
+        reprocess_rejected_records()
 
-@dg.job(description="Retry queued rejected records after a fix; each outcome is in rejected_audit.")
-def reprocess_rejected():
-    reprocess_rejected_records()
+    return reprocess_rejected
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[reprocess_rejected], sensors=[run_failure_alert])
+    return dg.Definitions(jobs=[build_reprocess_job(configured_pos())], sensors=[run_failure_alert])

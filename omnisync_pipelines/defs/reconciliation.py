@@ -3,18 +3,16 @@ measured against the configured thresholds, appended to the drift history, and (
 is set to `correct_to_pos`) corrected through the same idempotent stock push."""
 
 import asyncio
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import dagster as dg
+import pandas as pd
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import (
-    CommercetoolsCredentials,
-    LightspeedXCredentials,
-    OmnisyncResource,
-)
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
+from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
 from omnisync_pipelines.engine.stock_plan import stock_flow
@@ -45,61 +43,87 @@ def append_history(con, table: str, rows) -> None:
         warehouse.replace_table(con, "drift", table, rows)
 
 
-@dg.multi_asset(
-    name="reconciliation_stock",
-    specs=[
-        dg.AssetSpec(
-            ["reconciliation", "stock"],
-            deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in POS_SYSTEMS_WITH_CONNECTORS]
-            + [dg.AssetKey(["commercetools", "prices"])],
-            group_name="reconciliation", kinds={"duckdb"},
-            description="Per SKU x location: commercetools on hand vs POS on hand, read fresh after the push; "
-            "difference (commercetools minus POS), in-flight units, status match / explained (a POS change still in "
-            "flight) / drift, sales velocity, unit price, value, and whether it is above the configured threshold.",
-        ),
-        dg.AssetSpec(
-            ["drift", "stock_history"], deps=[dg.AssetKey(["reconciliation", "stock"])],
-            group_name="reconciliation", kinds={"duckdb"},
-            description="Every stock discrepancy of every reconciliation run (run_id, checked_at): which stores drift "
-            "most, since when a SKU has been off, how much drift per day. Beside it drift.stock_runs: one row per "
-            "reconciliation run (clean ones too) with its status counts.",
-        ),
-    ],
-    check_specs=[dg.AssetCheckSpec(SHARE_CHECK, asset=["reconciliation", "stock"],
-                                   description="Fails when the share of SKU x location rows drifting above threshold "
-                                   "exceeds reconciliation.max_share_of_estate.")],
-    pool="duckdb",
-)
-def reconciliation_stock(
-    context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials,
-    lightspeed_x: LightspeedXCredentials,
-):
+def own_locations(frame: pd.DataFrame, config, pos: str) -> pd.DataFrame:
+    """The rows of `frame` at the stores trading on `pos` (all of them when `pos` holds every store)."""
+    keys = config.location_keys_of(pos)
+    if len(keys) == len(config.locations) or not len(frame):
+        return frame
+    return frame[frame["location_key"].isin(keys)]
+
+
+def build_reconciliation_stock(pos_systems: tuple[str, ...]) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="reconciliation_stock",
+        specs=[
+            dg.AssetSpec(
+                ["reconciliation", "stock"],
+                deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in pos_systems]
+                + [dg.AssetKey(["commercetools", "prices"])],
+                group_name="reconciliation", kinds={"duckdb"},
+                description="Per SKU x location (every store, whatever its POS): commercetools on hand vs POS on hand, "
+                "read fresh after the push; difference (commercetools minus POS), in-flight units, status match / "
+                "explained (a POS change still in flight) / drift, sales velocity, unit price, value, and whether it "
+                "is above the configured threshold.",
+            ),
+            dg.AssetSpec(
+                ["drift", "stock_history"], deps=[dg.AssetKey(["reconciliation", "stock"])],
+                group_name="reconciliation", kinds={"duckdb"},
+                description="Every stock discrepancy of every reconciliation run (run_id, checked_at): which stores drift "
+                "most, since when a SKU has been off, how much drift per day. Beside it drift.stock_runs: one row per "
+                "reconciliation run (clean ones too) with its status counts.",
+            ),
+        ],
+        check_specs=[dg.AssetCheckSpec(SHARE_CHECK, asset=["reconciliation", "stock"],
+                                       description="Fails when the share of SKU x location rows drifting above threshold "
+                                       "exceeds reconciliation.max_share_of_estate.")],
+        pool="duckdb",
+        required_resource_keys=resource_keys(*pos_systems),
+    )
+    def reconciliation_stock(context: dg.AssetExecutionContext):
+        yield from _reconcile_stock(context, context.resources.omnisync)
+
+    return reconciliation_stock
+
+
+def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResource):
     config, ops = omnisync.load_config(), omnisync.ops_store()
     call_log = CallLogBuffer(ops)
-    secrets = {"commercetools": commercetools.secrets(), "lightspeed_x": lightspeed_x.secrets()}
+    systems = config.pos_systems
+    secrets = {"commercetools": context.resources.commercetools.secrets(), **{p: pos_secrets(context, p) for p in systems}}
     thresholds = thresholds_of(config)
     checked_at = datetime.now(UTC)
 
     async def reconcile_and_correct():
-        async with open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct, \
-                open_connector(config.pos, config, secrets[config.pos], call_log=call_log) as pos:
-            ct_read, pos_read = await asyncio.gather(ct.read("stock"), pos.read("stock"))
-            frame = reconcile_stock(
-                schemas.frame_from_records("stock", ct_read.tables.get("stock", [])),
-                schemas.frame_from_records("stock", pos_read.tables.get("stock", [])),
-                ops.baselines_frame(config.pos), pos_system=config.pos, checked_at=checked_at,
-            )
+        async with AsyncExitStack() as stack:
+            ct = await stack.enter_async_context(
+                open_connector("commercetools", config, secrets["commercetools"], call_log=call_log))
+            pos_connectors = [await stack.enter_async_context(open_connector(p, config, secrets[p], call_log=call_log))
+                              for p in systems]
+            ct_read, *pos_reads = await asyncio.gather(ct.read("stock"), *(c.read("stock") for c in pos_connectors))
+            ct_frame = schemas.frame_from_records("stock", ct_read.tables.get("stock", []))
             with omnisync.warehouse() as con:
-                movements = warehouse.read_table(con, config.pos, "stock_movements")
                 prices = warehouse.read_table(con, "commercetools", "prices")
-            velocity = drift.sales_velocity(movements, as_of=checked_at) if len(movements) else movements
-            frame = drift.apply_thresholds(frame, velocity if len(velocity) else _no_velocity(), prices if len(prices) else _no_prices(), thresholds)
-            fixes = drift.corrections(frame, config.reconciliation.correction, run_id=context.run_id)
-            stats = await push_stock(fixes, ct, ops, pos_system=config.pos) if len(fixes) else None
-            return frame, fixes, stats
+                movements = {p: warehouse.read_table(con, p, "stock_movements") for p in systems}
+            frames, fixes, applied = [], [], 0
+            for pos, pos_read in zip(systems, pos_reads, strict=True):
+                frame = reconcile_stock(
+                    own_locations(ct_frame, config, pos),
+                    schemas.frame_from_records("stock", pos_read.tables.get("stock", [])),
+                    ops.baselines_frame(pos), pos_system=pos, checked_at=checked_at,
+                )
+                velocity = drift.sales_velocity(movements[pos], as_of=checked_at) if len(movements[pos]) else movements[pos]
+                frame = drift.apply_thresholds(frame, velocity if len(velocity) else _no_velocity(),
+                                               prices if len(prices) else _no_prices(), thresholds)
+                pos_fixes = drift.corrections(frame, config.reconciliation.correction, run_id=context.run_id)
+                stats = await push_stock(pos_fixes, ct, ops, pos_system=pos) if len(pos_fixes) else None
+                applied += stats.applied if stats else 0
+                frames.append(frame)
+                fixes.append(pos_fixes)
+            return (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0],
+                    pd.concat(fixes, ignore_index=True) if len(fixes) > 1 else fixes[0], applied)
 
     try:
-        frame, fixes, correction_stats = asyncio.run(reconcile_and_correct())
+        frame, fixes, corrections_applied = asyncio.run(reconcile_and_correct())
     finally:
         call_log.flush()
     history = drift.history_rows(frame, context.run_id, checked_at)
@@ -118,7 +142,7 @@ def reconciliation_stock(
         metadata={
             "rows": len(frame), "match": int(counts.get("match", 0)), "explained": int(counts.get("explained", 0)),
             "drift": int(counts.get("drift", 0)), "above_threshold": int(frame["above_threshold"].sum()),
-            "corrections_applied": correction_stats.applied if correction_stats else 0,
+            "corrections_applied": corrections_applied,
             "worst_drift": dg.MetadataValue.md(drift.top_n(frame, config.reconciliation.top_n)),
         },
     )
@@ -134,8 +158,6 @@ def reconciliation_stock(
 
 
 def _no_velocity():
-    import pandas as pd
-
     return pd.DataFrame({"sku": pd.Series(dtype=str), "location_key": pd.Series(dtype=str), "daily_units": pd.Series(dtype=float)})
 
 
@@ -145,4 +167,4 @@ def _no_prices():
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[reconciliation_stock])
+    return dg.Definitions(assets=[build_reconciliation_stock(configured_pos())])

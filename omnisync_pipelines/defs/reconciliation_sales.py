@@ -6,20 +6,18 @@ in flight (the next sync pushes it), so missing in commercetools is `explained`,
 snapshot is the sync's memory of what it has read; the reconciliation never writes it or a cursor."""
 
 import asyncio
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import dagster as dg
+import pandas as pd
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.customer_flow import sync_options
 from omnisync_pipelines.defs.reconciliation import append_history
-from omnisync_pipelines.defs.resources import (
-    CommercetoolsCredentials,
-    LightspeedXCredentials,
-    OmnisyncResource,
-)
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
+from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.orders import orders_flow
 from omnisync_pipelines.engine.reconcile_customers import reconcile_customers
@@ -30,79 +28,94 @@ from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.crosswalk import Crosswalk
 from omnisync_pipelines.store.ops import CallLogBuffer
 
-PUSHES = [dg.AssetKey(["push", flow(pos)]) for pos in POS_SYSTEMS_WITH_CONNECTORS for flow in (orders_flow, returns_flow)]
 SPEC = dict(group_name="reconciliation", kinds={"duckdb"})
 
 
-@dg.multi_asset(
-    name="reconciliation_sales",
-    specs=[
-        dg.AssetSpec(["reconciliation", "orders"], deps=PUSHES, **SPEC,
-                     description="POS sales without a commercetools order and store orders without a POS sale, "
-                     "amount, tax and payment differences in minor units; status match / missing_in_commercetools / "
-                     "missing_in_pos / amount_mismatch / explained (in flight)."),
-        dg.AssetSpec(["reconciliation", "returns"], deps=PUSHES, **SPEC,
-                     description="POS returns not recorded on the original order, restocks not reflected, refunds "
-                     "missing or of another amount; every problem listed per return."),
-        dg.AssetSpec(["reconciliation", "customers"], deps=PUSHES, **SPEC,
-                     description="Unmatched customers per side, duplicate suspects, and field disagreements with the "
-                     "field's owner and which side is wrong by ownership."),
-        dg.AssetSpec(["drift", "orders_history"], deps=[dg.AssetKey(["reconciliation", "orders"])], **SPEC,
-                     description="Every order discrepancy of every reconciliation run."),
-    ],
-    pool="duckdb",
-)
-def reconciliation_sales(
-    context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials,
-    lightspeed_x: LightspeedXCredentials,
-):
+def build_reconciliation_sales(pos_systems: tuple[str, ...]) -> dg.AssetsDefinition:
+    pushes = [dg.AssetKey(["push", flow(pos)]) for pos in pos_systems for flow in (orders_flow, returns_flow)]
+
+    @dg.multi_asset(
+        name="reconciliation_sales",
+        specs=[
+            dg.AssetSpec(["reconciliation", "orders"], deps=pushes, **SPEC,
+                         description="POS sales without a commercetools order and store orders without a POS sale, "
+                         "amount, tax and payment differences in minor units; status match / missing_in_commercetools "
+                         "/ missing_in_pos / amount_mismatch / explained (in flight). Every store, whatever its POS."),
+            dg.AssetSpec(["reconciliation", "returns"], deps=pushes, **SPEC,
+                         description="POS returns not recorded on the original order, restocks not reflected, refunds "
+                         "missing or of another amount; every problem listed per return."),
+            dg.AssetSpec(["reconciliation", "customers"], deps=pushes, **SPEC,
+                         description="Unmatched customers per side, duplicate suspects, and field disagreements with "
+                         "the field's owner and which side is wrong by ownership (one row set per POS)."),
+            dg.AssetSpec(["drift", "orders_history"], deps=[dg.AssetKey(["reconciliation", "orders"])], **SPEC,
+                         description="Every order discrepancy of every reconciliation run."),
+        ],
+        pool="duckdb",
+        required_resource_keys=resource_keys(*pos_systems),
+    )
+    def reconciliation_sales(context: dg.AssetExecutionContext):
+        yield from _reconcile_sales(context, context.resources.omnisync)
+
+    return reconciliation_sales
+
+
+def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResource):
     config, ops = omnisync.load_config(), omnisync.ops_store()
-    pos = config.pos
+    systems = config.pos_systems
     call_log = CallLogBuffer(ops)
-    secrets = {"commercetools": commercetools.secrets(), "lightspeed_x": lightspeed_x.secrets()}
+    secrets = {"commercetools": context.resources.commercetools.secrets(), **{p: pos_secrets(context, p) for p in systems}}
     checked_at = datetime.now(UTC)
 
-    async def read_both_systems():
-        async with open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct, \
-                open_connector(pos, config, secrets[pos], call_log=call_log) as pos_connector:
+    async def read_all_systems():
+        async with AsyncExitStack() as stack:
+            ct = await stack.enter_async_context(
+                open_connector("commercetools", config, secrets["commercetools"], call_log=call_log))
+            pos_connectors = [await stack.enter_async_context(open_connector(p, config, secrets[p], call_log=call_log))
+                              for p in systems]
+
             async def read_commercetools():
                 orders, customers = await ct.read("orders"), await ct.read("customers")
                 return orders, customers, [order async for order in ct.client.iter_orders()]
 
-            async def read_pos():
-                reads = [await pos_connector.read(entity) for entity in ("orders", "returns", "customers")]
+            async def read_pos(connector):
+                reads = [await connector.read(entity) for entity in ("orders", "returns", "customers")]
                 return {table: rows for read in reads for table, rows in read.tables.items()}
 
-            return await asyncio.gather(read_commercetools(), read_pos())
+            return await asyncio.gather(read_commercetools(), *(read_pos(c) for c in pos_connectors))
 
     try:
-        (ct_orders, ct_customers, raw_orders), pos_read = asyncio.run(read_both_systems())
+        (ct_orders, ct_customers, raw_orders), *pos_reads = asyncio.run(read_all_systems())
     finally:
         call_log.flush()
-    pos_tables = {t: schemas.frame_from_records(t, pos_read.get(t, []))
-                  for t in ("orders", "order_payments", "returns", "return_lines", "customers")}
-    with omnisync.warehouse() as con:
-        synced_sales = _ids(warehouse.read_table(con, pos, "orders"), "order_id")
-        synced_returns = _ids(warehouse.read_table(con, pos, "returns"), "return_id")
-    in_flight_orders = {e["record_ref"] for e in ops.in_flight(orders_flow(pos))}
-    in_flight_orders |= _ids(pos_tables["orders"], "order_id") - synced_sales
-    in_flight_returns = {e["record_ref"] for e in ops.in_flight(returns_flow(pos))}
-    in_flight_returns |= _ids(pos_tables["returns"], "return_id") - synced_returns
+    ct_order_frame = schemas.frame_from_records("orders", ct_orders.tables.get("orders", []))
     ct_payments = schemas.frame_from_records("order_payments", ct_orders.tables.get("order_payments", []))
-
-    orders = reconcile_orders(
-        pos_tables["orders"], schemas.frame_from_records("orders", ct_orders.tables.get("orders", [])), pos_system=pos,
-        pos_payments=pos_tables["order_payments"], ct_payments=ct_payments if len(ct_payments) else None,
-        in_flight=in_flight_orders, checked_at=checked_at,
-    )
-    returns = reconcile_returns(
-        pos_tables["returns"], pos_tables["return_lines"], return_items_from_orders(raw_orders), ct_payments,
-        pos_system=pos, in_flight=in_flight_returns, checked_at=checked_at,
-    )
-    customers = reconcile_customers(
-        pos_tables["customers"], schemas.frame_from_records("customers", ct_customers.tables.get("customers", [])),
-        pos_system=pos, links=Crosswalk(ops).mapping("customer"), options=sync_options(config), checked_at=checked_at,
-    )
+    ct_customer_frame = schemas.frame_from_records("customers", ct_customers.tables.get("customers", []))
+    ct_return_items = return_items_from_orders(raw_orders)
+    per_pos = []
+    for pos, pos_read in zip(systems, pos_reads, strict=True):
+        pos_tables = {t: schemas.frame_from_records(t, pos_read.get(t, []))
+                      for t in ("orders", "order_payments", "returns", "return_lines", "customers")}
+        with omnisync.warehouse() as con:
+            synced_sales = _ids(warehouse.read_table(con, pos, "orders"), "order_id")
+            synced_returns = _ids(warehouse.read_table(con, pos, "returns"), "return_id")
+        in_flight_orders = {e["record_ref"] for e in ops.in_flight(orders_flow(pos))}
+        in_flight_orders |= _ids(pos_tables["orders"], "order_id") - synced_sales
+        in_flight_returns = {e["record_ref"] for e in ops.in_flight(returns_flow(pos))}
+        in_flight_returns |= _ids(pos_tables["returns"], "return_id") - synced_returns
+        per_pos.append((pos, reconcile_orders(
+            pos_tables["orders"], ct_order_frame, pos_system=pos,
+            pos_payments=pos_tables["order_payments"], ct_payments=ct_payments if len(ct_payments) else None,
+            in_flight=in_flight_orders, checked_at=checked_at,
+        ), reconcile_returns(
+            pos_tables["returns"], pos_tables["return_lines"], ct_return_items, ct_payments,
+            pos_system=pos, in_flight=in_flight_returns, checked_at=checked_at,
+        ), reconcile_customers(
+            pos_tables["customers"], ct_customer_frame, pos_system=pos, links=Crosswalk(ops).mapping("customer"),
+            options=sync_options(config), checked_at=checked_at,
+        )))
+    orders = estate_orders(config, [(pos, frame) for pos, frame, _, _ in per_pos])
+    returns = _concat([r for _, _, r, _ in per_pos])
+    customers = _concat([c for _, _, _, c in per_pos])
     history = drift.history_rows(orders, context.run_id, checked_at)
     with omnisync.warehouse() as con:
         warehouse.replace_table(con, "reconciliation", "orders", orders)
@@ -115,6 +128,28 @@ def reconciliation_sales(
     yield dg.MaterializeResult(asset_key=["drift", "orders_history"], metadata={"rows_added": len(history)})
 
 
+def estate_orders(config, frames: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Each POS's order rows, read against every commercetools store order: a store order is
+    `missing_in_pos` once, in the rows of the POS its store trades on now (an order naming no
+    configured store: the first POS's), and not at all when another POS's sale pairs it (a store
+    that moved keeps its old sales on the old POS)."""
+    if len(frames) == 1:
+        return frames[0][1]
+    paired = {i for _, f in frames for i in f.loc[f["pos_order_id"].notna(), "commercetools_order_id"]}
+    every = {loc.key for loc in config.locations}
+    kept = []
+    for pos, frame in frames:
+        own = set(config.location_keys_of(pos))
+        missing = frame["status"] == "missing_in_pos"
+        at_own = frame["location_key"].isin(own) | (~frame["location_key"].isin(every) & (pos == frames[0][0]))
+        kept.append(frame[~missing | (at_own & ~frame["commercetools_order_id"].isin(paired))])
+    return pd.concat(kept, ignore_index=True)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 def _ids(frame, column: str) -> set[str]:
     return set(frame[column]) if len(frame) else set()
 
@@ -125,4 +160,4 @@ def _counts(frame, column: str) -> dict:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[reconciliation_sales])
+    return dg.Definitions(assets=[build_reconciliation_sales(configured_pos())])

@@ -2,17 +2,16 @@
 
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
 
 from omnisync_pipelines.config import OmnisyncConfig, load_config
-from omnisync_pipelines.connectors.lightspeed_x import credentials as lsx_env
-from omnisync_pipelines.connectors.lightspeed_x.token_file import DEFAULT_TOKEN_FILE
 from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.ops import DEFAULT_OPS_URL, OpsStore
+from omnisync_pipelines.systems import pos_plugin
 
 
 class OmnisyncResource(dg.ConfigurableResource):
@@ -47,38 +46,18 @@ class CommercetoolsCredentials(dg.ConfigurableResource):
         return {"client_id": self.client_id, "client_secret": self.client_secret}
 
 
-class LightspeedXCredentials(dg.ConfigurableResource):
-    """The retailer's X-Series account: a personal token, or an OAuth app (client id and secret) with a
-    refresh token. The refresh token rotates; each new one is kept in `token_file` (mode 0600, never
-    a table or a log) and read from there in preference to `refresh_token` on the next run."""
-
-    personal_token: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    refresh_token: str | None = None  # the first one, from the app's authorisation
-    token_file: str = DEFAULT_TOKEN_FILE
-
-    def secrets(self) -> dict:
-        if self.personal_token:
-            return {"personal_token": self.personal_token}
-        return {"client_id": self.client_id, "client_secret": self.client_secret,
-                "refresh_token": self.refresh_token, "token_file": self.token_file}
+def pos_secrets(context, pos: str) -> dict:
+    """A POS's secrets from its credentials resource (key: the POS id; see `PosPlugin.credentials_resource`)."""
+    return getattr(context.resources, pos).secrets()
 
 
-def lightspeed_x_credentials(env: Mapping[str, str] = os.environ) -> LightspeedXCredentials:
-    """OAuth when `OMNISYNC_LSX_CLIENT_ID` is set and `OMNISYNC_LSX_TOKEN` is not; else the personal
-    token (so a deployment with neither is refused naming `OMNISYNC_LSX_TOKEN`). The refresh token
-    variable may be left out once the token file holds one."""
-    if not lsx_env.uses_oauth(env):
-        return LightspeedXCredentials(personal_token=dg.EnvVar(lsx_env.TOKEN))
-    return LightspeedXCredentials(
-        client_id=dg.EnvVar(lsx_env.CLIENT_ID), client_secret=dg.EnvVar(lsx_env.CLIENT_SECRET),
-        refresh_token=dg.EnvVar(lsx_env.REFRESH_TOKEN) if env.get(lsx_env.REFRESH_TOKEN) else None,
-        token_file=lsx_env.token_file(env),
-    )
+def resource_keys(*pos: str) -> set[str]:
+    """`required_resource_keys` of an asset that talks to commercetools and these POS."""
+    return {"omnisync", "commercetools", *pos}
 
 
-def build_resources() -> dict:
+def build_resources(pos_systems: tuple[str, ...]) -> dict:
+    """The resources of a code location holding assets for `pos_systems`: one credentials resource per POS."""
     return {
         "omnisync": OmnisyncResource(
             config_path=os.environ.get("OMNISYNC_CONFIG", "omnisync.yaml"),
@@ -88,10 +67,12 @@ def build_resources() -> dict:
         "commercetools": CommercetoolsCredentials(
             client_id=dg.EnvVar("OMNISYNC_CT_CLIENT_ID"), client_secret=dg.EnvVar("OMNISYNC_CT_CLIENT_SECRET")
         ),
-        "lightspeed_x": lightspeed_x_credentials(),
+        **{pos: pos_plugin(pos).credentials_resource() for pos in pos_systems},
     }
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(resources=build_resources())
+    from omnisync_pipelines.defs.specs import configured_pos
+
+    return dg.Definitions(resources=build_resources(configured_pos()))

@@ -15,9 +15,9 @@ import pandas as pd
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.canonical.models import Order, OrderLine, Payment, Return, ReturnLine
-from omnisync_pipelines.connectors.registry import open_connector
+from omnisync_pipelines.connectors.registry import build_live_stock, open_connector
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS, TABLE_KEYS
+from omnisync_pipelines.defs.specs import TABLE_KEYS, configured_pos
 from omnisync_pipelines.defs.targets import only_targeted_sales
 from omnisync_pipelines.engine.customers import customers_from_frame
 from omnisync_pipelines.engine.order_drafts import OrderSyncOptions, StoreRef
@@ -41,9 +41,10 @@ async def store_refs(config, ct) -> dict[str, StoreRef]:
 
 
 @asynccontextmanager
-async def open_sales_retry(omnisync: OmnisyncResource, secrets: dict[str, dict], *, call_log=None) -> AsyncIterator[SalesRetry]:
-    """What `reprocess` needs to retry rejected store sales as the sales flow would import them; a
-    sale that maps now is also written to the POS sales snapshot (so reconciliation pairs it)."""
+async def open_sales_retry(omnisync: OmnisyncResource, pos_system: str, secrets: dict[str, dict], *,
+                           call_log=None) -> AsyncIterator[SalesRetry]:
+    """What `reprocess` needs to retry a POS's rejected store sales as the sales flow would import them;
+    a sale that maps now is also written to the POS sales snapshot (so reconciliation pairs it)."""
     config = omnisync.load_config()
 
     def record(order: Order, lines: list[OrderLine], payments: list[Payment]) -> None:
@@ -55,11 +56,11 @@ async def open_sales_retry(omnisync: OmnisyncResource, secrets: dict[str, dict],
                 warehouse.upsert_table(con, order.system, table, schemas.frame_from_records(table, rows),
                                        list(TABLE_KEYS[table]), parent_key="order_id", parents=[order.order_id])
 
-    async with open_connector(config.pos, config, secrets[config.pos], call_log=call_log) as pos, \
+    async with open_connector(pos_system, config, secrets[pos_system], call_log=call_log) as pos, \
             open_connector("commercetools", config, secrets["commercetools"], call_log=call_log) as ct:
         with omnisync.warehouse() as con:
-            buyers = _sale_customers(con, config.pos, omnisync.ops_store())
-        yield SalesRetry(pos, ct.client, lambda: store_refs(config, ct),
+            buyers = _sale_customers(con, pos_system, omnisync.ops_store())
+        yield SalesRetry(pos_system, build_live_stock(pos), ct.client, lambda: store_refs(config, ct),
                          OrderSyncOptions(payment_methods=config.orders.payment_methods), record, buyers)
 
 
@@ -204,7 +205,7 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
             todo = [r for r in _records(con, pos, "returns", Return) if r.return_id in wanted]
             lines = _records(con, pos, "return_lines", ReturnLine)
         call_log = CallLogBuffer(ops)
-        options = ReturnSyncOptions(reason_codes=config.returns.reason_codes, restock_via=config.returns.restock_via)
+        options = ReturnSyncOptions(reason_codes=config.returns.reason_codes, restock_via=config.restock_via(pos))
 
         async def main():
             async with open_connector("commercetools", config, commercetools.secrets(), call_log=call_log) as ct:
@@ -229,9 +230,6 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
     return [plan_orders, push_orders, plan_returns, push_returns]
 
 
-sales_flow_assets = [a for pos in POS_SYSTEMS_WITH_CONNECTORS for a in build_sales_flows(pos)]
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=sales_flow_assets)
+    return dg.Definitions(assets=[a for pos in configured_pos() for a in build_sales_flows(pos)])

@@ -16,13 +16,15 @@ import pandera.errors as pa_errors
 
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.base import LocationMapError
-from omnisync_pipelines.defs.resources import (
-    CommercetoolsCredentials,
-    LightspeedXCredentials,
-    OmnisyncResource,
-)
+from omnisync_pipelines.defs.resources import OmnisyncResource
 from omnisync_pipelines.defs.runtime import run_mode, with_connector
-from omnisync_pipelines.defs.specs import TABLE_KEYS, SnapshotSpec, delta_merge_parents, snapshot_specs
+from omnisync_pipelines.defs.specs import (
+    TABLE_KEYS,
+    SnapshotSpec,
+    configured_pos,
+    delta_merge_parents,
+    snapshot_specs,
+)
 from omnisync_pipelines.store import warehouse
 
 SCHEMA_CHECK = "matches_canonical_schema"
@@ -48,20 +50,18 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=True) for key in keys],
         pool="duckdb",
         can_subset=False,
+        required_resource_keys={"omnisync", spec.system},
     )
-    def snapshot(
-        context: dg.AssetExecutionContext,
-        omnisync: OmnisyncResource,
-        commercetools: CommercetoolsCredentials,
-        lightspeed_x: LightspeedXCredentials,
-    ):
+    def snapshot(context: dg.AssetExecutionContext):
+        omnisync: OmnisyncResource = context.resources.omnisync
         config = omnisync.load_config()
-        if spec.system != "commercetools" and spec.system != config.pos:
-            raise dg.Failure(f"{spec.system} is not the configured pos ({config.pos}): select the {config.pos} assets")
+        if spec.system != "commercetools" and spec.system not in config.pos_systems:
+            raise dg.Failure(f"{spec.system} is not a POS of the configuration (no location trades on it; "
+                             f"configured: {', '.join(config.pos_systems)})")
         ops = omnisync.ops_store()
         mode = run_mode(context)
         since = ops.get_cursor(spec.cursor_name) if mode == "delta" else None
-        secrets = {"commercetools": commercetools, "lightspeed_x": lightspeed_x}[spec.system].secrets()
+        secrets = getattr(context.resources, spec.system).secrets()
         try:  # a location map the system does not match stops the run here, before any push writes
             result = with_connector(spec.system, config, secrets, ops, lambda c: _verified_read(c, spec.entity, since))
         except LocationMapError as exc:
@@ -130,9 +130,6 @@ def _validate(table: str, frame) -> str | None:
         return exc.failure_cases.head(20).to_markdown(index=False)
 
 
-snapshot_assets = [build_snapshot_asset(spec) for spec in snapshot_specs()]
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=snapshot_assets)
+    return dg.Definitions(assets=[build_snapshot_asset(spec) for spec in snapshot_specs(configured_pos())])

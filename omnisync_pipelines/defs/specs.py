@@ -1,7 +1,13 @@
 """The table the factories read: which snapshots and flows exist, and their keys."""
 
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from omnisync_pipelines import systems
 
 # Snapshot groups: the entity a connector reads, and the tables that read fills.
 ENTITY_TABLES: dict[str, tuple[str, ...]] = {
@@ -36,8 +42,8 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 # new id, a removed line) would stay beside its successor; instead all rows of the parents re-read
 # are replaced. Value: the parent key column, and the table of the same read that lists every parent
 # re-read (None: the parents in the child rows themselves, so a SKU left with no price at all keeps
-# its old ones until the next full run). "*" is any system. Not Lightspeed X prices: its delta
-# reads single price book entries, not whole products.
+# its old ones until the next full run). "*" is any system. A POS whose delta reads single price
+# entries (not whole products) is not listed.
 WHOLE_PER_PARENT: dict[tuple[str, str], tuple[str, str | None]] = {
     ("commercetools", "prices"): ("sku", None),
     ("*", "order_lines"): ("order_id", "orders"),
@@ -58,8 +64,36 @@ def delta_merge_parents(system: str, table: str, frames: dict) -> dict:
     return {"parent_key": parent_key, "parents": frames[parent_table][parent_key].dropna().unique().tolist()}
 
 
-COMMERCETOOLS = "commercetools"
-POS_SYSTEMS_WITH_CONNECTORS = ("lightspeed_x",)
+COMMERCETOOLS = systems.COMMERCETOOLS
+
+
+def configured_pos(path: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The POS the definitions hold assets for: those the configuration file's locations trade on.
+    No file: the default POS. A file that does not validate: the registered POS it names (its runs then
+    stop at their first asset, naming the key to fix)."""
+    from omnisync_pipelines.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+    path = Path(path or os.environ.get("OMNISYNC_CONFIG", DEFAULT_CONFIG_PATH))
+    if not path.exists():
+        return (systems.DEFAULT_POS,)
+    try:
+        return load_config(path).pos_systems
+    except ConfigError:
+        return _named_pos(path)
+
+
+def _named_pos(path: Path) -> tuple[str, ...]:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        raw = {}
+    raw = raw if isinstance(raw, dict) else {}
+    named = {raw.get("pos")} | set(raw.get("systems") or {} if isinstance(raw.get("systems"), dict) else {})
+    for location in raw.get("locations") or [] if isinstance(raw.get("locations"), list) else []:
+        if isinstance(location, dict):
+            named |= {location.get("pos"), *location}
+    found = tuple(pos for pos in systems.pos_ids() if pos in named)
+    return found or (systems.DEFAULT_POS,)
 
 
 @dataclass(frozen=True)
@@ -80,9 +114,9 @@ class SnapshotSpec:
         return f"{self.system}/{self.entity}"
 
 
-def snapshot_specs() -> list[SnapshotSpec]:
+def snapshot_specs(pos_systems: tuple[str, ...]) -> list[SnapshotSpec]:
     specs = [SnapshotSpec(COMMERCETOOLS, e) for e in ENTITY_TABLES if e != "stock_movements"]
-    for pos in POS_SYSTEMS_WITH_CONNECTORS:
+    for pos in pos_systems:
         specs += [SnapshotSpec(pos, e) for e in ENTITY_TABLES]
     return specs
 

@@ -16,7 +16,7 @@ import pandas as pd
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.resources import CommercetoolsCredentials, OmnisyncResource
 from omnisync_pipelines.defs.runtime import run_mode
-from omnisync_pipelines.defs.specs import POS_SYSTEMS_WITH_CONNECTORS
+from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.defs.targets import only_targeted_stock, targeted_products
 from omnisync_pipelines.engine.fulfilment_status import status_flow
 from omnisync_pipelines.engine.options import SyncOptions
@@ -49,6 +49,15 @@ def run_locations(context: dg.AssetExecutionContext) -> list[str] | None:
     return None
 
 
+def pos_locations(context: dg.AssetExecutionContext, config, pos: str) -> list[str] | None:
+    """The run's stores that trade on `pos` (None: every store, when `pos` holds them all). A store that
+    moved to another POS drops out of this POS's plan and push, whatever its old snapshot rows say."""
+    run, own = run_locations(context), config.location_keys_of(pos)
+    if len(own) == len(config.locations):
+        return run
+    return [key for key in (run if run is not None else own) if key in set(own)]
+
+
 def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
     flow = stock_flow(pos)
 
@@ -67,7 +76,7 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
     )
     def plan(context: dg.AssetExecutionContext, omnisync: OmnisyncResource) -> dg.MaterializeResult:
         ops = omnisync.ops_store()
-        locations = run_locations(context)
+        locations = pos_locations(context, omnisync.load_config(), pos)
         full = run_mode(context) == "full"
         with omnisync.warehouse() as con:
             if full:
@@ -109,7 +118,7 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
     def push(context: dg.AssetExecutionContext, omnisync: OmnisyncResource, commercetools: CommercetoolsCredentials) -> dg.MaterializeResult:
         config = omnisync.load_config()
         ops = omnisync.ops_store()
-        locations = run_locations(context)
+        locations = pos_locations(context, config, pos)
         with omnisync.warehouse() as con:
             plan_rows = read_location_rows(con, "plan", flow, locations)
         call_log = CallLogBuffer(ops)
@@ -158,9 +167,6 @@ def _outcomes(plan_rows: pd.DataFrame, statuses: dict[str, str]) -> pd.DataFrame
     return frame
 
 
-stock_flow_assets = [a for pos in POS_SYSTEMS_WITH_CONNECTORS for a in build_stock_flow(pos)]
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=stock_flow_assets)
+    return dg.Definitions(assets=[a for pos in configured_pos() for a in build_stock_flow(pos)])

@@ -17,22 +17,29 @@ from typing import Protocol
 from sqlalchemy import select
 
 from omnisync_pipelines.canonical.keys import idempotency_key
+from omnisync_pipelines.connectors.pos import (
+    CANCELLED,
+    DISPATCHED,
+    PICKED_UP,
+    WAITING_DISPATCH,
+    WAITING_PICKUP,
+)
 from omnisync_pipelines.engine.fulfilment import FulfilmentOutcome, FulfilmentPos, refresh_levels
 from omnisync_pipelines.engine.statistics import SyncStatistics
 from omnisync_pipelines.rest.errors import ApiError
 from omnisync_pipelines.store import tables as t
 from omnisync_pipelines.store.ops import OpsStore
 
-# POS sale status -> (commercetools orderState, shipmentState)
+# canonical fulfilment status of the store sale (each POS maps its own) -> (orderState, shipmentState)
 CT_STATES = {
-    "AWAITING_PICKUP": ("Confirmed", "Ready"),
-    "AWAITING_DISPATCH": ("Confirmed", "Pending"),
-    "PICKED_UP_CLOSED": ("Complete", "Delivered"),
-    "DISPATCHED_CLOSED": ("Complete", "Shipped"),
-    "VOIDED": ("Cancelled", "Canceled"),
+    WAITING_PICKUP: ("Confirmed", "Ready"),
+    WAITING_DISPATCH: ("Confirmed", "Pending"),
+    PICKED_UP: ("Complete", "Delivered"),
+    DISPATCHED: ("Complete", "Shipped"),
+    CANCELLED: ("Cancelled", "Canceled"),
 }
-FINAL = frozenset({"PICKED_UP_CLOSED", "DISPATCHED_CLOSED", "VOIDED"})
-WAITING = frozenset({"AWAITING_PICKUP", "AWAITING_DISPATCH"})
+FINAL = frozenset({PICKED_UP, DISPATCHED, CANCELLED})
+WAITING = frozenset({WAITING_PICKUP, WAITING_DISPATCH})
 
 
 def status_flow(pos_system: str) -> str:
@@ -108,7 +115,7 @@ async def push_fulfilment_status(
                 stats.api_writes += 1
                 ops.mark_applied(void_key, {"status": "applied", "sale_status": sale.get("status")})
                 status = sale.get("status")
-            if status == "VOIDED":
+            if status == CANCELLED:
                 outcome.touched |= {(sku, a.store) for sku in a.lines}
             states = CT_STATES.get(status)
             if states is None:

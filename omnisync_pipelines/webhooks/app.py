@@ -27,7 +27,7 @@ from starlette.routing import Route
 from omnisync_pipelines.store.inbox import Inbox
 from omnisync_pipelines.webhooks.events import MalformedDelivery, parse_delivery
 from omnisync_pipelines.webhooks.signatures import (
-    SYSTEMS,
+    known_systems,
     presented_credentials,
     signature_matches,
     token_matches,
@@ -65,7 +65,7 @@ def create_webhook_app(
 
     async def receive_webhook(request: Request) -> JSONResponse:
         system = request.path_params["system"]
-        if system not in SYSTEMS:
+        if system not in known_systems():
             return _error(404, "unknown system")
         secret = secrets.get(system)
         if secret is None:

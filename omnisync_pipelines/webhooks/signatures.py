@@ -1,8 +1,8 @@
 """Who may deliver webhooks: per-system shared secrets and HMAC signatures.
 
-Lightspeed X-Series signs nothing (API_FACTS, "Webhooks and errors"), so we register our URL with a
-per-retailer secret of ours: `?token=<secret>` in the registered URL, or the `X-Omnisync-Token`
-header where the sender can set headers (NewStore event stream callbacks, our own relays). Systems
+A POS that signs nothing and lets us choose only the URL gets a per-retailer secret of ours in it:
+`?token=<secret>` in the registered URL (its plugin's `WebhookSpec.query_token`), or the
+`X-Omnisync-Token` header where the sender can set headers (event stream callbacks, our own relays). Systems
 or relays that can sign send `X-Omnisync-Signature: sha256=<hex HMAC-SHA256 of the raw body>`.
 Every comparison is constant-time; an empty or missing secret rejects everything (fail closed).
 """
@@ -15,7 +15,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-SYSTEMS = ("commercetools", "lightspeed_x", "lightspeed_r", "newstore", "magento")
+from omnisync_pipelines import systems
+
 TOKEN_HEADER = "x-omnisync-token"
 SIGNATURE_HEADER = "x-omnisync-signature"
 TOKEN_QUERY = "token"
@@ -31,16 +32,17 @@ class AuthPolicy:
     signature: bool = True
 
 
-POLICIES: dict[str, AuthPolicy] = {
-    # X-Series only lets us choose the URL, so the token rides in it.
-    "lightspeed_x": AuthPolicy(query_token=True),
-    # Push relays (e.g. Pub/Sub push from a commercetools Subscription) are registered by URL too.
-    "commercetools": AuthPolicy(query_token=True),
-    # The event stream callback carries our secret as a header; no secret in URLs that get logged.
-    "newstore": AuthPolicy(query_token=False),
-    "lightspeed_r": AuthPolicy(query_token=False),
-    "magento": AuthPolicy(query_token=False),
-}
+def known_systems() -> tuple[str, ...]:
+    """The systems the receiver takes deliveries for: commercetools and every registered POS."""
+    return systems.system_ids()
+
+
+def policy(system: str) -> AuthPolicy:
+    if system == systems.COMMERCETOOLS:  # push relays (Pub/Sub push from a Subscription) are registered by URL
+        return AuthPolicy(query_token=True)
+    spec = systems.pos_plugin(system).webhooks
+    # without a spec, deliveries come from our relays, which set headers: no secret in URLs that get logged
+    return AuthPolicy(query_token=spec.query_token if spec is not None else False)
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,13 @@ class Credentials:
 
 def presented_credentials(system: str, headers: Mapping[str, str], query: Mapping[str, str]) -> Credentials | None:
     """The credentials a request carries under the system's policy; None when it carries none."""
-    policy = POLICIES[system]
+    allowed = policy(system)
     token = None
-    if policy.header_token and headers.get(TOKEN_HEADER):
+    if allowed.header_token and headers.get(TOKEN_HEADER):
         token = headers[TOKEN_HEADER]
-    elif policy.query_token and query.get(TOKEN_QUERY):
+    elif allowed.query_token and query.get(TOKEN_QUERY):
         token = query[TOKEN_QUERY]
-    signature = headers.get(SIGNATURE_HEADER) if policy.signature else None
+    signature = headers.get(SIGNATURE_HEADER) if allowed.signature else None
     if token is None and not signature:
         return None
     return Credentials(token=token, signature=signature or None)
@@ -83,5 +85,5 @@ def signature_matches(secret: str | None, body: bytes, signature: str) -> bool:
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """`OMNISYNC_WEBHOOK_SECRET_<SYSTEM>` for each known system that has a non-empty one."""
     environ = os.environ if environ is None else environ
-    found = {system: environ.get(SECRET_ENV_PREFIX + system.upper(), "") for system in SYSTEMS}
+    found = {system: environ.get(SECRET_ENV_PREFIX + system.upper(), "") for system in known_systems()}
     return {system: secret for system, secret in found.items() if secret}

@@ -19,7 +19,8 @@ import pytest
 
 from omnisync_pipelines.config import parse_config
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import build_resources, lightspeed_x_credentials
+from omnisync_pipelines.connectors.lightspeed_x.credentials import credentials_resource as lightspeed_x_credentials
+from omnisync_pipelines.defs.resources import build_resources
 from omnisync_pipelines.rest.errors import ApiStatusError
 from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
@@ -73,7 +74,7 @@ def config(emu):
 
 def deployed_secrets() -> dict:
     """The secrets the definitions hand to the registry, EnvVars resolved as in a run."""
-    with dg.build_resources({"lightspeed_x": build_resources()["lightspeed_x"]}) as resources:
+    with dg.build_resources({"lightspeed_x": build_resources(("lightspeed_x",))["lightspeed_x"]}) as resources:
         return resources.lightspeed_x.secrets()
 
 

@@ -66,9 +66,10 @@ def map_klarna_tender(sandbox) -> None:
 async def retry_queued(sandbox, ops, actor: str):
     """What the reprocess_rejected job runs, stock and store sales."""
     config, secrets = load_config(sandbox.env["OMNISYNC_CONFIG"]), secrets_of(sandbox)
+    pos = config.pos_systems[0]
     async with open_fast_lane(config, secrets, ops) as lane, \
-            open_sales_retry(omnisync_resource(sandbox), secrets) as sales:
-        return await reprocess(ops, lane, commercetools_catalog(lane.target.client), actor=actor, sales=sales)
+            open_sales_retry(omnisync_resource(sandbox), pos, secrets) as sales:
+        return await reprocess(ops, [lane], commercetools_catalog(lane.target.client), actor=actor, sales=[sales])
 
 
 def ledger_of(ops, sale_id: str):

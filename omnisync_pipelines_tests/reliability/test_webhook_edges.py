@@ -18,9 +18,17 @@ import pytest
 from omnisync_pipelines.store.inbox import Inbox
 from omnisync_pipelines.store.ops import OpsStore
 from omnisync_pipelines.webhooks import create_webhook_app, sign_body
+from omnisync_pipelines_tests.stand_in_pos import STAND_IN, stand_in_registered
+
+
+@pytest.fixture(autouse=True, scope="module")
+def registered_stand_in():
+    """A POS whose deliveries are an event stream (its secret in a header), and one behind a relay."""
+    with stand_in_registered():
+        yield
 
 pytestmark = pytest.mark.anyio
-SECRETS = {"lightspeed_x": "x-secret-123", "newstore": "ns-secret-456"}
+SECRETS = {"lightspeed_x": "x-secret-123", STAND_IN: "ns-secret-456"}
 SALE = {"id": "0adfd74a-153e-11e9-fa42-67b5781ba1fb", "status": "CLOSED", "version": 40512,
         "register_sale_products": [{"product_id": "p-1", "quantity": 2, "price": 17.5}]}
 EVENT = {"tenant": "acme", "name": "order.opened", "published_at": "2024-05-01T10:00:01Z",
@@ -95,11 +103,11 @@ async def test_a_secret_that_may_not_ride_in_the_url_is_refused_there(inbox):
     app = create_webhook_app(inbox, SECRETS)
     raw = json.dumps(EVENT).encode()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://receiver") as client:
-        in_url = await client.post("/webhooks/newstore?token=ns-secret-456", content=raw,
+        in_url = await client.post("/webhooks/till_box?token=ns-secret-456", content=raw,
                                    headers={"content-type": "application/json"})
-        wrong_scheme = await client.post("/webhooks/newstore", content=raw, headers={
+        wrong_scheme = await client.post("/webhooks/till_box", content=raw, headers={
             "content-type": "application/json", "X-Omnisync-Signature": sign_body("ns-secret-456", raw).replace("sha256=", "md5=")})
-        signed = await client.post("/webhooks/newstore", content=raw, headers={
+        signed = await client.post("/webhooks/till_box", content=raw, headers={
             "content-type": "application/json", "X-Omnisync-Signature": sign_body("ns-secret-456", raw)})
     assert (in_url.status_code, wrong_scheme.status_code, signed.status_code) == (401, 401, 200)
     assert len(inbox.pending()) == 1

@@ -5,7 +5,7 @@ a replayed delivery is stored once (the second answer says `stored: false`, same
 over the limit is 413 whether declared or streamed; a malformed body is 400 naming the problem; a
 body that stalls is 408 within the timeout; an X-Series form delivery is stored with its type (from
 the route or the `type` field), its `payload` verbatim and an event id that is stable across
-redeliveries of the same change and new for a new change; NewStore and commercetools deliveries
+redeliveries of the same change and new for a new change; event-stream and commercetools deliveries
 dedupe on their own ids; the X-Series emulator's own deliveries land in the inbox. Tokens never
 reach the logs.
 """
@@ -20,10 +20,18 @@ import pytest
 from omnisync_pipelines.store.inbox import Inbox
 from omnisync_pipelines.store.ops import OpsStore
 from omnisync_pipelines.webhooks import create_webhook_app, sign_body
+from omnisync_pipelines_tests.stand_in_pos import STAND_IN, stand_in_registered
+
+
+@pytest.fixture(autouse=True, scope="module")
+def registered_stand_in():
+    """A POS whose deliveries are an event stream (its secret in a header), and one behind a relay."""
+    with stand_in_registered():
+        yield
 
 pytestmark = pytest.mark.anyio
 
-SECRETS = {"lightspeed_x": "x-secret-123", "newstore": "ns-secret-456", "commercetools": "ct-secret-789"}
+SECRETS = {"lightspeed_x": "x-secret-123", STAND_IN: "ns-secret-456", "commercetools": "ct-secret-789"}
 SALE = {"id": "0adfd74a-153e-11e9-fa42-67b5781ba1fb", "status": "CLOSED", "version": 40512,
         "register_sale_products": [{"product_id": "p-1", "quantity": 2, "price": 17.5}]}
 INVENTORY = {"id": "inv-7", "product_id": "p-1", "outlet_id": "o-ber", "count": 7, "reorder_point": 2}
@@ -61,10 +69,10 @@ async def test_missing_or_wrong_credentials_are_401_and_store_nothing(client, in
         client.post("/webhooks/lightspeed_x/sale.update?token=wrong", data=xseries_form(SALE)),
         client.post("/webhooks/lightspeed_x/sale.update", data=xseries_form(SALE), headers={"X-Omnisync-Token": "x-secret-12"}),
         client.post("/webhooks/lightspeed_x/sale.update?token=ns-secret-456", data=xseries_form(SALE)),  # another system's
-        client.post("/webhooks/newstore?token=ns-secret-456", json={"name": "order.opened", "payload": {"id": "o1"}}),  # no URL tokens
-        client.post("/webhooks/newstore", json={"name": "order.opened", "payload": {"id": "o1"}},
+        client.post("/webhooks/till_box?token=ns-secret-456", json={"name": "order.opened", "payload": {"id": "o1"}}),  # no URL tokens
+        client.post("/webhooks/till_box", json={"name": "order.opened", "payload": {"id": "o1"}},
                     headers={"X-Omnisync-Signature": "sha256=" + "0" * 64}),
-        client.post("/webhooks/magento?token=anything", json={"type": "order.placed", "id": 1}),  # no secret configured
+        client.post("/webhooks/till_relay?token=anything", json={"type": "order.placed", "id": 1}),  # no secret configured
     ]
     for attempt in attempts:
         response = await attempt
@@ -163,15 +171,15 @@ async def test_a_stalled_body_is_408_within_the_timeout(inbox):
     assert inbox.pending() == []
 
 
-async def test_newstore_signed_deliveries_dedupe_on_the_idempotency_key(client, inbox):
+async def test_event_stream_signed_deliveries_dedupe_on_the_idempotency_key(client, inbox):
     event = {"tenant": "acme", "name": "order.opened", "published_at": "2024-05-01T10:00:01Z",
              "idempotency_key": "evt-1", "payload": {"id": "ord-1", "external_id": "POS-BER-000123"}}
     body = json.dumps(event).encode()
     headers = {"content-type": "application/json", "X-Omnisync-Signature": sign_body("ns-secret-456", body)}
-    answers = [(await client.post("/webhooks/newstore", content=body, headers=headers)).json() for _ in range(2)]
+    answers = [(await client.post("/webhooks/till_box", content=body, headers=headers)).json() for _ in range(2)]
     assert [a["stored"] for a in answers] == [True, False]
     tampered = body.replace(b"ord-1", b"ord-2")
-    assert (await client.post("/webhooks/newstore", content=tampered, headers=headers)).status_code == 401
+    assert (await client.post("/webhooks/till_box", content=tampered, headers=headers)).status_code == 401
     [row] = inbox.pending()
     assert (row["event_type"], json.loads(row["payload"])) == ("order.opened", event)
 

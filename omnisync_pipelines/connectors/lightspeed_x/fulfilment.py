@@ -14,14 +14,26 @@ from __future__ import annotations
 from decimal import Decimal
 
 from omnisync_pipelines.canonical.models import Fulfilment, Order, OrderLine, StockLevel
+from omnisync_pipelines.connectors import pos
 from omnisync_pipelines.connectors.lightspeed_x import mapping
 from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector
 from omnisync_pipelines.connectors.lightspeed_x.drafts import register_sale_payload
 from omnisync_pipelines.connectors.lightspeed_x.mapping import MappingError
 from omnisync_pipelines.connectors.lightspeed_x.sales_mapping import tender
+from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
 from omnisync_pipelines.rest.errors import ApiTransportError
 
 WAITING_STATUS = {Fulfilment.CLICK_AND_COLLECT.value: "AWAITING_PICKUP", Fulfilment.SHIP_FROM_STORE.value: "AWAITING_DISPATCH"}
+# register sale status -> the contract's canonical fulfilment status
+CANONICAL_STATUS = {
+    "AWAITING_PICKUP": pos.WAITING_PICKUP, "AWAITING_DISPATCH": pos.WAITING_DISPATCH,
+    "PICKED_UP_CLOSED": pos.PICKED_UP, "DISPATCHED_CLOSED": pos.DISPATCHED, "VOIDED": pos.CANCELLED,
+}
+
+
+def with_canonical_status(sale: dict) -> dict:
+    """The sale as the engine reads it: `status` canonical (unknown ones as the till says them), `pos_status` as is."""
+    return {**sale, "status": CANONICAL_STATUS.get(sale.get("status"), sale.get("status")), "pos_status": sale.get("status")}
 
 
 def prepayment_type(payment_types: list[dict], configured: str | None, tender_map: dict[str, str] | None) -> dict:
@@ -44,7 +56,7 @@ def prepayment_type(payment_types: list[dict], configured: str | None, tender_ma
 
 
 class LightspeedXFulfilment:
-    system = "lightspeed_x"
+    system = SYSTEM
 
     def __init__(self, connector: LightspeedXConnector):
         self.connector = connector
@@ -96,7 +108,7 @@ class LightspeedXFulfilment:
             prepaid_with=lookups["prepaid_with"],
         )
         try:
-            return await self.client.register_sale(payload)
+            return with_canonical_status(await self.client.register_sale(payload))
         except ApiTransportError:  # the answer was lost, not necessarily the sale: look before anyone resends
             found = await self.find_sale(order.order_id)
             if found is None:
@@ -106,10 +118,12 @@ class LightspeedXFulfilment:
     async def find_sale(self, order_id: str) -> dict | None:
         """The sale registered for an order by an earlier, interrupted attempt (`source_id` = order id)."""
         rows = (await self.client.sales()).rows
-        return next((s for s in rows if s.get("source") == "omnisync" and s.get("source_id") == order_id), None)
+        found = next((s for s in rows if s.get("source") == "omnisync" and s.get("source_id") == order_id), None)
+        return with_canonical_status(found) if found is not None else None
 
     async def sale(self, sale_id: str) -> dict:
-        return await self.client.get("sales", sale_id)
+        return with_canonical_status(await self.client.get("sales", sale_id))
 
     async def void_sale(self, sale: dict) -> dict:
-        return await self.client.register_sale({"id": sale["id"], "register_id": sale["register_id"], "status": "VOIDED"})
+        voided = await self.client.register_sale({"id": sale["id"], "register_id": sale["register_id"], "status": "VOIDED"})
+        return with_canonical_status(voided)

@@ -14,7 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
 from omnisync_pipelines.connectors.lightspeed_x.writes import WEBHOOK_TYPES
+from omnisync_pipelines.store.inbox import InboxEvent
+from omnisync_pipelines.webhooks.events import (
+    MalformedDelivery,
+    canonical,
+    digest,
+    event_type_of,
+    json_object,
+    text,
+)
 
 
 class WebhookPayloadError(ValueError):
@@ -106,3 +116,35 @@ def parse_webhook(body: bytes | str | Mapping[str, str], *, event_type: str | No
 def event_from_payload(event_type: str, payload_json: str) -> WebhookEvent:
     """An inbox row (type + the stored `payload` string) -> the typed event."""
     return parse_webhook({"payload": payload_json}, event_type=event_type)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def inbox_event(route_type: str | None, media_type: str, body: bytes, headers: Mapping[str, str]) -> InboxEvent:
+    """A delivery as the webhook inbox keeps it. X-Series sends no event id, so the id is a hash of
+    (type, object id, object `version`, or the canonical payload when there is no version): a
+    redelivery of the same change maps to the same id, a new change to a new one. The type comes from
+    the route (`/webhooks/lightspeed_x/sale.update`) or the `type` form field; `payload_json` is the
+    `payload` field verbatim."""
+    if media_type and media_type != FORM:
+        raise MalformedDelivery(f"expected {FORM}, got {media_type}")
+    try:
+        fields = parse_qs(text(body), keep_blank_values=True, max_num_fields=100)
+    except ValueError as exc:
+        raise MalformedDelivery(f"unreadable form body: {exc}") from None
+    if "payload" not in fields:
+        raise MalformedDelivery("form field 'payload' is missing")
+    raw_payload = fields["payload"][0]
+    payload = json_object(raw_payload, "form field 'payload'")
+    event_type = event_type_of(route_type or (fields.get("type") or [""])[0], "the route or the 'type' form field")
+    object_id = payload.get("id") or _inventory_ref(payload)
+    version = payload.get("version")
+    basis = ["version", version] if version is not None else ["payload", canonical(payload)]
+    return InboxEvent(SYSTEM, digest(SYSTEM, event_type, object_id, *basis), event_type, raw_payload)
+
+
+def _inventory_ref(payload: dict) -> str | None:
+    if payload.get("product_id") and payload.get("outlet_id"):
+        return f"{payload['product_id']}@{payload['outlet_id']}"
+    return None
