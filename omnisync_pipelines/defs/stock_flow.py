@@ -58,6 +58,13 @@ def pos_locations(context: dg.AssetExecutionContext, config, pos: str) -> list[s
     return [key for key in (run if run is not None else own) if key in set(own)]
 
 
+def settle_store_moves(ops, config, pos: str) -> int:
+    """Retire, at `pos`, the stores that left it and those that came back to it (`StoreMoves`), so each
+    POS plans only its own stores and a store's first count on the POS it moved to is an alignment."""
+    own = config.location_keys_of(pos)
+    return ops.settle_store_moves(pos, stock_flow(pos), own, [loc.key for loc in config.locations if loc.key not in own])
+
+
 def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
     flow = stock_flow(pos)
 
@@ -75,8 +82,10 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
         "Partitioned by location: a run replaces the rows of its stores only.",
     )
     def plan(context: dg.AssetExecutionContext, omnisync: OmnisyncResource) -> dg.MaterializeResult:
-        ops = omnisync.ops_store()
-        locations = pos_locations(context, omnisync.load_config(), pos)
+        ops, config = omnisync.ops_store(), omnisync.load_config()
+        locations = pos_locations(context, config, pos)
+        if retired := settle_store_moves(ops, config, pos):
+            context.log.info(f"{retired} {pos} baselines of stores that changed POS retired")
         full = run_mode(context) == "full"
         with omnisync.warehouse() as con:
             if full:

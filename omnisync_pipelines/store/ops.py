@@ -22,6 +22,7 @@ from omnisync_pipelines.canonical.models import Rejection
 from omnisync_pipelines.store import crosswalk as _crosswalk  # noqa: F401  (registers the crosswalk table)
 from omnisync_pipelines.store import tables as t
 from omnisync_pipelines.store.plan_watermarks import PlanWatermarks
+from omnisync_pipelines.store.store_moves import StoreMoves
 
 DEFAULT_OPS_URL = "sqlite:///data/ops.sqlite"
 LEDGER_STATUSES = ("retrying", "applied", "rejected", "superseded")
@@ -89,7 +90,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-class OpsStore(PlanWatermarks):
+class OpsStore(PlanWatermarks, StoreMoves):
     def __init__(self, engine: Engine):
         self.engine = engine
         self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert

@@ -127,6 +127,16 @@ inbox = Table(
     UniqueConstraint("system", "event_id", name="uq_inbox_event"),
 )
 
+# The POS each store was last planned on (store/store_moves.py): a store that changes POS is retired
+# at the POS it left and, when it comes back to a POS it traded on before, at that one.
+store_pos = Table(
+    "store_pos",
+    metadata,
+    Column("location_key", String(100), primary_key=True),
+    Column("pos_system", String(40), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # How far the stock plan of a flow has read each location's POS snapshot. `committed_version`: every
 # snapshot row at or below it has been planned and pushed (applied, rejected, or queued in the
 # ledger); it never goes back. `staged_version`: the high water of the last plan, not pushed yet;
