@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from omnisync_pipelines import systems
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keep commercetools and your POS telling the same truth.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="The sandbox: emulators of the public APIs.")
 rejected_app = typer.Typer(no_args_is_help=True, help="Records that could not be mapped or applied.")
@@ -25,11 +27,27 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the sandbox world and its trading day.")] = 7,
     faults: Annotated[float, typer.Option(help="Share of API calls that fail (5xx, 429, dropped) during syncs.")] = 0.0,
     data_dir: Annotated[str, typer.Option(help="Where the demo leaves its DuckDB, ops store and Dagster home.")] = "data",
+    pos: Annotated[str | None, typer.Option(
+        help=f"The POS the stores trade on (default {systems.DEFAULT_POS}); several, comma-separated: the stores "
+             "are spread over them in turn.")] = None,
 ) -> None:
     """Fresh sandbox world -> full_sync -> one trading day -> delta_sync -> summary."""
-    from omnisync_pipelines.demo import run_demo
+    from omnisync_pipelines.demo import check_systems, run_demo
 
-    raise typer.Exit(run_demo(seed=seed, fault_rate=faults, data_dir=data_dir, echo=typer.echo))
+    pos_ids = tuple(dict.fromkeys(p.strip() for p in (pos or systems.DEFAULT_POS).split(",") if p.strip()))
+    _check_systems(lambda asked: check_systems(asked, pos_only=True), pos_ids)
+    raise typer.Exit(run_demo(seed=seed, fault_rate=faults, data_dir=data_dir, echo=typer.echo, pos=pos_ids))
+
+
+def _check_systems(check, asked) -> None:
+    """One short error naming the systems there are, exit 2 (no traceback)."""
+    from omnisync_pipelines.demo import UnknownSystems
+
+    try:
+        check(asked)
+    except UnknownSystems as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -70,15 +88,20 @@ def bench(
 
 @sandbox_app.command("serve")
 def sandbox_serve(
-    system: Annotated[list[str] | None, typer.Option(help="Serve only these systems (repeatable).")] = None,
+    system: Annotated[list[str] | None, typer.Option(
+        help=f"Serve this system (repeatable; default {systems.COMMERCETOOLS} and {systems.DEFAULT_POS}). The seeded "
+             "world is loaded into whichever are served; the stores are spread over the POS served in turn.")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="First port; each further emulator takes the next one. 0 = any free port.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the world loaded into the emulators.")] = 7,
 ) -> None:
     """Serve the emulators (with a seeded world loaded) until stopped; one JSON line per emulator."""
-    from omnisync_pipelines.demo import start_sandbox
+    from omnisync_pipelines.demo import check_systems, start_sandbox
 
-    sandbox, _ = start_sandbox(seed=seed, host=host, first_port=port, systems=system)
+    asked = [name.strip() for value in system or [] for name in value.split(",") if name.strip()]
+    if asked:
+        _check_systems(check_systems, asked)
+    sandbox, _ = start_sandbox(seed=seed, host=host, first_port=port, systems=asked or None)
     for served in sandbox.served:
         typer.echo(json.dumps(served.describe()), nl=True)
     stop = threading.Event()
@@ -139,7 +162,7 @@ def fastlane_run(
     poll: Annotated[float, typer.Option(help="Seconds between inbox polls when idle.")] = 0.2,
     once: Annotated[bool, typer.Option(help="Drain the inbox once and exit.")] = False,
 ) -> None:
-    """Apply X-Series sales and stock events from the webhook inbox to commercetools within about a second."""
+    """Apply each webhook POS's sales and stock events from the inbox to commercetools within about a second."""
     from omnisync_pipelines.operator_commands import run_fast_lane_forever
 
     run_fast_lane_forever(poll, once, typer.echo)
@@ -165,7 +188,7 @@ def webhooks_serve(
         typer.echo("no OMNISYNC_WEBHOOK_SECRET_<SYSTEM> set: every delivery will be refused", err=True)
     typer.echo(f"receiving webhooks for: {', '.join(sorted(secrets)) or 'none'} on http://{host}:{port}/webhooks/<system>")
     webhook_app = create_webhook_app(Inbox(OpsStore.from_url()), secrets)
-    # uvicorn's access log prints the query string, which carries the X-Series token: keep it off.
+    # uvicorn's access log prints the query string, which may carry a POS's webhook token: keep it off.
     uvicorn.run(webhook_app, host=host, port=port, access_log=False, log_level="info")
 
 
@@ -173,12 +196,13 @@ def webhooks_serve(
 def webhooks_register(
     url: Annotated[str, typer.Option(help="The receiver's public base URL (where `omnisync webhooks serve` is reached).")],
     types: Annotated[list[str] | None, typer.Option(
-        help="Webhook types (repeatable or comma-separated); default sale, product, customer and inventory updates.")] = None,
+        help="Webhook types (repeatable or comma-separated); default: the ones omnisync acts on.")] = None,
+    pos: Annotated[str | None, typer.Option(help="The POS to subscribe (default: every configured POS that has webhooks).")] = None,
 ) -> None:
-    """Subscribe the receiver to X-Series webhooks, our secret in the URL (OMNISYNC_WEBHOOK_SECRET_LIGHTSPEED_X); idempotent."""
-    from omnisync_pipelines.connectors.lightspeed_x.subscriptions import register_from_env
+    """Subscribe the receiver to each POS's webhooks with our secret (OMNISYNC_WEBHOOK_SECRET_<POS>); idempotent."""
+    from omnisync_pipelines.operator_commands import register_webhooks
 
-    raise typer.Exit(register_from_env(url, types, typer.echo))
+    raise typer.Exit(register_webhooks(url, types, pos, typer.echo))
 
 
 if __name__ == "__main__":

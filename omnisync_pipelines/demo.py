@@ -16,51 +16,104 @@ from pathlib import Path
 import httpx
 import yaml
 
+from omnisync_pipelines import systems as registry
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.faults import FaultPlan
-from omnisync_pipelines.sandbox.loader import load_world, play_day
+from omnisync_pipelines.sandbox.loader import LoadedWorld, PlayReport, load_world, play_day, play_events
 from omnisync_pipelines.sandbox.loader_commercetools import CommercetoolsLoader
 from omnisync_pipelines.sandbox.scenario import build_world, trading_day
 from omnisync_pipelines.sandbox.serve import SandboxServer
 
 MAX_CATCH_UP_RUNS = 5
+COMMERCETOOLS = registry.COMMERCETOOLS
 
 
-def start_sandbox(seed: int, host: str = "127.0.0.1", first_port: int = 0, systems: list[str] | None = None):
-    """Emulators on sockets with the seeded world loaded; returns (server, loaded world)."""
-    emulators = {
-        "commercetools": CommercetoolsEmulator(seed=seed),
-        "lightspeed_x": LightspeedXEmulator(seed=seed),
-    }
-    if systems:
-        unknown = set(systems) - set(emulators)
-        if unknown:
-            raise SystemExit(f"no emulator for {sorted(unknown)}; available: {sorted(emulators)}")
-        emulators = {k: v for k, v in emulators.items() if k in systems}
+class UnknownSystems(ValueError):
+    """Systems asked for that the sandbox cannot serve; the message names the ones it can."""
+
+
+def servable_systems() -> tuple[str, ...]:
+    """commercetools and every registered POS that has an emulator."""
+    return (COMMERCETOOLS, *servable_pos())
+
+
+def servable_pos() -> tuple[str, ...]:
+    return tuple(pos for pos in registry.pos_ids() if registry.sandbox_plugin(pos) is not None)
+
+
+def check_systems(asked, pos_only: bool = False) -> None:
+    """Raises `UnknownSystems` naming what the sandbox serves when `asked` holds anything else."""
+    known = servable_pos() if pos_only else servable_systems()
+    unknown = [s for s in asked if s not in known] or ([] if asked else [""])
+    if unknown:
+        what = "POS" if pos_only else "system" + ("s" if len(unknown) > 1 else "")
+        raise UnknownSystems(f"unknown {what} {', '.join(map(repr, unknown))}; registered: {', '.join(known)}")
+
+
+def start_sandbox(seed: int, host: str = "127.0.0.1", first_port: int = 0, systems: list[str] | None = None,
+                  pos: tuple[str, ...] = (registry.DEFAULT_POS,), world=None) -> tuple[SandboxServer, LoadedWorld]:
+    """Emulators on sockets with the seeded world loaded into whichever are served; returns (server,
+    loaded world). `systems` default: commercetools and `pos`; the stores are spread over the POS
+    served in turn. `world` default: the seeded demo world."""
+    if not systems:
+        check_systems(pos, pos_only=True)
+    served = list(dict.fromkeys(systems or (COMMERCETOOLS, *pos)))
+    check_systems(served)
+    emulators = {system: (CommercetoolsEmulator(seed=seed) if system == COMMERCETOOLS
+                          else registry.sandbox_plugin(system).emulator(seed)) for system in served}
     ports = {system: first_port + i for i, system in enumerate(emulators)} if first_port else None
     server = SandboxServer(host=host).start(emulators, ports)
-    loaded = None
-    if set(emulators) == {"commercetools", "lightspeed_x"}:
-        world = build_world(seed)
-        loaded = server.run(_load(world, server), timeout=120)
+    try:
+        loaded = server.run(load_served(world or build_world(seed), server), timeout=120)
+    except BaseException:
+        server.stop()
+        raise
     return server, loaded
 
 
-async def _load(world, server: SandboxServer):
-    ct_emu = _emulator(server, "commercetools")
-    lsx_emu = _emulator(server, "lightspeed_x")
-    async with httpx.AsyncClient(base_url=server.base_url("commercetools"), timeout=30) as ct, \
-            httpx.AsyncClient(base_url=server.base_url("lightspeed_x"), timeout=30) as lsx:
-        loaded = await load_world(world, ct, ct_emu.credentials(server.base_url("commercetools")), lsx, lsx_emu)
-    loaded.world = world
-    return loaded
+def served_pos(server: SandboxServer) -> list[str]:
+    """The POS the server runs emulators of, in the order served."""
+    return [s.system for s in server.served if s.system != COMMERCETOOLS]
 
 
-async def _play(day, loaded, server: SandboxServer):
-    async with httpx.AsyncClient(base_url=server.base_url("commercetools"), timeout=30) as ct, \
-            httpx.AsyncClient(base_url=server.base_url("lightspeed_x"), timeout=30) as lsx:
-        return await play_day(day, loaded, ct, lsx, _emulator(server, "lightspeed_x"))
+def pos_sides(server: SandboxServer, clients: dict[str, httpx.AsyncClient]) -> dict:
+    return {pos: (clients[pos], emulator_of(server, pos)) for pos in served_pos(server)}
+
+
+class _Clients:
+    """One httpx client per served system, for the duration of a load or a play."""
+
+    def __init__(self, server: SandboxServer):
+        self.clients = {s.system: httpx.AsyncClient(base_url=s.base_url, timeout=30) for s in server.served}
+
+    async def __aenter__(self) -> dict[str, httpx.AsyncClient]:
+        return self.clients
+
+    async def __aexit__(self, *exc) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+
+async def load_served(world, server: SandboxServer, store_pos: dict[str, str] | None = None) -> LoadedWorld:
+    async with _Clients(server) as clients:
+        ct = clients.get(COMMERCETOOLS)
+        ct_credentials = emulator_of(server, COMMERCETOOLS).credentials(server.base_url(COMMERCETOOLS)) if ct else {}
+        return await load_world(world, ct, ct_credentials, pos_sides(server, clients), store_pos)
+
+
+async def play_served(day, loaded: LoadedWorld, server: SandboxServer) -> PlayReport:
+    """A trading day: online orders in commercetools, each till event at the POS of its store."""
+    async with _Clients(server) as clients:
+        return await play_day(day, loaded, clients[COMMERCETOOLS], pos_sides(server, clients))
+
+
+async def play_at_tills(events: list, loaded: LoadedWorld, server: SandboxServer) -> None:
+    """Till events (sales, returns, ...), in order, each at the POS of its store."""
+    async with _Clients(server) as clients:
+        await play_events(events, loaded, pos_sides(server, clients))
+
+
+_load, _play = load_served, play_served  # the names tests imported before
 
 
 def back_office_edits(world, seed: int, edits: int = 3) -> list[tuple[str, str, int]]:
@@ -75,55 +128,54 @@ def back_office_edits(world, seed: int, edits: int = 3) -> list[tuple[str, str, 
 async def _back_office(loaded, server: SandboxServer, edits: list[tuple[str, str, int]]) -> list[int]:
     """Hand edits in commercetools that no till knows of: the drift the reconciliation must find.
     Returns each edited entry's new count."""
-    async with httpx.AsyncClient(base_url=server.base_url("commercetools"), timeout=30) as ct:
+    async with httpx.AsyncClient(base_url=server.base_url(COMMERCETOOLS), timeout=30) as ct:
         storefront = CommercetoolsLoader(ct, loaded.ct_credentials, loaded.channel_ids)
         return [await storefront.clerk_adjusts_inventory(sku, store, units) for sku, store, units in edits]
 
 
-def _emulator(server: SandboxServer, system: str):
+def emulator_of(server: SandboxServer, system: str):
     return next(s.emulator for s in server.served if s.system == system)
 
 
-def write_config(path: Path, server: SandboxServer, loaded, correction: dict[str, str] | None = None) -> None:
-    ct_credentials = _emulator(server, "commercetools").credentials(server.base_url("commercetools"))
-    lsx_credentials = _emulator(server, "lightspeed_x").credentials(server.base_url("lightspeed_x"))
-    config = {
-        "pos": "lightspeed_x",
-        "systems": {
-            "commercetools": {
-                "api_url": ct_credentials["api_url"],
-                "auth_url": ct_credentials["auth_url"],
-                "project_key": ct_credentials["project_key"],
-            },
-            "lightspeed_x": {
-                "base_url": lsx_credentials["base_url"],
-                "domain_prefix": lsx_credentials["domain_prefix"],
-                "registers": max(1, len(getattr(loaded, "register_ids", {}) or {}) or 1),
-            },
-        },
-        "locations": loaded.location_map,
-        "returns": {"reason_codes": {"size": "wrong-size", "damaged": "damaged", "changed_mind": "changed-mind"}},
+_emulator = emulator_of
+
+
+def write_config(path: Path, server: SandboxServer, loaded: LoadedWorld, correction: dict[str, str] | None = None) -> None:
+    """The configuration file of a deployment against the served emulators. One POS: it is the
+    top-level `pos`; several: each location names its own."""
+    ct_credentials = emulator_of(server, COMMERCETOOLS).credentials(server.base_url(COMMERCETOOLS))
+    pos_ids = [pos for pos in served_pos(server) if pos in loaded.pos]
+    single = pos_ids[0] if len(pos_ids) == 1 else None
+    config = {"pos": single} if single else {}
+    config["systems"] = {
+        COMMERCETOOLS: {key: ct_credentials[key] for key in ("api_url", "auth_url", "project_key")},
+        **{pos: registry.sandbox_plugin(pos).system_block(server.base_url(pos), emulator_of(server, pos)) for pos in pos_ids},
     }
+    config["locations"] = [{k: v for k, v in location.items() if not (single and k == "pos")}
+                           for location in loaded.location_map]
+    config["returns"] = {"reason_codes": {"size": "wrong-size", "damaged": "damaged", "changed_mind": "changed-mind"}}
     if correction:
         config["reconciliation"] = {"correction": correction}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def demo_environment(data_dir: Path, server: SandboxServer) -> dict[str, str]:
-    ct_credentials = _emulator(server, "commercetools").credentials(server.base_url("commercetools"))
-    lsx_credentials = _emulator(server, "lightspeed_x").credentials(server.base_url("lightspeed_x"))
-    return {
+    ct_credentials = emulator_of(server, COMMERCETOOLS).credentials(server.base_url(COMMERCETOOLS))
+    environment = {
         "OMNISYNC_CONFIG": str(data_dir / "omnisync.yaml"),
         "OMNISYNC_OPS_URL": f"sqlite:///{data_dir / 'ops.sqlite'}",
         "OMNISYNC_DUCKDB_PATH": str(data_dir / "omnisync.duckdb"),
         "OMNISYNC_CT_CLIENT_ID": ct_credentials["client_id"],
         "OMNISYNC_CT_CLIENT_SECRET": ct_credentials["client_secret"],
-        "OMNISYNC_LSX_TOKEN": lsx_credentials["personal_token"],
-        "DAGSTER_HOME": str((data_dir / "dagster_home").resolve()),
     }
+    for pos in served_pos(server):
+        environment.update(registry.sandbox_plugin(pos).environment(server.base_url(pos), emulator_of(server, pos)))
+    environment["DAGSTER_HOME"] = str((data_dir / "dagster_home").resolve())
+    return environment
 
 
-def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], None] = print) -> int:
+def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], None] = print,
+             pos: tuple[str, ...] = (registry.DEFAULT_POS,)) -> int:
     from omnisync_pipelines.demo_report import converged, print_summary
     from omnisync_pipelines.runs import run_job
 
@@ -141,10 +193,12 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         echo(f"[{time.monotonic() - started:6.1f}s] {text}")
 
     step(f"building the sandbox world (seed {seed}) and starting the emulators")
-    server, loaded = start_sandbox(seed)
+    server, loaded = start_sandbox(seed, pos=pos)
     try:
         for served in server.served:
             step(f"  {served.system} emulator at {served.base_url}")
+        if len(pos) > 1:
+            step("  stores: " + ", ".join(f"{store} on {at}" for store, at in loaded.store_pos.items()))
         # the demo retailer trusts its tills: drift found in commercetools is set back to the POS count,
         # except at one store the back office edits, left on report_only so its drift stays for an analyst
         edits = back_office_edits(loaded.world, seed)
@@ -160,8 +214,8 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         outcomes = [_run_until_clean("full_sync", run_job, step)]
         step("playing one trading day at the stores and online")
         with _faults_paused(server):
-            report = server.run(_play(trading_day(loaded.world, seed, day=1), loaded, server), timeout=300)
-            step(f"  {report.summary() if hasattr(report, 'summary') else report}")
+            report = server.run(play_served(trading_day(loaded.world, seed, day=1), loaded, server), timeout=300)
+            step(f"  {report.summary()}")
             for (sku, store, units), now in zip(edits, server.run(_back_office(loaded, server, edits)), strict=True):
                 policy = "report_only: reported, left for an operator" if store == watched else "correct_to_pos"
                 step(f"  back office: {units:+d} x {sku} at {store} in commercetools only (now {now}; {policy})")

@@ -40,12 +40,13 @@ def converged(data_dir: Path, play_report, echo: Callable[[str], None],
 
 
 def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None]) -> None:
+    served = [s.system for s in server.served]  # commercetools and each POS of the deployment
     with duckdb.connect(str(data_dir / "omnisync.duckdb"), read_only=True) as con:
         echo("")
         echo("Summary")
         echo("  runs: " + ", ".join(f"{o.job} {'ok' if o.success else 'failed'}" for o in outcomes))
         echo("  records in the snapshots (system.entity: rows)")
-        for system in ("commercetools", "lightspeed_x"):
+        for system in served:
             counts = []
             for table in SNAPSHOT_TABLES:
                 if _exists(con, system, table):
@@ -67,7 +68,8 @@ def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None])
     injected = {s.system: dict(s.emulator.faults.injected) for s in server.served if s.emulator.faults.injected}
     if injected:
         echo(f"  faults injected: {injected}")
-    echo(f"  analysts: duckdb {data_dir / 'omnisync.duckdb'}  (schemas commercetools, lightspeed_x, plan, push, reconciliation, drift, ops)")
+    schemas = ", ".join([*served, "plan", "push", "reconciliation", "drift", "ops"])
+    echo(f"  analysts: duckdb {data_dir / 'omnisync.duckdb'}  (schemas {schemas})")
 
 
 def _exists(con, schema: str, table: str) -> bool:

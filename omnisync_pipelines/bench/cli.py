@@ -10,9 +10,11 @@ from omnisync_pipelines.bench import runner
 from omnisync_pipelines.bench.results import markdown_table
 
 
-def main(*, quick: bool, as_json: bool, only: list[str] | None, echo: Callable[[str], None] = print) -> int:
+def main(*, quick: bool, as_json: bool, only: list[str] | None, echo: Callable[[str], None] = print,
+         pos: str | None = None) -> int:
+    """`pos`: the POS the benchmarks run against (default `systems.DEFAULT_POS`)."""
     try:
-        results = runner.run(quick=quick, only=only, progress=_progress)
+        results = runner.run(quick=quick, only=only, progress=_progress, pos=pos)
     except ValueError as exc:
         echo(str(exc))
         return 2
@@ -20,7 +22,7 @@ def main(*, quick: bool, as_json: bool, only: list[str] | None, echo: Callable[[
         echo(json.dumps(results, ensure_ascii=False, indent=1))
     else:
         machine = runner.machine()
-        echo(f"omnisync bench{' --quick' if quick else ''} on {machine['nproc']} cores, {machine['cpu']}\n")
+        echo(f"omnisync bench{' --quick' if quick else ''}{f' --pos {pos}' if pos else ''} on {machine['nproc']} cores, {machine['cpu']}\n")
         echo(markdown_table(results))
     return 1 if any(r["status"] == "error" for r in results) else 0
 

@@ -24,11 +24,11 @@ from omnisync_pipelines.bench.results import BenchResult, ratio
 from omnisync_pipelines.bench.scale import Scale, build_ops_baselines, build_snapshots, location
 from omnisync_pipelines.engine.stock_plan import plan_stock, plan_stock_changes, stock_flow
 from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines.systems import DEFAULT_POS
 
 FULL = Scale(100_000, 100, 0.01)
 QUICK = Scale(2_000, 50, 0.01)
 TARGET_S = 1.5
-POS = "lightspeed_x"
 
 
 def _median(fn, repeats: int) -> tuple[float, object]:
@@ -40,27 +40,28 @@ def _median(fn, repeats: int) -> tuple[float, object]:
     return round(statistics.median(times), 3), out
 
 
-def measure(scale: Scale, repeats: int = 3, pandas_repeats: int | None = None, full_diff: bool = True) -> tuple[dict, dict]:
+def measure(scale: Scale, repeats: int = 3, pandas_repeats: int | None = None, full_diff: bool = True,
+            pos: str = DEFAULT_POS) -> tuple[dict, dict]:
     """(omnisync figures, pandas figures) for one scale; `full_diff=False` skips the full diff and the
     O(catalog) baseline load it needs."""
     con = duckdb.connect()
     with tempfile.TemporaryDirectory(prefix="omnisync-bench-") as tmp:
         ops = OpsStore.from_url(f"sqlite:///{Path(tmp) / 'ops.sqlite'}")
         try:
-            changed = build_snapshots(con, scale)
-            build_ops_baselines(ops, scale)
-            flow = stock_flow(POS)  # the previous delta run planned and pushed everything up to version 1000
+            changed = build_snapshots(con, scale, pos)
+            build_ops_baselines(ops, scale, pos)
+            flow = stock_flow(pos)  # the previous delta run planned and pushed everything up to version 1000
             ops.stage_plan_watermarks(flow, {location(n): 1000 for n in range(scale.locations)})
             ops.commit_plan_watermarks(flow)
-            delta_s, (delta, _, _) = _median(lambda: plan_stock_changes(con, POS, ops), repeats)
+            delta_s, (delta, _, _) = _median(lambda: plan_stock_changes(con, pos, ops), repeats)
             figures = {"rows": scale.rows, "changed": changed, "planned": len(delta), "delta_plan_seconds": delta_s,
                        "us_per_change": round(delta_s * 1e6 / max(changed, 1), 1), "runs": repeats}
             if full_diff:
-                load_s, baseline = _median(lambda: ops.baselines_frame(POS), 1)
-                full_s, (full, _) = _median(lambda: plan_stock(con, POS, baseline), repeats)
+                load_s, baseline = _median(lambda: ops.baselines_frame(pos), 1)
+                full_s, (full, _) = _median(lambda: plan_stock(con, pos, baseline), repeats)
                 assert full["idempotency_key"].tolist() == delta["idempotency_key"].tolist()
                 figures |= {"full_diff_seconds": full_s, "baseline_load_seconds": load_s}
-            snapshot = con.execute("SELECT sku, location_key, on_hand, system_version FROM lightspeed_x.stock").df()
+            snapshot = con.execute(f"SELECT sku, location_key, on_hand, system_version FROM {pos}.stock").df()
             reference = con.execute("SELECT * FROM bench.baseline").df()
         finally:
             con.close()
@@ -74,9 +75,9 @@ def _pandas_diff(snapshot, baseline):
     return merged[merged["level"].isna() | (merged["on_hand"] != merged["level"])]
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, pos: str = DEFAULT_POS) -> list[BenchResult]:
     scale = QUICK if quick else FULL
-    omnisync, pandas = measure(scale, repeats=3, pandas_repeats=1 if not quick else 3)
+    omnisync, pandas = measure(scale, repeats=3, pandas_repeats=1 if not quick else 3, pos=pos)
     assert omnisync["planned"] == omnisync["changed"] == pandas["changed"], (omnisync, pandas)
     seconds = omnisync["delta_plan_seconds"]
     return [BenchResult(

@@ -3,8 +3,9 @@ flow and per target system, vs a naive full push of every record, counting the r
 connectors send to the emulators (a write: any non-GET call other than OAuth).
 
 Stock (POS -> commercetools): the rig aligns commercetools to the POS, then the POS moves 1 % of its
-(SKU, location) counts. Catalog (commercetools -> X-Series) and customers (both ways): see
-`economy_flows.py`. Every delta run and its naive push start from the same state.
+(SKU, location) counts. Catalog (commercetools -> the POS) and customers (both ways): see
+`economy_flows.py`; what the POS's side of their naive pushes does and what bounds them comes from
+the POS connector's bench support (`pos_hooks.ConnectorBench.notes`). Every delta run and its naive push start from the same state.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from omnisync_pipelines.bench.economy_flows import measure_catalog, measure_customers
+from omnisync_pipelines.bench.pos_hooks import connector_bench
 from omnisync_pipelines.bench.results import BenchResult, ratio
 from omnisync_pipelines.bench.sandbox import naive_full_push, open_rig
 from omnisync_pipelines.bench.scale import Scale
@@ -19,6 +21,7 @@ from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSe
 from omnisync_pipelines.engine.catalog_plan import catalog_flow
 from omnisync_pipelines.engine.customers import customers_flow
 from omnisync_pipelines.engine.stock_plan import stock_flow
+from omnisync_pipelines.systems import COMMERCETOOLS, DEFAULT_POS, pos_plugin
 
 FULL = Scale(800, 5, 0.01)
 QUICK = Scale(250, 4, 0.01)
@@ -30,8 +33,8 @@ GRAPHQL_BATCH = CommercetoolsSettings.model_fields["graphql_batch_size"].default
 TARGET = "≤ 1.0 writes per changed record and ≥ 100× fewer calls than the full push"
 
 
-async def _measure(scale: Scale) -> dict:
-    rig = await open_rig(scale.locations, concurrency=CONCURRENCY)
+async def _measure(scale: Scale, pos: str) -> dict:
+    rig = await open_rig(scale.locations, concurrency=CONCURRENCY, pos=pos)
     try:
         await rig.sync(Scale(scale.skus, scale.locations, 0.0, scale.seed))  # initial alignment
         rig.meters.reset()
@@ -47,13 +50,13 @@ async def _measure(scale: Scale) -> dict:
         await rig.aclose()
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, pos: str = DEFAULT_POS) -> list[BenchResult]:
     size = "quick" if quick else "full"
-    return [_stock(QUICK if quick else FULL), *_catalog(*CATALOG[size]), *_customers(CUSTOMERS[size])]
+    return [_stock(QUICK if quick else FULL, pos), *_catalog(*CATALOG[size], pos), *_customers(CUSTOMERS[size], pos)]
 
 
-def _stock(scale: Scale) -> BenchResult:
-    measured = asyncio.run(_measure(scale))
+def _stock(scale: Scale, pos: str) -> BenchResult:
+    measured = asyncio.run(_measure(scale, pos))
     delta, naive = measured["delta"], measured["naive"]
     per_change = round(delta["writes"] / delta["changed_records"], 3)
     fewer_calls = ratio(naive["calls"], delta["calls"])
@@ -72,45 +75,35 @@ def _stock(scale: Scale) -> BenchResult:
                "create/updateInventoryEntry mutations in one document, so the changed counts go out "
                f"{GRAPHQL_BATCH} per call (a conflicting write is retried alone over REST). Reads: the entries "
                "in one query per 100 SKUs at a location, plus one token, type and channel lookup per run",
-        extra={"flow": stock_flow("lightspeed_x"), "system": "commercetools",
+        extra={"flow": stock_flow(pos), "system": COMMERCETOOLS,
                "writes_per_changed_record": per_change, "fewer_calls_ratio": fewer_calls,
                "fewer_writes_ratio": ratio(naive["writes"], delta["writes"])},
     )
 
 
-def _catalog(products: int, stores: int) -> list[BenchResult]:
-    measured = asyncio.run(measure_catalog(products, stores, RATE))
+def _catalog(products: int, stores: int, pos: str) -> list[BenchResult]:
+    notes = connector_bench(pos).notes
+    measured = asyncio.run(measure_catalog(products, stores, RATE, pos))
     return [_flow_result(
-        flow=catalog_flow("lightspeed_x"), system="lightspeed_x", records=measured["records"],
+        flow=catalog_flow(pos), system=pos, records=measured["records"],
         changed=len(measured["changed"]), delta=measured["delta"], naive=measured["naive"], run=measured["run"],
-        what=f"catalog and prices commercetools -> X-Series, {measured['records']:,} SKUs × {stores} stores",
-        naive_method="read the X-Series products (pages of 10,000) and each tax they use, then one 2.1 product "
-                     "update per SKU (name, SKU, barcode, net base price)",
-        bounds="one PUT /api/2.1/products/{id} per changed SKU whose own fields changed (a family's new name is one "
-               "PUT for the family; a new family one POST with all its variants): X-Series 2.1 has no bulk product "
-               "update; price book entries one POST per book per 100 entries. Fixed reads per run: the delta "
-               "snapshots (the product feed once for the catalog and once for the prices, as two assets, the price "
-               "book entry feed, the outlets) and each tax a new net price needs, by id (the snapshots keep gross "
-               "prices, not rates). Products the snapshots describe are not looked up: the search only for new SKUs "
-               "or after a 404; the price book list only when a store or group price is wanted or set back",
+        what=f"catalog and prices commercetools -> {pos_plugin(pos).title}, {measured['records']:,} SKUs × {stores} stores",
+        naive_method=notes["catalog_naive"], bounds=notes["catalog_bounds"],
     )]
 
 
-def _customers(customers: int) -> list[BenchResult]:
-    measured = asyncio.run(measure_customers(customers, RATE))
+def _customers(customers: int, pos: str) -> list[BenchResult]:
+    notes = connector_bench(pos).notes
+    measured = asyncio.run(measure_customers(customers, RATE, pos))
     out = []
     for source, system, naive_method, bounds in (
-        ("lightspeed_x", "commercetools", "read commercetools customers (pages of 500) and the type, then one update each",
+        (pos, COMMERCETOOLS, "read commercetools customers (pages of 500) and the type, then one update each",
          "commercetools has no bulk REST customer update; its GraphQL API takes many aliased updateCustomer "
          "mutations in one document, so the changed customers go out 100 per call (a conflicting one is retried "
          "alone over REST). Reads: the delta query's pages (here every customer again: the initial run's own "
          "writes fall inside the 120 s overlap the delta query reads back), one query per 100 changed customers "
          "for their versions, one token per connector"),
-        ("commercetools", "lightspeed_x", "read X-Series customers (pages of 10,000), then one PUT each",
-         "one PUT /api/2.0/customers/{id} per changed customer (a create first searches by customer code, then "
-         "by email). The one remaining read is the customer change feed (a page plus the empty page that ends it), "
-         "also the source of the other direction; X-Series has no bulk customer write, so at 1 % change the ratio "
-         "stays below 100× whenever the run reads anything"),
+        (COMMERCETOOLS, pos, notes["customers_naive"], notes["customers_bounds"]),
     ):
         out.append(_flow_result(
             flow=customers_flow(source, system), system=system, records=measured["records"],

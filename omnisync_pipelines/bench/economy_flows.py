@@ -1,4 +1,4 @@
-"""API economy of the flows that write besides stock: catalog and prices commercetools -> X-Series,
+"""API economy of the flows that write besides stock: catalog and prices commercetools -> the POS,
 and customers both ways. Each runs as its Dagster assets run it (snapshots read through the
 connectors, full or since the cursors; the engine's plan; the engine's push through the connector's
 target) on a `WorldRig`.
@@ -8,23 +8,19 @@ through the source's API; a delta run follows, and its calls are counted per sys
 calls, OAuth excluded). The baseline is the cheapest naive full push there is, by one rule in every
 flow: read what addressing the records needs, in the largest pages the API allows, then one write per
 record through the same client; each system's read also serves as the source of the other direction.
-Catalog: X-Series products (pages of 10,000) and each tax they use (`GET /taxes/{id}`), then one
-`PUT /api/2.1/products/{id}` per SKU. Customers: X-Series customers (pages of 10,000), then one `PUT`
-each; commercetools customers (pages of 500, for id and version) and the custom type, then one update
-each.
+The POS's half of each naive push is its connector's bench support (`pos_hooks.ConnectorBench`: its
+products, and what pricing them needs, then one product update per SKU; its customers, then one write
+each); commercetools' half is here: its customers in pages of 500 (for id and version) and the custom
+type, then one update each.
 """
 
 from __future__ import annotations
 
-import asyncio
-from decimal import Decimal
-
 import pandas as pd
 
-from omnisync_pipelines.bench.world_rig import POS, WorldRig, bench_world, open_world_rig
+from omnisync_pipelines.bench.pos_hooks import connector_bench
+from omnisync_pipelines.bench.world_rig import CT, WorldRig, bench_world, open_world_rig
 from omnisync_pipelines.canonical.models import normalise_email
-from omnisync_pipelines.connectors.lightspeed_x.drafts import net_of, product_codes
-from omnisync_pipelines.connectors.lightspeed_x.mapping import major_units, tax_rates
 from omnisync_pipelines.connectors.registry import build_catalog_target, build_customer_target
 from omnisync_pipelines.defs.catalog_flow import _with_countries, pos_rows_of, settle_unplanned
 from omnisync_pipelines.defs.customer_flow import sync_options
@@ -37,37 +33,39 @@ from omnisync_pipelines.sandbox.scenario import ean13
 from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.crosswalk import Crosswalk
 
-CT = "commercetools"
-LARGEST_PAGE = 10_000  # X-Series 2.0 collections (vend-cli; sales 500)
 CT_LARGEST_PAGE = 500  # commercetools query limit
-CATALOG_SNAPSHOTS = ((CT, "catalog"), (CT, "prices"), (POS, "catalog"), (POS, "prices"), (POS, "locations"))
+CURRENCY = "EUR"  # of the base prices the naive catalog push writes (the bench world's stores sell in EUR)
+
+
+def catalog_snapshots(pos: str) -> tuple[tuple[str, str], ...]:
+    return (CT, "catalog"), (CT, "prices"), (pos, "catalog"), (pos, "prices"), (pos, "locations")
 
 
 # catalog ---------------------------------------------------------------------------------------
 async def catalog_run(rig: WorldRig, *, delta: bool) -> dict:
-    for system, entity in CATALOG_SNAPSHOTS:
+    pos = rig.pos
+    for system, entity in catalog_snapshots(pos):
         await rig.snapshot(system, entity, delta=delta)
     options = rig.config.catalog
-    locations = _with_countries(locations_from_frame(warehouse.read_table(rig.con, POS, "locations")), rig.config)
-    rows, rejections = plan_catalog(rig.con, POS, locations, tax_classes=options.tax_classes,
+    locations = _with_countries(locations_from_frame(warehouse.read_table(rig.con, pos, "locations")), rig.config)
+    rows, rejections = plan_catalog(rig.con, pos, locations, tax_classes=options.tax_classes,
                                     customer_groups=options.customer_groups, variant_attributes=options.variant_attributes)
-    flow = catalog_flow(POS)
+    flow = catalog_flow(pos)
     settle_unplanned(rig.ops, flow, set(rows["sku"]) if len(rows) else set())
     if not len(rows):
         return {"planned": 0, "applied": 0, "rejected": len(rejections)}
-    async with rig.connector(POS) as connector:
+    async with rig.connector(pos) as connector:
         target = build_catalog_target(connector, rig.config)
-        target.expect(rows, *pos_rows_of(rig.con, POS, list(rows["sku"])))
-        stats = await push_catalog(rows, target, rig.ops, pos_system=POS)
+        target.expect(rows, *pos_rows_of(rig.con, pos, list(rows["sku"])))
+        stats = await push_catalog(rows, target, rig.ops, pos_system=pos)
     return {"planned": len(rows), "applied": stats.applied, "rejected": len(rejections), "failed": stats.failed}
-
 
 
 async def change_catalog(rig: WorldRig, rate: float) -> set[str]:
     """The catalog team edits commercetools: in turn a base price (changed in place, as the Merchant
     Center does), a barcode, and (once enough are asked for) one product's name, which changes all
     its variants. Returns the changed SKUs."""
-    variants = rig.loaded.world.variants
+    variants = rig.world.variants
     wanted = max(1, round(rate * len(variants)))
     step = max(1, len(variants) // wanted)
     renamed = None if wanted < 12 else variants[-1].product_key
@@ -107,32 +105,14 @@ def _price_change(product: dict, variant) -> dict:
 
 
 async def naive_catalog_push(rig: WorldRig) -> None:
-    """Every commercetools SKU written to X-Series as one 2.1 product update (name, SKU, barcode,
-    base price net of the product's tax), after reading the products and the taxes they use."""
+    """Every commercetools SKU written to the POS as one product update (name, SKU, barcode, base
+    price), after reading what addressing them needs: the POS connector's bench support sends it."""
     desired = warehouse.read_table(rig.con, CT, "catalog")
     prices = warehouse.read_table(rig.con, CT, "prices")
-    base = {r.sku: r.amount for r in prices.itertuples() if r.currency == "EUR" and _blank(r.location_key)
+    base = {r.sku: r.amount for r in prices.itertuples() if r.currency == CURRENCY and _blank(r.location_key)
             and _blank(r.customer_group)}
-    async with rig.connector(POS) as connector:
-        client = connector.client
-        by_sku = {p["sku"]: p async for p in _all(client, "products")}
-        rates = {}
-        for tax_id in sorted({p["tax_id"] for p in by_sku.values() if p.get("tax_id")}):
-            rates |= tax_rates([await client.get("taxes", tax_id)])
-        await asyncio.gather(*(
-            client.update_product(by_sku[item.sku]["id"], common={"name": item.name},
-                                  details={"sku": item.sku, "product_codes": product_codes(item.barcode),
-                                           "price_excluding_tax": float(net_of(
-                                               major_units(base.get(item.sku, 0), "EUR"),
-                                               rates.get(by_sku[item.sku].get("tax_id"), Decimal(0))))})
-            for item in desired.itertuples() if item.sku in by_sku))
-
-
-async def _all(client, collection: str):
-    """A 2.0 collection in the largest pages the API allows."""
-    async for rows, _ in client.iter_pages(collection, page_size=LARGEST_PAGE):
-        for row in rows:
-            yield row
+    async with rig.connector(rig.pos) as connector:
+        await connector_bench(rig.pos).naive_catalog_push(connector, desired, base, CURRENCY)
 
 
 def _blank(value) -> bool:
@@ -141,15 +121,16 @@ def _blank(value) -> bool:
 
 # customers -------------------------------------------------------------------------------------
 async def customers_run(rig: WorldRig, *, delta: bool) -> dict:
-    for system in (POS, CT):
+    pos = rig.pos
+    for system in (pos, CT):
         await rig.snapshot(system, "customers", delta=delta)
     crosswalk = Crosswalk(rig.ops)
-    result = plan_customers(customers_from_frame(warehouse.read_table(rig.con, POS, "customers")),
+    result = plan_customers(customers_from_frame(warehouse.read_table(rig.con, pos, "customers")),
                             customers_from_frame(warehouse.read_table(rig.con, CT, "customers")),
-                            pos_system=POS, links=crosswalk.mapping("customer"), options=sync_options(rig.config))
+                            pos_system=pos, links=crosswalk.mapping("customer"), options=sync_options(rig.config))
     crosswalk.link_many(result.links.to_dict("records"))
     out = {}
-    for source, target_system in ((POS, CT), (CT, POS)):
+    for source, target_system in ((pos, CT), (CT, pos)):
         flow = customers_flow(source, target_system)
         writes = result.for_flow(flow)
         settle_unplanned(rig.ops, flow, set(writes["source_id"]) if len(writes) else set())
@@ -164,12 +145,12 @@ async def customers_run(rig: WorldRig, *, delta: bool) -> dict:
 
 async def change_customers(rig: WorldRig, rate: float) -> dict[str, set[str]]:
     """Shoppers change details: every n-th one a new first name in their online account
-    (commercetools), another n-th one a new loyalty card at the till (X-Series)."""
-    shoppers = rig.loaded.world.shoppers
+    (commercetools), another n-th one a new loyalty card at the till (the POS's bench hook)."""
+    shoppers = rig.world.shoppers
     wanted = max(1, round(rate * len(shoppers)))
     step = max(1, len(shoppers) // wanted)
     project = rig.config.systems.commercetools.project_key
-    changed: dict[str, set[str]] = {CT: set(), POS: set()}
+    changed: dict[str, set[str]] = {CT: set(), rig.pos: set()}
     async with rig.raw(CT) as http:
         token = (await http.post("/oauth/token", data={"grant_type": "client_credentials"},
                                  auth=(rig.secrets[CT]["client_id"], rig.secrets[CT]["client_secret"]))).json()
@@ -180,67 +161,64 @@ async def change_customers(rig: WorldRig, rate: float) -> dict[str, set[str]]:
                 "version": current["version"], "actions": [{"action": "setFirstName", "firstName": "Annika"}]})
             response.raise_for_status()
             changed[CT].add(shopper.key)
-    async with rig.raw(POS) as http:
-        headers = {"Authorization": f"Bearer {rig.secrets[POS]['personal_token']}"}
+    async with rig.raw(rig.pos) as http:
         for shopper in shoppers[step // 2::step][:wanted]:
-            pos_id = rig.loaded.pos_customer_ids[shopper.key]
-            response = await http.put(f"/api/2.0/customers/{pos_id}", headers=headers,
-                                      json={"customer_code": f"LOY-NEW-{shopper.key}", "enable_loyalty": True})
-            response.raise_for_status()
-            changed[POS].add(shopper.key)
+            await rig.hooks.change_loyalty(http, rig.emulators[rig.pos], shopper.email, f"LOY-NEW-{shopper.key}")
+            changed[rig.pos].add(shopper.key)
     return changed
 
 
 async def naive_customer_push(rig: WorldRig) -> None:
-    """Every customer known to both sides written to each once: its commercetools-owned fields to
-    X-Series (one PUT each), its POS-owned loyalty id to commercetools (one update each, at the
-    version the paged read gave). Each side is read once, in its largest pages: that read addresses
-    the writes to it and is the source of the writes to the other side."""
-    async with rig.connector(POS) as pos_connector, rig.connector(CT) as ct_connector:
-        pos = {normalise_email(r.get("email")): r async for r in _all(pos_connector.client, "customers")}
+    """Every customer known to both sides written to each once: its commercetools-owned fields to the
+    POS (one write each, by the POS connector's bench support), its POS-owned loyalty id to
+    commercetools (one update each, at the version the paged read gave). Each side is read once, in
+    its largest pages: that read addresses the writes to it and is the source of the writes to the
+    other side."""
+    support = connector_bench(rig.pos)
+    async with rig.connector(rig.pos) as pos_connector, rig.connector(CT) as ct_connector:
+        pos = {normalise_email(r.get("email")): r for r in await support.naive_read_customers(pos_connector)}
         ct = {normalise_email(r.get("email")): r
               async for r in ct_connector.client.iter_query("customers", page_size=CT_LARGEST_PAGE)}
         pairs = [(pos[email], ct[email]) for email in pos if email and email in ct]
-        await asyncio.gather(*(
-            pos_connector.client.update_customer(p["id"], {"email": c["email"], "first_name": c.get("firstName"),
-                                                           "last_name": c.get("lastName")})
-            for p, c in pairs))
+        await support.naive_write_customers(pos_connector, [
+            (p["id"], {"email": c["email"], "first_name": c.get("firstName"), "last_name": c.get("lastName")})
+            for p, c in pairs])
         type_id = await build_customer_target(ct_connector).ensure_type()
         for p, c in pairs:
             await ct_connector.client.update("customers", c["id"], c["version"], [
                 {"action": "setCustomType", "type": {"typeId": "type", "id": type_id},
-                 "fields": {"loyaltyId": p.get("customer_code") if p.get("enable_loyalty") else None}}])
+                 "fields": {"loyaltyId": p["loyalty_id"]}}])
 
 
-async def measure_catalog(products: int, stores: int, rate: float) -> dict:
-    rig = await open_world_rig(bench_world(products, stores, customers=0))
+async def measure_catalog(products: int, stores: int, rate: float, pos: str) -> dict:
+    rig = await open_world_rig(bench_world(products, stores, customers=0), pos)
     try:
         initial = await catalog_run(rig, delta=False)
         await catalog_run(rig, delta=True)  # the next scheduled run: reads back what the push wrote, plans nothing
         changed = await change_catalog(rig, rate)
         rig.reset_meters()
         run = await catalog_run(rig, delta=True)
-        delta = _counts(rig, POS)
+        delta = _counts(rig, pos)
         rig.reset_meters()
         await naive_catalog_push(rig)
-        return {"records": len(rig.loaded.world.variants), "changed": changed, "initial": initial, "run": run,
-                "delta": delta, "naive": _counts(rig, POS)}
+        return {"records": len(rig.world.variants), "changed": changed, "initial": initial, "run": run,
+                "delta": delta, "naive": _counts(rig, pos)}
     finally:
         await rig.aclose()
 
 
-async def measure_customers(customers: int, rate: float) -> dict:
-    rig = await open_world_rig(bench_world(1, 1, customers=customers))
+async def measure_customers(customers: int, rate: float, pos: str) -> dict:
+    rig = await open_world_rig(bench_world(1, 1, customers=customers), pos)
     try:
         initial = await customers_run(rig, delta=False)
         await customers_run(rig, delta=True)  # the next scheduled run: reads back what the push wrote
         changed = await change_customers(rig, rate)
         rig.reset_meters()
         run = await customers_run(rig, delta=True)
-        delta = {system: _counts(rig, system) for system in (CT, POS)}
+        delta = {system: _counts(rig, system) for system in (CT, pos)}
         rig.reset_meters()
         await naive_customer_push(rig)
-        naive = {system: _counts(rig, system) for system in (CT, POS)}
+        naive = {system: _counts(rig, system) for system in (CT, pos)}
         return {"records": customers, "changed": changed, "initial": initial, "run": run, "delta": delta, "naive": naive}
     finally:
         await rig.aclose()

@@ -1,24 +1,23 @@
-"""Benchmark 4, initial sync: N SKUs × M stores from an X-Series account into an empty commercetools
-project, as the stock flow's first run does it: the X-Series connector reads outlets, products and
-inventory through the paged 2.0 API with the documented request budget on (pos_rig.py), the
-snapshot goes to DuckDB, the plan sets every (SKU, store) `initial`, and the push creates each
+"""Benchmark 4, initial sync: N SKUs × M stores from a POS account (`--pos`) into an empty commercetools
+project, as the stock flow's first run does it: the POS's connector reads the stock through the POS's
+API with its documented request budget on (pos_rig.py), the snapshot goes to DuckDB, the plan sets every (SKU, store) `initial`, and the push creates each
 commercetools inventory entry once (batched `createInventoryEntry` mutations, 100 per GraphQL call:
 commercetools has no bulk REST create, publishes no request rate limit, and its emulator enforces
 none).
 
-Where the time goes: POS read (HTTP client + mapping vs time inside the X-Series emulator),
+Where the time goes: POS read (HTTP client + mapping vs time inside the POS emulator),
 rate-limit waits (the connector's throttle and 429 Retry-After sleeps), engine (snapshot write, plan,
 ledger), commercetools push (HTTP client vs time inside the emulator). The baseline, same run: the
 same POS read, then the naive push (entries read in pages, one REST write per record; no plan, no
 ledger) into another empty emulator.
 
 As Dagster's multiprocess executor runs the snapshot asset and the push asset, the two steps run in
-their own processes with the DuckDB file between them: the X-Series emulator and the read in one,
+their own processes with the DuckDB file between them: the POS emulator and the read in one,
 the commercetools emulator, plan and push in the other. Each emulator keeps every record in memory
 (the commercetools project without the Messages Query, which omnisync does not read), so the largest
 step is the push: about 3 KB per (SKU, store). The ladder at 50 stores runs in `omnisync bench`, and
 100,000 × 50 is extrapolated from its largest rung with the model in `_extrapolate`;
-`python -m omnisync_pipelines.bench.initial_sync 100000 50` (`measure_target`) runs the target itself.
+`python -m omnisync_pipelines.bench.initial_sync 100000 50 [POS]` (`measure_target`) runs the target itself.
 """
 
 from __future__ import annotations
@@ -34,16 +33,17 @@ from pathlib import Path
 
 import duckdb
 
-from omnisync_pipelines.bench.pos_rig import budget, open_pos_rig, rate_limit_floor_s, read_requests
+from omnisync_pipelines.bench.pos_hooks import ReadCost, connector_bench
+from omnisync_pipelines.bench.pos_rig import open_pos_rig
 from omnisync_pipelines.bench.results import BenchResult, ratio
 from omnisync_pipelines.bench.sandbox import naive_full_push, open_rig
 from omnisync_pipelines.bench.scale import Scale
+from omnisync_pipelines.systems import DEFAULT_POS, pos_plugin
 
 FULL = (Scale(1_000, 50, 0.0), Scale(2_000, 50, 0.0), Scale(4_000, 50, 0.0))  # 50 stores, as the target
 QUICK = (Scale(100, 5, 0.0),)
 TARGET = Scale(100_000, 50, 0.0)
 CONCURRENCY = 16
-PAGE_SIZE = 1000  # the connector's default (`LightspeedXSettings.page_size`); the emulator allows 10,000
 NETWORK_LATENCY_S = 0.05  # per call, for the commercetools network floor (as benchmark 5 assumes)
 
 
@@ -56,12 +56,12 @@ def _write_ct_catalog(con: duckdb.DuckDBPyConnection, skus: int) -> None:
         FROM range($skus) AS a(s)""", {"skus": skus})
 
 
-def _read_step(scale: Scale, database: str) -> dict:
-    """The snapshot step, in its own process: the X-Series account seeded, read through the connector
-    into `lightspeed_x.stock` in the DuckDB file (and commercetools' catalog snapshot beside it)."""
+def _read_step(scale: Scale, database: str, pos_system: str) -> dict:
+    """The snapshot step, in its own process: the POS account seeded, read through the connector
+    into `<pos>.stock` in the DuckDB file (and commercetools' catalog snapshot beside it)."""
 
     async def read() -> dict:
-        pos = open_pos_rig(scale.skus, scale.locations, page_size=PAGE_SIZE)
+        pos = open_pos_rig(scale.skus, scale.locations, pos=pos_system)
         con = duckdb.connect(database)
         con.execute("SET enable_progress_bar = false")  # stdout carries the JSON
         try:
@@ -75,13 +75,14 @@ def _read_step(scale: Scale, database: str) -> dict:
     return asyncio.run(read())
 
 
-def _push_step(scale: Scale, database: str, naive_push: bool) -> tuple[dict, dict | None]:
+def _push_step(scale: Scale, database: str, naive_push: bool, pos: str) -> tuple[dict, dict | None]:
     """The plan-and-push step, in its own process: the snapshot from the DuckDB file planned against
     an empty ledger and pushed into an empty commercetools project; then, for the baseline, the naive
     push of the same snapshot into another empty project."""
 
     async def push() -> tuple[dict, dict | None]:
-        rig = await open_rig(scale.locations, concurrency=CONCURRENCY, messages_enabled=False, database=database)
+        rig = await open_rig(scale.locations, concurrency=CONCURRENCY, messages_enabled=False, database=database,
+                             pos=pos)
         try:
             stats, info = await rig.push_snapshot()
             pushed = {**info, "applied": stats.applied, "ledger_s": rig.meters.seconds["ledger"],
@@ -92,7 +93,7 @@ def _push_step(scale: Scale, database: str, naive_push: bool) -> tuple[dict, dic
             await rig.aclose()
         if snapshot is None:
             return pushed, None
-        naive_rig = await open_rig(scale.locations, concurrency=CONCURRENCY, messages_enabled=False)
+        naive_rig = await open_rig(scale.locations, concurrency=CONCURRENCY, messages_enabled=False, pos=pos)
         try:
             push_s = await naive_full_push(naive_rig, snapshot, CONCURRENCY)
             return pushed, {"push_s": push_s, "ct_calls": naive_rig.meters.total,
@@ -111,11 +112,11 @@ def _in_a_fresh_process(step, *args):
         return pool.submit(step, *args).result()
 
 
-def _measure(scale: Scale, *, naive_push: bool = True) -> tuple[dict, dict | None]:
+def _measure(scale: Scale, *, naive_push: bool = True, pos: str = DEFAULT_POS) -> tuple[dict, dict | None]:
     with tempfile.TemporaryDirectory(prefix="omnisync-initial-sync-") as workdir:
         database = str(Path(workdir) / "snapshots.duckdb")
-        read = _in_a_fresh_process(_read_step, scale, database)
-        pushed, naive_pushed = _in_a_fresh_process(_push_step, scale, database, naive_push)
+        read = _in_a_fresh_process(_read_step, scale, database, pos)
+        pushed, naive_pushed = _in_a_fresh_process(_push_step, scale, database, naive_push, pos)
     ledger, ct_emulator = pushed["ledger_s"], pushed["ct_emulator_s"]
     split = {
         "pos_http_client_s": read["read_s"] - read["emulator_s"] - read["rate_limit_wait_s"],
@@ -162,45 +163,47 @@ def _peak_rss_gib() -> float:
     return round(kib / 2**20, 2)
 
 
-def _extrapolate(measured: dict, scale: Scale, target: Scale = TARGET) -> dict:
+def _extrapolate(measured: dict, scale: Scale, cost: ReadCost, target: Scale = TARGET) -> dict:
     """100,000 × 50 from the per-record costs measured at `scale` (linear: the emulators' own costs
-    grow faster than that, so their part is a lower bound), plus the X-Series rate-limit floor for
-    the read's requests, plus the network floor of commercetools' one call per record."""
+    grow faster than that, so their part is a lower bound), plus the floor the POS's request budget
+    puts under the read's requests (`cost`, the POS connector's bench support, worst account first),
+    plus the network floor of commercetools' one call per record."""
     per_record = {k: v / scale.rows for k, v in measured["time_split_s"].items() if k != "rate_limit_wait_s"}
     records = target.rows
     in_process_s = records * sum(per_record.values())
-    requests = read_requests(target.skus, target.locations, PAGE_SIZE)
-    floors = {f"{registers}_registers": rate_limit_floor_s(requests, registers) for registers in (1, target.locations)}
+    floors = cost.floors_s or {"no_budget": 0.0}
     ct_calls = records * measured["ct_calls"] / scale.rows
     network_s = ct_calls * NETWORK_LATENCY_S / CONCURRENCY
-    worst = in_process_s + floors["1_registers"] + network_s
+    worst_kind = next(iter(floors))
+    worst = in_process_s + floors[worst_kind] + network_s
     return {
         "records": records, "per_record_ms": {k.removesuffix("_s"): round(v * 1000, 4) for k, v in per_record.items()},
         "in_process_s": round(in_process_s), "engine_s": round(records * per_record["engine_s"]),
-        "pos_requests": requests, "pos_page_size": PAGE_SIZE,
-        "pos_budget_per_300s": {k: budget(int(k.split("_")[0])) for k in floors},
+        "pos_requests": cost.requests, **cost.figures,
         "rate_limit_floor_s": floors,
         "ct_calls": round(ct_calls), f"ct_network_floor_s_at_{int(NETWORK_LATENCY_S * 1000)}ms_x{CONCURRENCY}": round(network_s),
-        "total_s_one_register": round(worst), "total_s_one_register_per_store": round(worst - floors["1_registers"]
-                                                                                      + floors[f"{target.locations}_registers"]),
-        "records_per_s_one_register": round(records / worst, 1),
+        **{f"total_s_{kind}": round(in_process_s + floor + network_s) for kind, floor in floors.items()},
+        f"records_per_s_{worst_kind}": round(records / worst, 1),
         "engine_share": round(records * per_record["engine_s"] / worst, 3),
         "model": "records × measured per-record costs (POS read, engine, commercetools push; in-process) "
-                 "+ X-Series floor: (ceil(requests / (300 × registers + 50)) − 1) × 300 s, requests = outlets + "
-                 "product pages + inventory pages (+1 empty page each) at page_size "
-                 f"{PAGE_SIZE} + commercetools calls × {NETWORK_LATENCY_S * 1000:.0f} ms / {CONCURRENCY} in flight",
+                 f"+ {cost.model} + commercetools calls × {NETWORK_LATENCY_S * 1000:.0f} ms / {CONCURRENCY} in flight",
     }
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, pos: str = DEFAULT_POS) -> list[BenchResult]:
+    support = connector_bench(pos)  # before the ladder: a POS without it is a gap, not an hour's run
     results = []
     ladder = QUICK if quick else FULL
     for scale in ladder:
-        omnisync, naive = _measure(scale)
-        figures = {**omnisync, "extrapolated_100k_x_50": _extrapolate(omnisync, scale)} if scale == ladder[-1] else omnisync
+        omnisync, naive = _measure(scale, pos=pos)
+        if scale == ladder[-1]:
+            cost = support.read_cost(TARGET.skus, TARGET.locations)
+            figures = {**omnisync, "extrapolated_100k_x_50": _extrapolate(omnisync, scale, cost)}
+        else:
+            figures = omnisync
         results.append(BenchResult(
             name="initial_sync",
-            title=f"initial sync X-Series -> commercetools, {scale.skus:,} SKUs × {scale.locations} stores",
+            title=f"initial sync {pos_plugin(pos).title} -> commercetools, {scale.skus:,} SKUs × {scale.locations} stores",
             figures=figures,
             baseline=naive,
             ratio=ratio(omnisync["records_per_s"], naive["records_per_s"]),
@@ -208,20 +211,20 @@ def run(quick: bool = False) -> list[BenchResult]:
             target="100,000 × 50 reported as records/s and where the time goes; engine share small (< 25 %)",
             met=None if quick else omnisync["share_engine"] < 0.25 and omnisync["snapshot_matches_pos"],
             bounds="commercetools: 100 entries created per GraphQL call, the emulator's per-entry cost; "
-                   "X-Series: 300 × registers + 50 requests per 300 s (a floor only when pages exceed the budget); "
-                   "engine: the ledger's few statements per 500-record batch phase",
+                   f"{support.notes['stock_read']}; engine: the ledger's few statements per 500-record batch phase",
             extra={"scale": {"skus": scale.skus, "locations": scale.locations}},
         ))
     return results
 
 
-def measure_target(scale: Scale = TARGET) -> dict:
+def measure_target(scale: Scale = TARGET, pos: str = DEFAULT_POS) -> dict:
     """One size, omnisync only (no naive push): `python -m omnisync_pipelines.bench.initial_sync SKUS
-    STORES` prints its figures as JSON. 100,000 × 50 takes about an hour and 16 GB in its push step."""
-    omnisync, _ = _measure(scale, naive_push=False)
+    STORES [POS]` prints its figures as JSON. 100,000 × 50 takes about an hour and 16 GB in its push step."""
+    omnisync, _ = _measure(scale, naive_push=False, pos=pos)
     return omnisync
 
 
 if __name__ == "__main__":
     skus, stores = (int(n) for n in sys.argv[1:3]) if len(sys.argv) > 2 else (TARGET.skus, TARGET.locations)
-    print(json.dumps(measure_target(Scale(skus, stores, 0.0)), indent=1))
+    print(json.dumps(measure_target(Scale(skus, stores, 0.0), pos=sys.argv[3] if len(sys.argv) > 3 else DEFAULT_POS),
+                     indent=1))

@@ -23,7 +23,11 @@ from pathlib import Path
 
 import httpx
 
+from omnisync_pipelines import systems
+from omnisync_pipelines.bench.pos_hooks import connector_bench, emulator_bench
 from omnisync_pipelines.bench.results import BenchResult, ratio
+from omnisync_pipelines.bench.runner import Gap
+from omnisync_pipelines.systems import COMMERCETOOLS, DEFAULT_POS
 
 SECRET = "bench-secret"
 RECEIVER = "http://receiver"
@@ -45,17 +49,20 @@ def _environment(env: dict):
 
 
 class _Sandbox:
-    def __init__(self, data_dir: Path, seed: int = 5):
-        from omnisync_pipelines.demo import _load, demo_environment, write_config
+    """Both emulators on loopback sockets with a small world loaded, the deployment's configuration
+    and environment written as the demo writes them, and the POS's bench hooks for its webhooks."""
+
+    def __init__(self, data_dir: Path, pos: str, seed: int = 5):
+        from omnisync_pipelines.demo import demo_environment, load_served, write_config
         from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-        from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
         from omnisync_pipelines.sandbox.scenario import build_world
         from omnisync_pipelines.sandbox.serve import SandboxServer
 
-        self.ct, self.lsx = CommercetoolsEmulator(seed=seed), LightspeedXEmulator(seed=seed)
-        self.server = SandboxServer().start({"commercetools": self.ct, "lightspeed_x": self.lsx})
+        self.pos, self.hooks = pos, emulator_bench(pos)
+        self.ct, self.emulator = CommercetoolsEmulator(seed=seed), systems.sandbox_plugin(pos).emulator(seed=seed)
+        self.server = SandboxServer().start({COMMERCETOOLS: self.ct, pos: self.emulator})
         self.world = build_world(seed, stores=2, products=3, customers=6)
-        self.loaded = self.server.run(_load(self.world, self.server), timeout=60)
+        self.loaded = self.server.run(load_served(self.world, self.server), timeout=60)
         write_config(data_dir / "omnisync.yaml", self.server, self.loaded)
         self.env = {**demo_environment(data_dir, self.server), "OMNISYNC_INBOX_SETTLE_S": "0"}
 
@@ -65,16 +72,12 @@ class _Sandbox:
         return OpsStore.from_url(self.env["OMNISYNC_OPS_URL"])
 
     async def subscribe(self) -> None:
-        headers = {"authorization": f"Bearer {self.env['OMNISYNC_LSX_TOKEN']}"}
-        async with httpx.AsyncClient(base_url=self.server.base_url("lightspeed_x"), headers=headers) as api:
-            for kind in ("sale.update", "inventory.update"):
-                hook = {"url": f"{RECEIVER}/webhooks/lightspeed_x?token={SECRET}", "type": kind}
-                response = await api.post("/api/2.0/webhooks", json=hook)
-                if response.status_code not in (201, 409):
-                    raise RuntimeError(f"webhook subscription refused: {response.status_code} {response.text[:200]}")
+        async with httpx.AsyncClient(base_url=self.server.base_url(self.pos), timeout=30) as api:
+            await self.hooks.subscribe(api, self.emulator, f"{RECEIVER}/webhooks/{self.pos}", SECRET)
 
     async def sell(self, index: int) -> None:
-        from omnisync_pipelines.sandbox.loader import _Till
+        """One unit of a variant sold at a till (played by the POS's sandbox plugin, as a day's sale)."""
+        from omnisync_pipelines.demo import play_at_tills
         from omnisync_pipelines.sandbox.world import Sale, SaleLine
 
         variant = self.world.variants[index % len(self.world.variants)]
@@ -82,17 +85,16 @@ class _Sandbox:
         price = variant.price_at(store)
         sale = Sale(f"bench-{uuid.uuid4().hex[:8]}", datetime.now(UTC), store.key, (SaleLine(variant.sku, 1, price),),
                     (("cash", price),))
-        async with httpx.AsyncClient(base_url=self.server.base_url("lightspeed_x"), timeout=30) as lsx:
-            await _Till(self.loaded, lsx, self.lsx).sale(sale)
+        await play_at_tills([sale], self.loaded, self.server)
 
     async def deliver(self) -> float:
         """Delivers the queued webhooks; returns the moment the receiver had accepted them."""
         from omnisync_pipelines.store.inbox import Inbox
         from omnisync_pipelines.webhooks import create_webhook_app
 
-        receiver = create_webhook_app(Inbox(self.ops()), {"lightspeed_x": SECRET})
+        receiver = create_webhook_app(Inbox(self.ops()), {self.pos: SECRET})
         async with httpx.AsyncClient(transport=httpx.ASGITransport(receiver), base_url=RECEIVER) as client:
-            if await self.lsx.deliver_webhooks(client) < 1:
+            if await self.hooks.deliver_webhooks(self.emulator, client) < 1:
                 raise RuntimeError("no webhook was delivered for the sale")
         return time.perf_counter()
 
@@ -110,13 +112,13 @@ async def _fast_lane_samples(box: _Sandbox, count: int) -> list[float]:
     from omnisync_pipelines.store.inbox import Inbox
 
     env = box.env
-    secrets = {"commercetools": {"client_id": env["OMNISYNC_CT_CLIENT_ID"], "client_secret": env["OMNISYNC_CT_CLIENT_SECRET"]},
-               "lightspeed_x": {"personal_token": env["OMNISYNC_LSX_TOKEN"]}}
+    secrets = {COMMERCETOOLS: {"client_id": env["OMNISYNC_CT_CLIENT_ID"], "client_secret": env["OMNISYNC_CT_CLIENT_SECRET"]},
+               box.pos: systems.pos_plugin(box.pos).secrets_from_env(env)}
     ops = box.ops()
     applied: asyncio.Queue = asyncio.Queue()
     stop = False
     samples = []
-    async with open_fast_lane(load_config(env["OMNISYNC_CONFIG"]), secrets, ops) as lane:
+    async with open_fast_lane(load_config(env["OMNISYNC_CONFIG"]), secrets, ops, pos=box.pos) as lane:
         loop = asyncio.create_task(run_fast_lane(
             lane, Inbox(ops), poll_s=0.05, stop=lambda: stop,
             on_batch=lambda batch: applied.put_nowait((time.perf_counter(), batch)),
@@ -168,14 +170,17 @@ def _sensor_lane_samples(box: _Sandbox, count: int, instance) -> list[float]:
     return samples
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, pos: str = DEFAULT_POS) -> list[BenchResult]:
     import dagster as dg
 
     from omnisync_pipelines.runs import run_job
 
+    if not systems.pos_plugin(pos).capabilities.fast_lane:
+        raise Gap(f"{pos} has no fast lane (its changes are polled by delta runs)")
+    live_read = connector_bench(pos).notes["live_read"]
     fast_count, sensor_count = (5, 1) if quick else (30, 3)
     with tempfile.TemporaryDirectory(prefix="omnisync-bench-latency-") as tmp:
-        box = _Sandbox(Path(tmp))
+        box = _Sandbox(Path(tmp), pos)
         try:
             with _environment(box.env), dg.instance_for_test() as instance:
                 outcome = run_job("full_sync", instance=instance)
@@ -196,7 +201,7 @@ def run(quick: bool = False) -> list[BenchResult]:
         ratio_meaning="sensor-lane p50 / fast-lane p50",
         target="fast lane p99 ≤ 1 s on loopback emulators; sensor lane ≤ 30 s",
         met=None if quick else fast["p99_ms"] <= 1000 and sensor["p99_ms"] <= 30_000,
-        bounds="fast lane: the inbox poll interval plus one X-Series inventory read per product and one commercetools "
+        bounds=f"fast lane: the inbox poll interval plus {live_read} and one commercetools "
                "write per changed count; sensor lane: Dagster run start-up and the event_sync assets, then settle "
                "and tick interval when deployed",
     )]

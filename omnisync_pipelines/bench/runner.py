@@ -1,8 +1,10 @@
-"""Runs the benchmarks (all, or `--only NAME`) and collects one JSON object per result.
+"""Runs the benchmarks (all, or `--only NAME`) against one POS (`--pos`, default `systems.DEFAULT_POS`)
+and collects one JSON object per result.
 
 A benchmark module is listed here by name and imported only when run; a module that cannot run
 yet (the engine piece it measures does not exist) raises `Gap`, reported as a result with
-status "gap" instead of failing the run.
+status "gap" instead of failing the run (so does one needing benchmark hooks the POS lacks,
+`bench/pos_hooks.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import platform
 import traceback
 from collections.abc import Callable
 
+from omnisync_pipelines import systems
 from omnisync_pipelines.bench.results import BenchResult
 
 BENCHMARKS = ("delta", "economy", "latency", "initial_sync", "throughput", "scaling")
@@ -22,16 +25,20 @@ class Gap(Exception):
     """The benchmark cannot be measured in this build; the message says why."""
 
 
-def run(quick: bool = False, only: list[str] | None = None, progress: Callable[[dict], None] | None = None) -> list[dict]:
+def run(quick: bool = False, only: list[str] | None = None, progress: Callable[[dict], None] | None = None,
+        pos: str | None = None) -> list[dict]:
     names = only or list(BENCHMARKS)
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
         raise ValueError(f"unknown benchmark(s) {sorted(unknown)}; available: {', '.join(BENCHMARKS)}")
+    pos = pos or systems.DEFAULT_POS
+    if pos not in systems.pos_ids():
+        raise ValueError(f"unknown POS {pos!r}; registered: {', '.join(systems.pos_ids())}")
     out: list[dict] = []
     for name in names:
         try:
             module = importlib.import_module(f"omnisync_pipelines.bench.{name}")
-            results = module.run(quick=quick)
+            results = module.run(quick=quick, pos=pos)
         except Gap as gap:
             results = [_not_measured(name, "gap", str(gap))]
         except Exception as exc:  # noqa: BLE001  (one broken benchmark must not hide the others' figures)

@@ -33,9 +33,9 @@ from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
 from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines.systems import DEFAULT_POS
 
 BASE = "http://commercetools.bench"
-POS = "lightspeed_x"
 
 
 @dataclass
@@ -119,6 +119,7 @@ class StockRig:
     meters: Meters
     concurrency: int
     workdir: tempfile.TemporaryDirectory
+    pos: str = DEFAULT_POS  # whose snapshot (`<pos>.stock`) the rig plans and pushes
 
     @property
     def timed_ops(self):
@@ -127,7 +128,7 @@ class StockRig:
     async def sync(self, scale: Scale, concurrency: int | None = None) -> tuple[SyncStatistics, dict]:
         """One stock-flow run: generated snapshot `scale` -> plan against the ops baselines -> push.
         Returns (push statistics, {"changed", "planned", "plan_s", "push_s"})."""
-        changed = build_snapshots(self.con, scale, POS)
+        changed = build_snapshots(self.con, scale, self.pos)
         stats, info = await self.push_snapshot(concurrency)
         return stats, {"changed": changed, **info}
 
@@ -135,16 +136,16 @@ class StockRig:
         """Plan `<pos>.stock` (already in `con`) against the ops baselines, then push. Returns
         (push statistics, {"planned", "plan_s", "push_s"})."""
         started = time.perf_counter()
-        plan, _ = plan_stock(self.con, POS, self.ops.baselines_frame(POS))
+        plan, _ = plan_stock(self.con, self.pos, self.ops.baselines_frame(self.pos))
         planned_at = time.perf_counter()
-        stats = await push_stock(plan, self.connector, self.timed_ops, pos_system=POS,
+        stats = await push_stock(plan, self.connector, self.timed_ops, pos_system=self.pos,
                                  options=SyncOptions(concurrency=concurrency or self.concurrency))
         done = time.perf_counter()
         return stats, {"planned": len(plan), "plan_s": round(planned_at - started, 3),
                        "push_s": round(done - planned_at, 3)}
 
     def pos_snapshot(self) -> pd.DataFrame:
-        return self.con.execute(f"SELECT sku, location_key, on_hand FROM {POS}.stock ORDER BY location_key, sku").df()
+        return self.con.execute(f"SELECT sku, location_key, on_hand FROM {self.pos}.stock ORDER BY location_key, sku").df()
 
     async def aclose(self) -> None:
         await self.connector.aclose()
@@ -154,10 +155,11 @@ class StockRig:
 
 
 async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 0.0, graphql_writes: bool = True,
-                   messages_enabled: bool = True, database: str = ":memory:") -> StockRig:
+                   messages_enabled: bool = True, database: str = ":memory:", pos: str = DEFAULT_POS) -> StockRig:
     """`messages_enabled=False`: a project whose Messages Query is off (omnisync reads no messages),
     so the emulator keeps no message per write; a project-sized run fits in memory that way.
-    `database`: the DuckDB file the snapshots are in (another process may have written them)."""
+    `database`: the DuckDB file the snapshots are in (another process may have written them);
+    `pos`: the POS whose snapshot is planned (the rig needs no POS emulator: the snapshot is generated)."""
     meters = Meters()
     emulator = CommercetoolsEmulator(seed=7, messages_enabled=messages_enabled)
     creds = emulator.credentials(BASE)
@@ -178,7 +180,8 @@ async def open_rig(locations: int, *, concurrency: int = 16, latency_s: float = 
     meters.reset()
     con = duckdb.connect(database)
     con.execute("SET enable_progress_bar = false")  # a benchmark's stdout may carry its JSON
-    return StockRig(emulator, client, CommercetoolsConnector(client, channel_map), ops, con, meters, concurrency, workdir)
+    return StockRig(emulator, client, CommercetoolsConnector(client, channel_map), ops, con, meters, concurrency, workdir,
+                    pos)
 
 
 async def naive_full_push(rig: StockRig, snapshot: pd.DataFrame, concurrency: int) -> float:

@@ -4,8 +4,8 @@ Everything is generated inside DuckDB (`range()`), so ten million rows take seco
 and the same (skus, locations, change_rate, seed) always gives the same rows. Exactly
 round(rate × rows) rows are "changed" (a fixed permutation of the row index falls under the
 threshold): their POS count differs from the baseline by 1–5 units and their version is newer.
-The POS snapshot's rows are stored in version order, as the snapshot asset writes X-Series' change
-feed (`after` paging returns rows by ascending `version`; a delta merge appends the changed rows), so
+The POS snapshot's rows are stored in version order, as the snapshot asset writes a POS's change
+feed (version-cursor paging returns rows by ascending `version`; a delta merge appends the changed rows), so
 the changed rows sit together at the end, where a real snapshot has them.
 """
 
@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines.systems import DEFAULT_POS
 
 STRIDES = (1_000_003, 999_983, 7_919, 104_729)
 
@@ -64,7 +65,7 @@ def _params(scale: Scale) -> dict:
             "rows": scale.rows, "threshold": round(scale.change_rate * scale.rows)}
 
 
-def build_snapshots(con: duckdb.DuckDBPyConnection, scale: Scale, pos_system: str = "lightspeed_x") -> int:
+def build_snapshots(con: duckdb.DuckDBPyConnection, scale: Scale, pos_system: str = DEFAULT_POS) -> int:
     """Write `<pos>.stock`, `commercetools.catalog` and `bench.baseline` into `con`; returns the changed rows."""
     if not pos_system.isidentifier():
         raise ValueError(f"not a system id: {pos_system!r}")
@@ -110,7 +111,7 @@ _SQLITE_BASELINE = """
 """
 
 
-def build_ops_baselines(ops: OpsStore, scale: Scale, pos_system: str = "lightspeed_x") -> None:
+def build_ops_baselines(ops: OpsStore, scale: Scale, pos_system: str = DEFAULT_POS) -> None:
     """The same baseline as `bench.baseline`, written into a SQLite ops store's `stock_baseline` by
     SQLite itself (a recursive CTE, rows in primary-key order, one transaction): ten million rows in
     about a minute, where row-by-row inserts from Python would take several."""
@@ -127,5 +128,5 @@ def baseline_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT * FROM bench.baseline").df()
 
 
-def stock_frame(con: duckdb.DuckDBPyConnection, pos_system: str = "lightspeed_x") -> pd.DataFrame:
+def stock_frame(con: duckdb.DuckDBPyConnection, pos_system: str = DEFAULT_POS) -> pd.DataFrame:
     return con.execute(f"SELECT * FROM {pos_system}.stock").df()

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import duckdb
 
-from omnisync_pipelines.bench.delta import POS, _pandas_diff
+from omnisync_pipelines.bench.delta import _pandas_diff
 from omnisync_pipelines.bench.results import BenchResult, ratio
 from omnisync_pipelines.bench.scale import Scale, build_ops_baselines, build_snapshots, location
 from omnisync_pipelines.engine.stock_plan import plan_stock_changes, stock_flow
 from omnisync_pipelines.store.ops import OpsStore
+from omnisync_pipelines.systems import DEFAULT_POS
 
 LOCATIONS = 10
 FULL_RATES, FULL_SKUS, FULL_FIXED, FULL_CHANGES = (0.001, 0.01, 0.1), (10_000, 100_000, 1_000_000), 100_000, 1_000
@@ -46,16 +47,16 @@ def _points(quick: bool) -> dict[int, list[tuple[str, float]]]:
     return points
 
 
-def _measure(ops: OpsStore, scale: Scale, repeats: int = 3) -> tuple[dict, dict]:
+def _measure(ops: OpsStore, scale: Scale, pos: str, repeats: int = 3) -> tuple[dict, dict]:
     con = duckdb.connect()
     try:
-        changed = build_snapshots(con, scale)
+        changed = build_snapshots(con, scale, pos)
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            plan, _, _ = plan_stock_changes(con, POS, ops)
+            plan, _, _ = plan_stock_changes(con, pos, ops)
             times.append(time.perf_counter() - started)
-        snapshot = con.execute("SELECT sku, location_key, on_hand, system_version FROM lightspeed_x.stock").df()
+        snapshot = con.execute(f"SELECT sku, location_key, on_hand, system_version FROM {pos}.stock").df()
         baseline = con.execute("SELECT * FROM bench.baseline").df()
     finally:
         con.close()
@@ -81,18 +82,18 @@ def _verdicts(measured: list[tuple[str, Scale, dict]]) -> dict[str, bool]:
     }
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, pos: str = DEFAULT_POS) -> list[BenchResult]:
     measured: list[tuple[str, Scale, dict, dict]] = []
     for skus, wanted in _points(quick).items():
         with tempfile.TemporaryDirectory(prefix="omnisync-bench-") as tmp:
             ops = OpsStore.from_url(f"sqlite:///{Path(tmp) / 'ops.sqlite'}")
             try:
-                build_ops_baselines(ops, Scale(skus, LOCATIONS, 0.0))
-                ops.stage_plan_watermarks(stock_flow(POS), {location(n): 1000 for n in range(LOCATIONS)})
-                ops.commit_plan_watermarks(stock_flow(POS))
+                build_ops_baselines(ops, Scale(skus, LOCATIONS, 0.0), pos)
+                ops.stage_plan_watermarks(stock_flow(pos), {location(n): 1000 for n in range(LOCATIONS)})
+                ops.commit_plan_watermarks(stock_flow(pos))
                 for series, rate in wanted:
                     scale = Scale(skus, LOCATIONS, rate)
-                    measured.append((series, scale, *_measure(ops, scale)))
+                    measured.append((series, scale, *_measure(ops, scale, pos)))
             finally:
                 ops.engine.dispose()
     verdicts = {} if quick else _verdicts([(s, sc, f) for s, sc, f, _ in measured])

@@ -20,6 +20,7 @@ import time
 from omnisync_pipelines.bench.results import BenchResult, ratio
 from omnisync_pipelines.bench.sandbox import open_rig
 from omnisync_pipelines.bench.scale import Scale
+from omnisync_pipelines.systems import DEFAULT_POS
 
 LATENCY_S = 0.05
 BOUND = 64  # calls in flight; per-project commercetools limits are far above this
@@ -29,15 +30,15 @@ TARGETS = {"inventory": 500, "product": 300}
 PUBLISHED = {"inventory": "83–160/s", "product": "50–128/s"}
 
 
-async def _inventory(size: dict) -> tuple[dict, dict, dict]:
+async def _inventory(size: dict, pos: str) -> tuple[dict, dict, dict]:
     """(GraphQL-batched push, REST push, REST sequential) figures."""
-    graphql, _ = await _inventory_push(size, graphql_writes=True, sequential=False)
-    rest, rest_sequential = await _inventory_push(size, graphql_writes=False, sequential=True)
+    graphql, _ = await _inventory_push(size, pos, graphql_writes=True, sequential=False)
+    rest, rest_sequential = await _inventory_push(size, pos, graphql_writes=False, sequential=True)
     return graphql, rest, rest_sequential
 
 
-async def _inventory_push(size: dict, *, graphql_writes: bool, sequential: bool) -> tuple[dict, dict | None]:
-    rig = await open_rig(size["locations"], concurrency=BOUND, graphql_writes=graphql_writes)
+async def _inventory_push(size: dict, pos: str, *, graphql_writes: bool, sequential: bool) -> tuple[dict, dict | None]:
+    rig = await open_rig(size["locations"], concurrency=BOUND, graphql_writes=graphql_writes, pos=pos)
     try:
         await rig.sync(Scale(size["skus"], size["locations"], 0.0))
         rig.emulator.faults.latency_s = LATENCY_S
@@ -95,9 +96,9 @@ async def _products(count_sequential: int, count_bounded: int) -> tuple[dict, di
              "in_flight": 1})
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, pos: str = DEFAULT_POS) -> list[BenchResult]:
     size = QUICK if quick else FULL
-    inventory, inventory_rest, inventory_seq = asyncio.run(_inventory(size))
+    inventory, inventory_rest, inventory_seq = asyncio.run(_inventory(size, pos))
     products, products_seq = asyncio.run(_products(*size["products"]))
     results = []
     for kind, figures, baseline, bounds in (

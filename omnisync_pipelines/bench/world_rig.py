@@ -1,7 +1,8 @@
-"""A two-system rig for the catalog and customer economy benchmarks: both emulators in process, a
-bench-sized world loaded into them through their public APIs (the sandbox loader: a retailer whose
-catalog, prices and customers already exist on both sides), the configuration a deployment would
-have, and omnisync's connectors built from it (`connectors.registry`) over metered transports.
+"""A two-system rig for the catalog and customer economy benchmarks: the commercetools emulator and the
+POS's (`--pos`) in process, a bench-sized world loaded into them through their public APIs (the
+sandbox loader: a retailer whose catalog, prices and customers already exist on both sides), the
+configuration a deployment would have (the sandbox plugin's system block and environment), and
+omnisync's connectors built from it (`connectors.registry`) over metered transports.
 
 `snapshot` reads an entity as the snapshot asset does (full: replace; delta: from the stored cursor,
 merged by the table's keys); each read opens its own connector, as each asset does.
@@ -15,17 +16,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
 
+from omnisync_pipelines import systems
+from omnisync_pipelines.bench.pos_hooks import EmulatorBench, emulator_bench, pos_base_url, sandbox_system
 from omnisync_pipelines.bench.sandbox import CountingTransport, Meters, TimedApp
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.config import OmnisyncConfig, parse_config
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.specs import ENTITY_TABLES, TABLE_KEYS, delta_merge_parents
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.loader import LoadedWorld, load_world
 from omnisync_pipelines.sandbox.scenario import COLOURS, SIZES, START, STORES, ean13
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
@@ -33,21 +36,20 @@ from omnisync_pipelines.sandbox.world import Shopper, Variant, World
 from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.ops import OpsStore
 
-CT_BASE, LSX_BASE = "http://commercetools.bench", "http://lightspeed-x.bench"
-POS = "lightspeed_x"
-SYSTEMS = ("commercetools", POS)
+CT = systems.COMMERCETOOLS
+CT_BASE = "http://commercetools.bench"
 
 
-REGISTERS_PER_STORE = 10  # a flagship-sized retailer: X-Series budget 300 × 10 + 50 requests per 300 s a store
+REGISTERS_PER_STORE = 10  # a flagship-sized retailer (a POS may budget its API requests per till)
 
 
 def bench_world(products: int, stores: int, customers: int, seed: int = 11) -> World:
     """`products` families of size × colour variants, `customers` shoppers known to both systems
     (each with a loyalty id), the first `stores` sandbox stores with `REGISTERS_PER_STORE` tills each.
 
-    X-Series' request budget is 300 × registers + 50 per 300 s (the emulator enforces it). With the
+    A POS may budget API requests per till (X-Series does, and its emulator enforces it). With the
     sandbox's one or two tills a store, the full-size naive pushes (2,400 product updates, 2,000
-    customer updates) wait out several budget windows; a retailer with ten tills a store is an
+    customer updates) would wait out several budget windows; a retailer with ten tills a store is an
     ordinary one and lets the benchmark run in a few minutes. The counts do not depend on it."""
     variants = [
         Variant(f"P{p:05d}-{colour}-{size}", f"p{p:05d}", f"Product {p}", size, colour,
@@ -63,21 +65,28 @@ def bench_world(products: int, stores: int, customers: int, seed: int = 11) -> W
 
 @dataclass
 class WorldRig:
-    ct: CommercetoolsEmulator
-    lsx: LightspeedXEmulator
+    pos: str
+    world: World
+    emulators: dict[str, Any]  # system -> emulator
+    hooks: EmulatorBench  # the POS's emulator bench hooks (retailer edits)
     loaded: LoadedWorld
     config: OmnisyncConfig
     secrets: dict[str, dict]
     ops: OpsStore
     con: duckdb.DuckDBPyConnection
     workdir: tempfile.TemporaryDirectory
-    meters: dict[str, Meters] = field(default_factory=lambda: {s: Meters() for s in SYSTEMS})
+    meters: dict[str, Meters] = field(default_factory=dict)
     cursors: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.meters = {system: Meters() for system in self.emulators}
+
+    def base_url(self, system: str) -> str:
+        return CT_BASE if system == CT else pos_base_url(system)
+
     def transport(self, system: str) -> httpx.AsyncBaseTransport:
-        app = (self.ct if system == "commercetools" else self.lsx).app
-        return CountingTransport(EmulatorTransport(TimedApp(app, self.meters[system])), self.meters[system],
-                                 resource_at=1 if system == "commercetools" else 2)
+        return CountingTransport(EmulatorTransport(TimedApp(self.emulators[system].app, self.meters[system])),
+                                 self.meters[system], resource_at=1 if system == CT else self.hooks.resource_at)
 
     @asynccontextmanager
     async def connector(self, system: str) -> AsyncIterator:
@@ -87,9 +96,8 @@ class WorldRig:
     @asynccontextmanager
     async def raw(self, system: str) -> AsyncIterator[httpx.AsyncClient]:
         """A plain client for the retailer's own edits (not metered: not omnisync's calls)."""
-        emulator = self.ct if system == "commercetools" else self.lsx
-        base = CT_BASE if system == "commercetools" else LSX_BASE
-        async with httpx.AsyncClient(base_url=base, transport=EmulatorTransport(emulator.app)) as client:
+        transport = EmulatorTransport(self.emulators[system].app)
+        async with httpx.AsyncClient(base_url=self.base_url(system), transport=transport) as client:
             yield client
 
     async def snapshot(self, system: str, entity: str, *, delta: bool) -> int:
@@ -118,23 +126,22 @@ class WorldRig:
         self.workdir.cleanup()
 
 
-async def open_world_rig(world: World) -> WorldRig:
-    ct, lsx = CommercetoolsEmulator(seed=world.seed), LightspeedXEmulator(seed=world.seed)
-    ct_credentials, lsx_credentials = ct.credentials(CT_BASE), lsx.credentials(LSX_BASE)
+async def open_world_rig(world: World, pos: str = systems.DEFAULT_POS) -> WorldRig:
+    hooks = emulator_bench(pos)
+    ct, emulator = CommercetoolsEmulator(seed=world.seed), systems.sandbox_plugin(pos).emulator(seed=world.seed)
+    base = pos_base_url(pos)
+    ct_credentials = ct.credentials(CT_BASE)
     async with httpx.AsyncClient(base_url=CT_BASE, transport=EmulatorTransport(ct.app)) as ct_http, \
-            httpx.AsyncClient(base_url=LSX_BASE, transport=EmulatorTransport(lsx.app)) as lsx_http:
-        loaded = await load_world(world, ct_http, ct_credentials, lsx_http, lsx)
+            httpx.AsyncClient(base_url=base, transport=EmulatorTransport(emulator.app)) as pos_http:
+        loaded = await load_world(world, ct_http, ct_credentials, {pos: (pos_http, emulator)})
+    block, pos_secrets = sandbox_system(pos, base, emulator)
     config = parse_config({
-        "pos": POS,
-        "systems": {
-            "commercetools": {k: ct_credentials[k] for k in ("api_url", "auth_url", "project_key")},
-            POS: {"base_url": LSX_BASE, "domain_prefix": lsx_credentials["domain_prefix"],
-                  "registers": sum(len(ids) for ids in loaded.register_ids.values())},
-        },
+        "pos": pos,
+        "systems": {CT: {k: ct_credentials[k] for k in ("api_url", "auth_url", "project_key")}, pos: block},
         "locations": loaded.location_map,
     })
-    secrets = {"commercetools": {"client_id": ct_credentials["client_id"], "client_secret": ct_credentials["client_secret"]},
-               POS: {"personal_token": lsx_credentials["personal_token"]}}
+    secrets = {CT: {"client_id": ct_credentials["client_id"], "client_secret": ct_credentials["client_secret"]},
+               pos: pos_secrets}
     workdir = tempfile.TemporaryDirectory(prefix="omnisync-bench-")
     ops = OpsStore.from_url(f"sqlite:///{Path(workdir.name) / 'ops.sqlite'}")
-    return WorldRig(ct, lsx, loaded, config, secrets, ops, duckdb.connect(), workdir)
+    return WorldRig(pos, world, {CT: ct, pos: emulator}, hooks, loaded, config, secrets, ops, duckdb.connect(), workdir)

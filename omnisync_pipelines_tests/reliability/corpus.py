@@ -2,7 +2,9 @@
 emulators' stores (as a buggy integration or a broken till would leave them).
 
 Each case injects one record and says how the rejection must name it: the record reference and
-a word the rejected field must contain. `inject(rig)` returns (record_ref, field_word).
+a word the rejected field must contain. `inject(rig)` returns (record_ref, field_word). The
+commercetools cases are here; a POS's are in `corpus_<pos id>.py` (its `CASES`, and `raw_writes(rig)`
+around the injection when its emulator must not announce them), found by the POS's id.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
+from importlib import import_module
+from importlib.util import find_spec
 
-from omnisync_pipelines.sandbox.world import Sale, StoreReturn
 from omnisync_pipelines_tests.reliability.harness import Rig
 
 HUGE = "Ä" * 200_000
@@ -27,36 +31,8 @@ class Case:
     known_gap: str | None = None  # not yet rejected: why (the case's test is a strict xfail)
 
 
-def _new_id() -> str:
+def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def _sale_template(rig: Rig, returned: bool = False) -> dict:
-    kind = StoreReturn if returned else Sale
-    ids = {v for k, v in rig.loaded.sale_ids.items()
-           if any(e.event_id == k and isinstance(e, kind) and (not returned or e.of_sale) for d in rig.days for e in d.events)}
-    row = next(r for r in rig.lsx.store.rows["sales"].values() if r["id"] in ids and len(r["line_items"]) == 1)
-    return copy.deepcopy(row)
-
-
-def _sale(rig: Rig, change: Callable[[dict], None], returned: bool = False) -> str:
-    row = _sale_template(rig, returned)
-    row["id"] = _new_id()
-    for line in row["line_items"]:
-        line["id"] = _new_id()
-    for payment in row["payments"]:
-        payment["id"] = _new_id()
-    row["invoice_number"] = row["receipt_number"] = str(90000 + len(rig.lsx.store.rows["sales"]))
-    change(row)
-    rig.lsx.store.bump("sales", row)
-    return row["id"]
-
-
-def _product(rig: Rig, change: Callable[[dict], None]) -> dict:
-    row = copy.deepcopy(next(iter(rig.lsx.store.rows["products"].values())))
-    row["id"] = _new_id()
-    change(row)
-    return rig.lsx.store.bump("products", row)
 
 
 POISONED: set[tuple[str, str]] = set()  # (SKU, store) whose POS count a case overwrote with garbage
@@ -64,110 +40,41 @@ POISONED: set[tuple[str, str]] = set()  # (SKU, store) whose POS count a case ov
 AT_RISK: dict[str, set[tuple[str, str]]] = {}
 
 
-def _inventory(rig: Rig, level, variant: int = 0, product_id: str | None = None, outlet_id: str | None = None) -> str:
-    """Overwrite the count of the `variant`-th SKU at the first store (or add a row for unknown ids)."""
-    if product_id or outlet_id:
-        product_id = product_id or rig.loaded.product_ids[rig.world.variants[0].sku]
-        outlet_id = outlet_id or rig.loaded.outlet_ids[rig.world.stores[0].key]
-        row = {"id": _new_id(), "product_id": product_id, "outlet_id": outlet_id, "inventory_level": level,
-               "current_amount": level, "reorder_point": 0, "reorder_amount": 0, "average_cost": 0.0}
-    else:
-        sku, store = rig.world.variants[variant].sku, rig.world.stores[0].key
-        row = dict(rig.lsx.store.inventory_row(rig.loaded.product_ids[sku], rig.loaded.outlet_ids[store]))
-        row["inventory_level"] = row["current_amount"] = level
-        POISONED.add((sku, store))
-    rig.lsx.store.bump("inventory", row)
-    return row["id"]
+def _pos_corpus(pos: str):
+    name = f"{__package__}.corpus_{pos}"
+    return import_module(name) if find_spec(name) else None
 
 
-def oversold_count(rig: Rig) -> tuple[str, tuple[str, str]]:
-    """Not bad input, the control beside the corpus: X-Series lets a till sell past zero, so a negative
-    `inventory_level` is the store's real count (nothing to reject). Returns (inventory row id, (SKU, store))."""
+def cases(pos: str) -> list[Case]:
+    """The POS's cases (none when it has no corpus yet), then the commercetools ones."""
+    module = _pos_corpus(pos)
+    return [*(module.CASES if module else []), *CT_CASES]
+
+
+def raw_writes(rig: Rig):
+    module = _pos_corpus(rig.pos)
+    return module.raw_writes(rig) if module and hasattr(module, "raw_writes") else nullcontext()
+
+
+def oversold_count(rig: Rig) -> tuple[str, str]:
+    """Not bad input, the control beside the corpus: a till may sell past zero, so a negative count is
+    the store's real count (nothing to reject). Returns (SKU, store)."""
     traded = " ".join(repr(event) for day in rig.days for event in day.events)
     # a SKU no event of the days names, so that no online order of the day needs the units it lacks
     sku = next(v.sku for v in reversed(rig.world.variants) if repr(v.sku) not in traded)
     store = rig.world.stores[0].key
-    row = dict(rig.lsx.store.inventory_row(rig.loaded.product_ids[sku], rig.loaded.outlet_ids[store]))
-    row["inventory_level"] = row["current_amount"] = -2
-    rig.lsx.store.bump("inventory", row)
-    return row["id"], (sku, store)
-
-
-def _customer(rig: Rig, **fields) -> str:
-    row = copy.deepcopy(next(iter(rig.lsx.store.rows["customers"].values())))
-    row.update({"id": _new_id(), "customer_code": f"BAD-{len(rig.lsx.store.rows['customers'])}", **fields})
-    rig.lsx.store.bump("customers", row)
-    return row["id"]
+    rig.probe.set_count(sku, store, -2)
+    return sku, store
 
 
 def _ct_order(rig: Rig, number: str, change: Callable[[dict], None]) -> tuple[str, str]:
     row = copy.deepcopy(next(o for o in rig.ct_orders() if (o.get("custom") or {}).get("fields", {}).get("fulfilment")))
     now = rig.ct.store.now()
-    row.update({"id": _new_id(), "orderNumber": number, "createdAt": now, "lastModifiedAt": now, "version": 1,
+    row.update({"id": new_id(), "orderNumber": number, "createdAt": now, "lastModifiedAt": now, "version": 1,
                 "orderState": "Open"})
     change(row)
     rig.ct.store.put("order", row)
     return number, row["id"]
-
-
-def _line(field: str, value) -> Callable[[dict], None]:
-    def change(row: dict) -> None:
-        row["line_items"][0][field] = value
-    return change
-
-
-def _set(**fields) -> Callable[[dict], None]:
-    def change(row: dict) -> None:
-        row.update(fields)
-    return change
-
-
-def _pay(field: str, value) -> Callable[[dict], None]:
-    def change(row: dict) -> None:
-        row["payments"][0][field] = value
-    return change
-
-
-def _wrong_scale(row: dict) -> None:
-    row["payments"][0]["amount"] = round(row["payments"][0]["amount"] + 0.005, 3)
-
-
-def _unknown_tender(row: dict) -> None:
-    row["payments"][0].update({"name": "Bitcoin", "payment_type_id": "99", "retailer_payment_type_id": "unknown"})
-
-
-def _ghost_sku_stock(rig: Rig) -> tuple[str, str]:
-    ghost = _product(rig, _set(sku="GHOST-\u200bSKU", name="Ghost \u202etluser"))  # zero-width space, RTL override
-    rig.lsx.store.set_stock(ghost["id"], rig.loaded.outlet_ids[rig.world.stores[0].key], 3)
-    return f"GHOST-\u200bSKU@{rig.world.stores[0].key}", "sku"
-
-
-def _returning_more_than_sold(rig: Rig) -> tuple[str, str]:
-    """A return of five more units than its original sale sold: a till's `actions/return` never
-    gives back more than was sold, so this is a broken record, not a return."""
-    def change(row: dict) -> None:
-        line = row["line_items"][0]
-        original = rig.lsx.store.rows["sales"][row["return_for"]]
-        sold = sum(int(x["quantity"]) for x in original["line_items"] if x["product_id"] == line["product_id"])
-        quantity = -(sold + 5)
-        # every amount consistent with the units, so that the count is the only thing wrong
-        net, tax = round(line["price"] * quantity, 2), round(line["tax"] * quantity, 2)
-        line.update(quantity=quantity, price_total=net, total_price=net, tax_total=tax, total_tax=tax)
-        row.update(total_price=net, total_tax=tax, note="reason:size")
-        row["payments"] = row["payments"][:1]
-        row["payments"][0]["amount"] = round(net + tax, 2)
-    return _sale(rig, change, returned=True), "quantity"
-
-
-def _transfer_of_negative_units(rig: Rig) -> tuple[str, str]:
-    """An outlet transfer received with -3 units on its line: a consignment counts what is moved,
-    never less than nothing (read as it stands, it would move stock backwards)."""
-    template = next(c for c in rig.lsx.store.rows["consignments"].values() if c["type"] == "OUTLET")
-    row = {**copy.deepcopy(template), "id": _new_id(), "name": "transfer with a negative count"}
-    line = copy.deepcopy(rig.lsx.store.consignment_products[template["id"]][0])
-    rig.lsx.store.consignment_products[row["id"]] = [{**line, "count": -3, "received": -3}]
-    rig.lsx.store.bump("consignments", row)
-    return row["id"], "count"
 
 
 def _ct_negative_quantity(rig: Rig) -> tuple[str, str]:
@@ -192,44 +99,7 @@ def _ct_wrong_currency(row: dict) -> None:
         money["currencyCode"] = "USD"
 
 
-CASES = [
-    # X-Series sales -> commercetools orders
-    Case("sale: unknown tender", "lightspeed_x", "orders", lambda r: (_sale(r, _unknown_tender), "payment")),
-    Case("sale: payment with a third decimal", "lightspeed_x", "orders", lambda r: (_sale(r, _wrong_scale), "amount")),
-    Case("sale: fractional quantity", "lightspeed_x", "orders", lambda r: (_sale(r, _line("quantity", 1.5)), "quantity")),
-    Case("sale: quantity of the wrong type", "lightspeed_x", "orders", lambda r: (_sale(r, _line("quantity", "two")), "quantity")),
-    Case("sale: unknown product (no SKU)", "lightspeed_x", "orders", lambda r: (_sale(r, _line("product_id", "no-such-product")), "product")),
-    Case("sale: unknown outlet", "lightspeed_x", "orders",
-         lambda r: (_sale(r, _set(outlet_id="no-such-outlet", register_id="no-such-register")), "outlet")),
-    Case("sale: unparseable sale_date", "lightspeed_x", "orders", lambda r: (_sale(r, _set(sale_date="yesterday")), "sale_date")),
-    Case("sale: line_items not a list", "lightspeed_x", "orders", lambda r: (_sale(r, _set(line_items="oops")), "line_items")),
-    Case("sale: payment amount missing", "lightspeed_x", "orders", lambda r: (_sale(r, _pay("amount", None)), "amount")),
-    # X-Series returns
-    Case("return: unknown reason code", "lightspeed_x", "returns",
-         lambda r: (_sale(r, _set(note="reason:gremlins"), returned=True), "reason")),
-    Case("return: of an unknown original sale", "lightspeed_x", "returns",
-         lambda r: (_sale(r, _set(return_for="no-such-sale", note="reason:size"), returned=True), "original")),
-    Case("return: more units back than were sold", "lightspeed_x", "returns", _returning_more_than_sold),
-    # X-Series transfers (consignments) -> stock movements
-    Case("transfer: negative count", "lightspeed_x", "stock_movements", _transfer_of_negative_units),
-    # X-Series inventory -> stock
-    Case("stock: fractional count", "lightspeed_x", "stock", lambda r: (_inventory(r, 2.5, variant=1), "inventory_level")),
-    Case("stock: count of the wrong type", "lightspeed_x", "stock", lambda r: (_inventory(r, "seven", variant=2), "inventory_level")),
-    Case("stock: count missing", "lightspeed_x", "stock", lambda r: (_inventory(r, None, variant=3), "inventory_level")),
-    Case("stock: unknown location", "lightspeed_x", "stock",
-         lambda r: (_inventory(r, 4, outlet_id="no-such-outlet"), "outlet")),
-    Case("stock: unknown product", "lightspeed_x", "stock",
-         lambda r: (_inventory(r, 4, product_id="no-such-product"), "product")),
-    Case("stock: SKU unknown to commercetools, with unicode oddities", "lightspeed_x", "stock", _ghost_sku_stock),
-    # X-Series products and customers
-    Case("product: missing SKU", "lightspeed_x", "catalog", lambda r: (_product(r, _set(sku=""))["id"], "sku")),
-    Case("customer: invalid email", "lightspeed_x", "customers", lambda r: (_customer(r, email="not-an-email"), "email")),
-    Case("customer: email with a zero-width space", "lightspeed_x", "customers",
-         lambda r: (_customer(r, email="ann\u200b@example.com"), "email")),
-    Case("customer: huge first name", "lightspeed_x", "customers",
-         lambda r: (_customer(r, first_name=HUGE, email="huge.name@example.com"), "first_name")),
-    Case("customer: name of the wrong type", "lightspeed_x", "customers",
-         lambda r: (_customer(r, last_name={"oops": 1}, email="wrong.type@example.com"), "last_name")),
+CT_CASES = [
     # commercetools online orders -> store fulfilment
     Case("online order: SKU unknown", "commercetools", "orders",
          lambda r: (_ct_order(r, "WEB-BAD-SKU", _ct_unknown_sku)[0], "nope-404")),

@@ -1,6 +1,7 @@
-"""A sandbox rig for the reliability tests: both emulators over sockets, a small seeded world,
-the deployment's environment, trading days played through the public APIs, syncs run until
-quiescent, and the invariants read from the emulators' own state (not from omnisync's tables)."""
+"""A sandbox rig for the reliability tests: commercetools and one POS over sockets, a small seeded
+world, the deployment's environment, trading days played through the public APIs, syncs run until
+quiescent, and the invariants read from the emulators' own state (not from omnisync's tables): the
+POS's through its sandbox probe, so the rig runs against every registered POS that has an emulator."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from omnisync_pipelines.demo import _load, _play, demo_environment, write_config
+from omnisync_pipelines import systems
+from omnisync_pipelines.demo import demo_environment, load_served, play_served, write_config
+from omnisync_pipelines.engine.orders import orders_flow
+from omnisync_pipelines.engine.returns import returns_flow
+from omnisync_pipelines.engine.stock_plan import stock_flow
 from omnisync_pipelines.runs import run_job
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.faults import FaultPlan
 from omnisync_pipelines.sandbox.loader import expected_pos_stock
 from omnisync_pipelines.sandbox.scenario import build_world, trading_day
@@ -26,9 +30,7 @@ from omnisync_pipelines.sandbox.serve import SandboxServer
 from omnisync_pipelines.sandbox.world import OnlineOrder, Sale, StoreReturn, TradingDay
 from omnisync_pipelines.store.ops import OpsStore
 
-ORDERS_FLOW = "orders_lightspeed_x_to_commercetools"
-RETURNS_FLOW = "returns_lightspeed_x_to_commercetools"
-STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
+SANDBOX_POS = [pos for pos in systems.pos_ids() if systems.sandbox_plugin(pos)]
 
 
 @dataclass
@@ -71,17 +73,25 @@ def write_figures(section: str, figures: dict) -> None:
 
 
 class Rig:
+    """`secrets`: commercetools `client_id` / `client_secret`, and `pos`: the POS credential, when a
+    test wants values of its own to look for."""
+
     def __init__(self, data_dir: Path, seed: int = 3, stores: int = 2, products: int = 3, customers: int = 6,
-                 secrets: dict | None = None):
+                 secrets: dict | None = None, pos: str = systems.DEFAULT_POS):
         secrets = secrets or {}
+        self.pos = pos
+        self.orders_flow, self.returns_flow, self.stock_flow = orders_flow(pos), returns_flow(pos), stock_flow(pos)
+        plugin = systems.sandbox_plugin(pos)
         self.ct = CommercetoolsEmulator(seed=seed, **{k: v for k, v in secrets.items() if k in ("client_id", "client_secret")})
-        self.lsx = LightspeedXEmulator(seed=seed, **{k: v for k, v in secrets.items() if k == "personal_token"})
+        self.pos_emulator = plugin.emulator(seed, secret=secrets.get("pos"))
         self.requests: list[tuple[str, str, str]] = []  # (system, method, path) of every request that reached an emulator
-        self.ct.app = _Recorder(self.ct.app, "commercetools", self.requests)
-        self.lsx.app = _Recorder(self.lsx.app, "lightspeed_x", self.requests)
-        self.server = SandboxServer().start({"commercetools": self.ct, "lightspeed_x": self.lsx})
+        self.ct.app = _Recorder(self.ct.app, systems.COMMERCETOOLS, self.requests)
+        self.pos_emulator.app = _Recorder(self.pos_emulator.app, pos, self.requests)
+        self.server = SandboxServer().start({systems.COMMERCETOOLS: self.ct, pos: self.pos_emulator})
         self.world = build_world(seed, stores=stores, products=products, customers=customers)
-        self.loaded = self.server.run(_load(self.world, self.server), timeout=60)
+        self.loaded = self.server.run(load_served(self.world, self.server), timeout=60)
+        self.probe = plugin.probe(self.pos_emulator, self.loaded.pos[pos])
+        self.pos_secret_variables = tuple(plugin.environment(self.server.base_url(pos), self.pos_emulator))
         self.data_dir = data_dir
         write_config(data_dir / "omnisync.yaml", self.server, self.loaded)
         self.env = demo_environment(data_dir, self.server)
@@ -114,7 +124,7 @@ class Rig:
     def play(self, seed: int, sales_per_store: int = 4) -> TradingDay:
         now = replace(self.world, stock=self.expected_stock())
         day = trading_day(now, seed, day=len(self.days) + 1, sales_per_store=sales_per_store)
-        self.server.run(_play(day, self.loaded, self.server), timeout=120)
+        self.server.run(play_served(day, self.loaded, self.server), timeout=120)
         self.days.append(day)
         return day
 
@@ -122,15 +132,15 @@ class Rig:
         return expected_pos_stock(self.world, self.days)
 
     # faults ----------------------------------------------------------------------------------------
-    def set_faults(self, ct: FaultPlan | None, lsx: FaultPlan | None) -> None:
-        for emulator, plan in ((self.ct, ct), (self.lsx, lsx)):
+    def set_faults(self, ct: FaultPlan | None, pos: FaultPlan | None) -> None:
+        for emulator, plan in ((self.ct, ct), (self.pos_emulator, pos)):
             emulator.faults.configure(plan or FaultPlan())
             if plan is None:
                 emulator.faults.clear()
 
     def injected(self) -> Counter:
         total = Counter()
-        for name, emulator in (("commercetools", self.ct), ("lightspeed_x", self.lsx)):
+        for name, emulator in ((systems.COMMERCETOOLS, self.ct), (self.pos, self.pos_emulator)):
             total.update({f"{name}:{k}": v for k, v in emulator.faults.injected.items()})
         return total
 
@@ -174,7 +184,7 @@ class Rig:
         return self.ct.store.all("order")
 
     def pos_sale_ids(self) -> dict[str, str]:
-        """event id -> X-Series sale id of every till sale played (not returns)."""
+        """event id -> the POS's sale id of every till sale played (not returns)."""
         sales = {e.event_id for d in self.days for e in d.events if isinstance(e, Sale)}
         return {k: v for k, v in self.loaded.sale_ids.items() if k in sales}
 

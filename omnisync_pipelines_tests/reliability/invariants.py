@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from omnisync_pipelines_tests.reliability.harness import ORDERS_FLOW, RETURNS_FLOW, STOCK_FLOW, Rig
+from omnisync_pipelines_tests.reliability.harness import Rig
 
 
 @dataclass
@@ -49,7 +49,7 @@ def _stock(rig: Rig, ledger, found: Findings, skip: set[tuple[str, str]]) -> Non
     """commercetools holds what the stores hold, per SKU x location, or exactly what the negative-stock
     policy reported; and the POS holds what the day's events say (no pickup set aside twice)."""
     reported: Counter = Counter()
-    for row in ledger[ledger["flow"] == STOCK_FLOW].itertuples():
+    for row in ledger[ledger["flow"] == rig.stock_flow].itertuples():
         result = json.loads(row.result) if row.result else {}
         if result.get("negative_policy") and result.get("negative_policy") != "allow_negative_and_report":
             reported[row.record_ref] += int(result.get("discrepancy_units") or 0)
@@ -60,7 +60,7 @@ def _stock(rig: Rig, ledger, found: Findings, skip: set[tuple[str, str]]) -> Non
         have_ct = held.get((sku, store), 0)
         if have_ct != want and abs(have_ct - want) != reported[f"{sku}@{store}"]:
             found.wrong_stock.append(f"{sku}@{store}: commercetools {have_ct}, POS should hold {want}")
-        pos = rig.lsx.store.inventory_row(rig.loaded.product_ids[sku], rig.loaded.outlet_ids[store])["inventory_level"]
+        pos = rig.probe.count(sku, store)
         if pos != want:
             found.wrong_stock.append(f"{sku}@{store}: POS {pos}, the day's events say {want}")
 
@@ -81,19 +81,19 @@ def _sales(rig: Rig, ledger, rejected_refs: set[str], found: Findings) -> None:
             found.lost.append(f"sale {event_id} ({sale_id}): no order, not rejected; {_where(rig, sale_id)}")
         if held == 0 and sale_id in rejected_refs:
             found.refused.append(f"sale {event_id} ({sale_id}): {found.reasons.get(sale_id)}")
-        if not _applied_or_rejected(ledger, ORDERS_FLOW, sale_id, rejected_refs):
+        if not _applied_or_rejected(ledger, rig.orders_flow, sale_id, rejected_refs):
             found.lost.append(f"sale {event_id} ({sale_id}): neither applied nor rejected in the ledger")
 
 
 def _where(rig: Rig, sale_id: str) -> str:
     """Where a lost sale got to: the POS, the snapshot, the ledger (for the failure message)."""
-    pos = rig.lsx.store.rows["sales"].get(sale_id) or {}
+    pos = rig.probe.sale(sale_id) or {}
     try:
-        snap = rig.query("SELECT count(*) AS n FROM lightspeed_x.orders WHERE order_id = ?", [sale_id])["n"][0]
+        snap = rig.query(f"SELECT count(*) AS n FROM {rig.pos}.orders WHERE order_id = ?", [sale_id])["n"][0]
     except Exception as exc:  # noqa: BLE001 - diagnostics only
         snap = f"unreadable ({exc})"
     cursor = rig.ops.table_frame("cursors").to_dict("records")
-    return f"POS version {pos.get('version')} status {pos.get('status')}, rows in snapshot {snap}, cursors {cursor}"
+    return f"POS sale {pos or 'missing'}, rows in snapshot {snap}, cursors {cursor}"
 
 
 def _returns(rig: Rig, ledger, rejected_refs: set[str], found: Findings) -> None:
@@ -119,14 +119,14 @@ def _returns(rig: Rig, ledger, rejected_refs: set[str], found: Findings) -> None
                 f"return {event_id} ({return_id}): recorded {tracking[key]}x, refunded {refunds[return_id]}x")
         elif not {"BackInStock", "Refunded"} <= states.get(key, set()):
             found.lost.append(f"return {event_id}: item states {sorted(map(str, states.get(key, set())))}")
-        if not _applied_or_rejected(ledger, RETURNS_FLOW, return_id, rejected_refs):
+        if not _applied_or_rejected(ledger, rig.returns_flow, return_id, rejected_refs):
             found.lost.append(f"return {event_id} ({return_id}): neither applied nor rejected in the ledger")
 
 
 def _online_orders(rig: Rig, found: Findings) -> None:
     """Every online order for store fulfilment is in commercetools once and set aside at the till once."""
     orders = Counter(o.get("orderNumber") for o in rig.ct_orders())
-    pos_sales = Counter(s.get("source_id") for s in rig.lsx.store.rows["sales"].values() if s.get("source") == "omnisync")
+    pos_sales = Counter(s["order_id"] for s in rig.probe.sales() if s["order_id"])
     for online in rig.online_orders():
         if orders[online.order_number] != 1:
             (found.duplicated if orders[online.order_number] > 1 else found.lost).append(

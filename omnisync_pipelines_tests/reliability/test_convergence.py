@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from omnisync_pipelines.sandbox.faults import FaultPlan
-from omnisync_pipelines_tests.reliability.harness import Figures, Rig, write_figures
+from omnisync_pipelines_tests.reliability.harness import SANDBOX_POS, Figures, Rig, write_figures
 from omnisync_pipelines_tests.reliability.invariants import check
 
 settings.register_profile(
@@ -62,7 +62,7 @@ schedules = st.fixed_dictionaries({
     "day_seed": st.integers(0, 10_000),
     "sales_per_store": st.integers(3, 6),  # the day returns 3 of its sales,
     "commercetools": fault_plans(),
-    "lightspeed_x": fault_plans(),
+    "pos": fault_plans(),
     "outage_s": st.sampled_from((0.0, 0.0, 0.5, 1.5)),
     "faulty_runs": st.sampled_from(("delta_sync", "full_sync", "delta_sync delta_sync")),
 })
@@ -75,10 +75,10 @@ def instance():
         yield test_instance
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory, instance):
+@pytest.fixture(scope="module", params=SANDBOX_POS)
+def rig(tmp_path_factory, instance, request):
     started = time.monotonic()
-    with Rig(tmp_path_factory.mktemp("convergence")) as box:
+    with Rig(tmp_path_factory.mktemp(f"convergence-{request.param}"), pos=request.param) as box:
         box.sync_until_quiescent("full_sync", instance)
         yield box
     print(f"\nreliability figures: {FIGURES.line()}")
@@ -95,7 +95,7 @@ def test_any_trading_day_under_any_faults_converges_without_loss_or_doubling(rig
     injected_before = rig.injected()
     calls_before = len(rig.ops.table_frame("api_calls"))
 
-    rig.set_faults(schedule["commercetools"], schedule["lightspeed_x"])
+    rig.set_faults(schedule["commercetools"], schedule["pos"])
     if schedule["outage_s"]:
         rig.ct.faults.outage(schedule["outage_s"])
     outcomes = []

@@ -24,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from omnisync_pipelines_tests.reliability.harness import Rig, write_figures
+from omnisync_pipelines_tests.reliability.harness import SANDBOX_POS, Rig, write_figures
 from omnisync_pipelines_tests.reliability.invariants import check
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -68,9 +68,9 @@ def run_child(rig: Rig, crash_at: str | None, kill_at_write: int | None = None) 
 
 
 # fixtures ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    with Rig(tmp_path_factory.mktemp("crash")) as box:
+@pytest.fixture(scope="module", params=SANDBOX_POS)
+def rig(tmp_path_factory, request):
+    with Rig(tmp_path_factory.mktemp(f"crash-{request.param}"), pos=request.param) as box:
         Path(box.env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         assert run_child(box, None)[0] in (0, 1)  # first run: aligns both systems (delta from no cursors)
         yield box

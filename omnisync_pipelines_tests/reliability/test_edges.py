@@ -1,6 +1,6 @@
 """The edges: secrets stay secret, and a misconfigured deployment stops before it writes.
 
-Contract: with known secret values (commercetools client secret, the X-Series token, and every
+Contract: with known secret values (commercetools client secret, the POS's credential, and every
 access token the commercetools emulator issued), a full and a delta sync leave none of them in the
 captured logs (Python logging, stdout/stderr, the Dagster event log), the API call log
 (`api_calls`) or any other operational table, any text column of any DuckDB table, or the bytes of
@@ -18,16 +18,18 @@ import duckdb
 import pytest
 import yaml
 
+from omnisync_pipelines import systems
 from omnisync_pipelines.runs import run_job
-from omnisync_pipelines_tests.reliability.harness import Rig
+from omnisync_pipelines_tests.reliability.harness import SANDBOX_POS, Rig
 
-SECRETS = {"client_secret": "ct-SECRET-9f8e7d6c5b4a3921", "personal_token": "lsx-TOKEN-1a2b3c4d5e6f7081"}
+SECRETS = {"client_secret": "ct-SECRET-9f8e7d6c5b4a3921", "pos": "pos-TOKEN-1a2b3c4d5e6f7081"}
+UNKNOWN_POS_LOCATION = "0a8b7c1e-0000-4000-8000-000000000000"
 
 
 # fixtures ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    with Rig(tmp_path_factory.mktemp("edges"), secrets=SECRETS) as box:
+@pytest.fixture(scope="module", params=SANDBOX_POS)
+def rig(tmp_path_factory, request):
+    with Rig(tmp_path_factory.mktemp(f"edges-{request.param}"), secrets=SECRETS, pos=request.param) as box:
         yield box
 
 
@@ -40,7 +42,7 @@ def instance():
 def secret_values(rig: Rig) -> list[str]:
     ct = rig.ct.auth
     basic = base64.b64encode(f"{ct.client_id}:{ct.client_secret}".encode()).decode()
-    return [SECRETS["client_secret"], SECRETS["personal_token"], basic, *ct.tokens]
+    return [SECRETS["client_secret"], SECRETS["pos"], basic, *ct.tokens]
 
 
 def duckdb_texts(path: Path) -> list[str]:
@@ -99,7 +101,7 @@ def test_secrets_never_reach_logs_the_call_log_or_duckdb(rig, instance, caplog, 
 
 def test_a_missing_credential_stops_the_run_before_any_write(rig, instance, monkeypatch):
     rig.play(seed=6, sales_per_store=3)  # work a run would write
-    for name in ("OMNISYNC_CT_CLIENT_SECRET", "OMNISYNC_LSX_TOKEN"):
+    for name in ("OMNISYNC_CT_CLIENT_SECRET", *rig.pos_secret_variables):
         with monkeypatch.context() as env:
             env.delenv(name)
             since = len(rig.requests)
@@ -109,14 +111,14 @@ def test_a_missing_credential_stops_the_run_before_any_write(rig, instance, monk
             assert rig.requests[since:] == []
 
 
-@pytest.mark.parametrize("broken", ["unknown outlet", "unknown supply channel"])
+@pytest.mark.parametrize("broken", ["unknown POS location", "unknown supply channel"])
 def test_a_location_the_systems_do_not_know_stops_the_run_before_any_write(rig, instance, broken):
-    rig.play(seed=7 if broken == "unknown outlet" else 8, sales_per_store=3)
+    rig.play(seed=7 if broken == "unknown POS location" else 8, sales_per_store=3)
 
     def change(config):
         first = config["locations"][0]
-        if broken == "unknown outlet":
-            first["lightspeed_x"]["outlet_id"] = "0a8b7c1e-0000-4000-8000-000000000000"
+        if broken == "unknown POS location":
+            first[rig.pos][systems.pos_plugin(rig.pos).location_id_field] = UNKNOWN_POS_LOCATION
         else:
             first["commercetools"]["supply_channel_key"] = "store-atlantis"
 
@@ -126,7 +128,7 @@ def test_a_location_the_systems_do_not_know_stops_the_run_before_any_write(rig, 
         outcome = run_job("delta_sync", instance=instance)
     finally:
         Path(rig.env["OMNISYNC_CONFIG"]).write_text(original)
-    wrong = "0a8b7c1e-0000-4000-8000-000000000000" if broken == "unknown outlet" else "store-atlantis"
+    wrong = UNKNOWN_POS_LOCATION if broken == "unknown POS location" else "store-atlantis"
     assert not outcome.success and wrong in outcome.summary(), outcome.summary()
     assert "locations" in outcome.summary()
     assert rig.writes(since) == [], rig.writes(since)

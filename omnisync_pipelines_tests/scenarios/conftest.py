@@ -1,5 +1,7 @@
-"""Go-live scenarios: a running sandbox per test module (both emulators over sockets, a small seeded
-world), real Dagster runs, and helpers that read the final state of both systems and the ledger."""
+"""Go-live scenarios: a running sandbox per test module and POS (commercetools and the POS over
+sockets, a small seeded world), real Dagster runs, and helpers that read the final state of both
+systems and the ledger. The POS side is read and acted on through its sandbox probe only, so each
+scenario runs against every registered POS that has an emulator."""
 
 from datetime import timedelta
 
@@ -10,12 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from omnisync_pipelines.demo import _emulator
+from omnisync_pipelines.demo import play_at_tills
 from omnisync_pipelines.runs import run_job
-from omnisync_pipelines.sandbox.loader import _Till
 from omnisync_pipelines.sandbox.loader_commercetools import CommercetoolsLoader
 from omnisync_pipelines.store.ops import OpsStore
-from omnisync_pipelines_tests.defs.conftest import Sandbox, running_sandbox
+from omnisync_pipelines_tests.defs.conftest import SANDBOX_POS, Sandbox, running_sandbox
 
 
 class Scenario:
@@ -23,7 +24,8 @@ class Scenario:
 
     def __init__(self, box: Sandbox, instance: dg.DagsterInstance):
         self.box, self.instance = box, instance
-        self.world, self.loaded, self.lsx, self.ct = box.world, box.loaded, box.lsx, box.ct
+        self.pos, self.probe = box.pos, box.probe  # the POS under test, and its state through the sandbox probe
+        self.world, self.loaded, self.ct = box.world, box.loaded, box.ct
         self.clock = self.world.start + timedelta(days=5, hours=9)
         self.counter = 0
 
@@ -34,13 +36,8 @@ class Scenario:
         return f"s-{prefix}-{self.counter:03d}"
 
     def till(self, *events) -> None:
-        async def play():
-            async with httpx.AsyncClient(base_url=self.box.server.base_url("lightspeed_x"), timeout=30) as lsx:
-                till = _Till(self.loaded, lsx, _emulator(self.box.server, "lightspeed_x"))
-                for event in events:
-                    await till.handle(event)
-
-        self.box.server.run(play())
+        """Sales, returns, adjustments, ... rung up at the stores' tills, in order."""
+        self.box.server.run(play_at_tills(list(events), self.loaded, self.box.server))
 
     def storefront(self, order) -> dict:
         async def place():
@@ -68,7 +65,12 @@ class Scenario:
         return self.box.server.run(post())
 
     def set_pos_count(self, sku: str, store: str, level: int) -> None:
-        self.lsx.store.set_stock(self.loaded.product_ids[sku], self.loaded.outlet_ids[store], level)
+        """Staff count the shelf and key the count in at the POS."""
+        self.probe.set_count(sku, store, level)
+
+    def fulfil(self, sale_id: str, status: str) -> None:
+        """At the till: the shopper collects (picked_up), staff ship (dispatched) or void (cancelled)."""
+        self.probe.fulfil(sale_id, status)
 
     def configure(self, **sections) -> None:
         path = self.box.data_dir / "omnisync.yaml"
@@ -91,7 +93,7 @@ class Scenario:
             return con.execute(sql, params or []).df()
 
     def pos_count(self, sku: str, store: str) -> int:
-        return int(self.lsx.store.inventory_row(self.loaded.product_ids[sku], self.loaded.outlet_ids[store])["inventory_level"])
+        return self.probe.count(sku, store)
 
     def ct_count(self, sku: str, store_or_channel: str) -> int | None:
         channel_id = self.loaded.channel_ids.get(store_or_channel) or self.channel_id(store_or_channel)
@@ -115,7 +117,12 @@ class Scenario:
         return [self.ct.store.get("payment", i) for i in ids]
 
     def pos_sales(self, **match) -> list[dict]:
-        return [s for s in self.lsx.store.rows["sales"].values() if all(s.get(k) == v for k, v in match.items())]
+        """Sale views of the POS (`PosProbe`): id, store, status (canonical for online orders), order_id, receipt."""
+        return self.probe.sales(**match)
+
+    def pos_snapshot(self, table: str) -> str:
+        """The POS's snapshot table in DuckDB (its schema is the POS's id)."""
+        return f"{self.pos}.{table}"
 
     def ledger(self, flow: str | None = None) -> pd.DataFrame:
         frame = self.ops.table_frame("ledger")
@@ -129,7 +136,8 @@ class Scenario:
             "status")["n"].to_dict()
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    with running_sandbox(tmp_path_factory.mktemp("scenario")) as box, dg.instance_for_test() as instance:
+@pytest.fixture(scope="module", params=SANDBOX_POS)
+def scenario(tmp_path_factory, request):
+    with running_sandbox(tmp_path_factory.mktemp(f"scenario-{request.param}"), pos=request.param) as box, \
+            dg.instance_for_test() as instance:
         yield Scenario(box, instance)

@@ -10,11 +10,17 @@ are written to the aggregate supply channel; a second run writes nothing.
 
 import json
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_x.sales import fulfill, save_register_sale
+from omnisync_pipelines.connectors.pos import (
+    CANCELLED,
+    DISPATCHED,
+    PICKED_UP,
+    WAITING_DISPATCH,
+    WAITING_PICKUP,
+)
+from omnisync_pipelines.engine.availability import FLOW as AVAILABILITY
+from omnisync_pipelines.engine.fulfilment import fulfilment_flow
+from omnisync_pipelines.engine.fulfilment_status import status_flow
 from omnisync_pipelines.sandbox.world import OnlineOrder, SaleLine
-
-FLOW = "fulfilment_commercetools_to_lightspeed_x"
-STATUS_FLOW = "fulfilment_status_lightspeed_x_to_commercetools"
 
 
 # fixtures and helpers ------------------------------------------------------------------------------
@@ -28,8 +34,9 @@ def online_order(s, store: str, sku: str, fulfilment: str = "click_and_collect")
 
 
 def pickup_sale(s, order_number: str) -> dict:
+    """The store sale that sets the online order's goods aside (one, whatever happened since)."""
     order = s.ct_order(order_number)
-    [sale] = s.pos_sales(source="omnisync", source_id=order["id"])
+    [sale] = s.pos_sales(order_id=order["id"])
     return sale
 
 
@@ -76,23 +83,23 @@ def test_a_pickup_whose_store_ran_out_is_rerouted_to_the_fallback_store(scenario
     assert states(s, order.order_number) == ("Confirmed", "Ready", "munich")
     assert s.ct_order(order.order_number)["custom"]["fields"]["fulfilmentStore"] == "munich"
     sale = pickup_sale(s, order.order_number)
-    assert sale["status"] == "AWAITING_PICKUP" and sale["outlet_id"] == s.loaded.outlet_ids["munich"]
+    assert (sale["status"], sale["store"]) == (WAITING_PICKUP, "munich")
     # the store's stock is decremented once, in both systems, in the same run
     assert (s.pos_count(item, "munich"), s.ct_count(item, "munich")) == (2, 2)
     assert (s.pos_count(item, "berlin"), s.ct_count(item, "berlin") or 0) == (0, 0)
-    [entry] = s.ledger(FLOW).itertuples()
+    [entry] = s.ledger(fulfilment_flow(s.pos)).itertuples()
     result = json.loads(entry.result)
     assert entry.status == "applied" and result["store"] == "munich" and result["rerouted"] is True
-    assert s.query(f"SELECT status FROM push.{FLOW}")["status"].tolist() == ["rerouted"]
+    assert s.query(f"SELECT status FROM push.{fulfilment_flow(s.pos)}")["status"].tolist() == ["rerouted"]
     assert_no_open_rejections(s)
     assert set(s.reconciliation()) == {"match"}
 
-    fulfill(s.lsx.store, sale["id"], "PICKED_UP")  # the shopper collects at the till
+    s.fulfil(sale["id"], PICKED_UP)  # the shopper collects at the till
     s.sync()
 
     assert states(s, order.order_number) == ("Complete", "Delivered", "munich")
     assert (s.pos_count(item, "munich"), s.ct_count(item, "munich")) == (2, 2)  # no second decrement
-    applied = s.ledger(STATUS_FLOW)
+    applied = s.ledger(status_flow(s.pos))
     assert set(applied["status"]) == {"applied"} and len(applied) == 2  # ready, then collected
     assert ct_writes_during(s, s.sync) == []  # nothing left to write
 
@@ -107,12 +114,13 @@ def test_an_order_no_store_can_serve_is_an_exception_row_until_stock_arrives(sce
     s.sync()
 
     rejected = s.open_rejections()
-    [row] = rejected[rejected["flow"] == FLOW].itertuples()
+    [row] = rejected[rejected["flow"] == fulfilment_flow(s.pos)].itertuples()
     assert row.record_ref == order.order_number and row.field == "fulfilment"
     assert "no store can serve" in row.reason and f"{item} has 0 of 1" in row.reason
     assert states(s, order.order_number)[:2] == ("Open", "Pending")  # not silently confirmed
-    assert not s.pos_sales(source="omnisync", source_id=s.ct_order(order.order_number)["id"])
-    exception = s.query(f"SELECT status, requested_location FROM push.{FLOW} WHERE order_number = ?", [order.order_number])
+    assert not s.pos_sales(order_id=s.ct_order(order.order_number)["id"])
+    exception = s.query(f"SELECT status, requested_location FROM push.{fulfilment_flow(s.pos)} WHERE order_number = ?",
+                        [order.order_number])
     assert exception.iloc[0].tolist() == ["exception", "berlin"]
 
     s.set_pos_count(item, "munich", 1)  # a delivery arrives at the fallback store
@@ -131,9 +139,9 @@ def test_ship_from_store_is_confirmed_then_shipped(scenario):
     s.sync()
     assert states(s, order.order_number) == ("Confirmed", "Pending", "munich")
     sale = pickup_sale(s, order.order_number)
-    assert sale["status"] == "AWAITING_DISPATCH"
+    assert sale["status"] == WAITING_DISPATCH
 
-    fulfill(s.lsx.store, sale["id"], "SHIPPED")
+    s.fulfil(sale["id"], DISPATCHED)  # staff ship it from the store
     s.sync()
 
     assert states(s, order.order_number) == ("Complete", "Shipped", "munich")
@@ -149,15 +157,14 @@ def test_a_cancelled_pickup_puts_the_units_back_in_both_systems(scenario):
     s.sync()
     assert (s.pos_count(item, "berlin"), s.ct_count(item, "berlin")) == (0, 0)
 
-    sale = pickup_sale(s, voided_at_till.order_number)  # staff void the pickup at the till
-    save_register_sale(s.lsx.store, {"id": sale["id"], "register_id": sale["register_id"], "status": "VOIDED"})
+    s.fulfil(pickup_sale(s, voided_at_till.order_number)["id"], CANCELLED)  # staff void the pickup at the till
     order = s.ct_order(cancelled_online.order_number)  # the shopper cancels online
     s.ct_post(f"orders/{order['id']}", {"version": order["version"],
                                         "actions": [{"action": "changeOrderState", "orderState": "Cancelled"}]})
     s.sync()
 
     assert states(s, voided_at_till.order_number)[:2] == ("Cancelled", "Canceled")
-    assert pickup_sale(s, cancelled_online.order_number)["status"] == "VOIDED"
+    assert pickup_sale(s, cancelled_online.order_number)["status"] == CANCELLED
     assert (s.pos_count(item, "berlin"), s.ct_count(item, "berlin")) == (2, 2)
     assert set(s.reconciliation()) == {"match"}
 
@@ -182,11 +189,11 @@ def test_sellable_stock_keeps_reservations_and_safety_stock_off_the_online_chann
     assert s.ct_count(other, "online-eu") == 1 + 1
     assert states(s, order.order_number)[:2] == ("Confirmed", "Ready")
     assert_no_open_rejections(s)  # the aggregate channel's entries are not mistaken for a store
-    applied = s.ledger("availability_to_commercetools")
+    applied = s.ledger(AVAILABILITY)
     assert set(applied["status"]) == {"applied"}
     assert ct_writes_during(s, s.sync) == []
 
-    fulfill(s.lsx.store, pickup_sale(s, order.order_number)["id"], "PICKED_UP")
+    s.fulfil(pickup_sale(s, order.order_number)["id"], PICKED_UP)
     s.set_pos_count(item, "munich", 1)
     s.sync()
     assert s.ct_count(item, "online-eu") == 4 + 0

@@ -1,7 +1,7 @@
 """Go-live: a store loses its network (flow 6), end to end against the emulators in real Dagster runs.
 
 The day's sales come from the sandbox's trading day: the last store (munich) is offline over the
-middle third of its sales; those are rung up at the till but reach X-Series only when the network
+middle third of its sales; those are rung up at the till but reach the POS only when the network
 is back. Contract (issue 9, acceptance):
 - during the outage everything that reached the POS is synced, and both systems match as far as
   the POS knows; the held sales are nowhere yet;
@@ -17,13 +17,11 @@ from datetime import datetime
 
 import pytest
 
+from omnisync_pipelines.engine.orders import orders_flow
 from omnisync_pipelines.engine.stock_plan import stock_flow
 from omnisync_pipelines.sandbox.loader import expected_pos_stock
 from omnisync_pipelines.sandbox.scenario import trading_day
 from omnisync_pipelines.sandbox.world import Sale, SaleLine, TradingDay
-
-ORDERS = "orders_lightspeed_x_to_commercetools"
-STOCK = stock_flow("lightspeed_x")
 
 
 class Outage:
@@ -89,7 +87,7 @@ def test_during_the_outage_what_reached_the_pos_is_synced_and_the_held_sales_are
 
 def test_the_first_sync_after_the_network_is_back_imports_every_late_sale_once(scenario, outage):
     s = scenario
-    ledger = s.ledger(ORDERS)
+    ledger = s.ledger(orders_flow(s.pos))
     for sale in outage.sales:
         sale_id = s.loaded.sale_ids[sale.event_id]
         matching = [o for o in s.ct.store.all("order") if o["custom"]["fields"].get("posSaleId") == sale_id]
@@ -100,7 +98,7 @@ def test_the_first_sync_after_the_network_is_back_imports_every_late_sale_once(s
     late = {s.loaded.sale_ids[x.event_id] for x in outage.held}
     assert late <= set(ledger["record_ref"])
     rejected = s.open_rejections()
-    assert rejected[rejected["flow"].isin([ORDERS, STOCK])].empty
+    assert rejected[rejected["flow"].isin([orders_flow(s.pos), stock_flow(s.pos)])].empty
 
 
 def test_inventory_reconciliation_after_the_outage_finds_no_drift(scenario, outage):
@@ -110,7 +108,7 @@ def test_inventory_reconciliation_after_the_outage_finds_no_drift(scenario, outa
         assert counts(s, sku, store) == (units, units), f"{sku} at {store}"
     assert set(s.reconciliation()) == {"match"}
     assert discrepancies(s).empty  # nothing went short: the policy had nothing to report
-    stock = s.ledger(STOCK)
+    stock = s.ledger(stock_flow(s.pos))
     assert set(stock["status"]) == {"applied"}
 
 
@@ -124,7 +122,7 @@ def test_a_late_sale_of_units_commercetools_sold_meanwhile_is_clamped_and_report
     assert s.ct_back_office(sku, store, -level) == 0
     sale = Sale(s.next_id("sale"), s.clock, store, (SaleLine(sku, 1, s.world.variant(sku).price_at(s.world.store(store))),),
                 (("cash", s.world.variant(sku).price_at(s.world.store(store))),), posted_late=True)
-    s.till(sale)  # back online: the late sale reaches X-Series
+    s.till(sale)  # back online: the late sale reaches the POS
 
     s.sync()
 

@@ -1,5 +1,5 @@
 """Go-live: store sales become commercetools orders (flow 3) and store returns reach their original
-order (flow 4), end to end: the tills post to the X-Series emulator, real Dagster runs sync, and each
+order (flow 4), end to end: the tills post to the POS emulator, real Dagster runs sync, and each
 test reads the final state of both systems and the ledger.
 
 Contract (issue 9, acceptance):
@@ -23,12 +23,12 @@ import json
 
 import pytest
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_x.sales import fulfill
+from omnisync_pipelines.connectors.pos import PICKED_UP
+from omnisync_pipelines.engine.fulfilment import fulfilment_flow
+from omnisync_pipelines.engine.orders import orders_flow
+from omnisync_pipelines.engine.returns import returns_flow
 from omnisync_pipelines.sandbox.world import OnlineOrder, Sale, SaleLine, StoreReturn
 
-ORDERS = "orders_lightspeed_x_to_commercetools"
-RETURNS = "returns_lightspeed_x_to_commercetools"
-FULFILMENT = "fulfilment_commercetools_to_lightspeed_x"
 LOYAL_SHOPPER = "c004"  # known at the till with loyalty card LOY-0004, no web account of their own
 
 
@@ -76,8 +76,8 @@ def sales(scenario):
 def returns(scenario, sales):
     s, day = scenario, sales
     day.before_returns = {(v.sku, st.key): s.pos_count(v.sku, st.key) for v in s.world.variants for st in s.world.stores}
-    pickup = next(x for x in s.pos_sales(source="omnisync") if x["source_id"] == s.ct_order(day.online.order_number)["id"])
-    fulfill(s.lsx.store, pickup["id"], "PICKED_UP")  # the shopper collects, tries it on at home...
+    [pickup] = s.pos_sales(order_id=s.ct_order(day.online.order_number)["id"])
+    s.fulfil(pickup["id"], PICKED_UP)  # the shopper collects, tries it on at home...
     day.in_store_return = bring_back(s, "berlin", "HOODIE-BLUE-L", "size", of_sale=day.loyal)
     day.online_return = bring_back(s, "berlin", "TEE-BLUE-S", "damaged", of_online=day.online.order_number)
     day.unmapped_return = bring_back(s, "berlin", "TEE-BLUE-L", "lost_receipt", of_sale=day.cash)
@@ -110,15 +110,17 @@ def imported(s, sale: Sale) -> dict:
     order = s.ct_order_of_sale(sale.event_id)
     assert order is not None, f"sale {sale.event_id} was not imported"
     sale_id = s.loaded.sale_ids[sale.event_id]
-    [pos_sale] = [x for x in s.lsx.store.rows["sales"].values() if x["id"] == sale_id]
-    outlet = s.loaded.outlet_ids[sale.store].replace("-", "")[:8]  # invoice numbers are per outlet
-    assert order["orderNumber"] == f"POS-{sale.store.upper()}-LSX-{outlet}-{pos_sale['invoice_number']}"
+    pos_sale = s.probe.sale(sale_id)
+    assert pos_sale["store"] == sale.store
+    # derived from the POS sale: the store, then the POS's own number ending in the receipt's
+    assert order["orderNumber"].startswith(f"POS-{sale.store.upper()}-")
+    assert order["orderNumber"].endswith(f"-{pos_sale['receipt']}")
     assert (order["orderState"], order["shipmentState"], order["paymentState"]) == ("Complete", "Delivered", "Paid")
     assert order["store"]["key"] == sale.store and order["custom"]["fields"]["storeKey"] == sale.store
     assert {i["supplyChannel"]["id"] for i in order["lineItems"]} == {s.loaded.channel_ids[sale.store]}
     assert order["totalPrice"]["centAmount"] == order["taxedPrice"]["totalGross"]["centAmount"] == sale.total
     assert sum(i["totalPrice"]["centAmount"] for i in order["lineItems"]) == sale.total
-    entries = s.ledger(ORDERS)
+    entries = s.ledger(orders_flow(s.pos))
     [entry] = entries[entries["record_ref"] == sale_id].itertuples()
     assert entry.status == "applied" and json.loads(entry.result)["orderNumber"] == order["orderNumber"]
     return order
@@ -193,16 +195,16 @@ def test_discount_applied_at_the_register(scenario, sales):
 def test_the_sales_run_left_nothing_rejected_or_in_flight(scenario, sales):
     s = scenario
     rejected = s.open_rejections()
-    assert rejected[rejected["flow"].isin([ORDERS, RETURNS])].empty
-    assert set(s.ledger(ORDERS)["status"]) == {"applied"}
-    assert s.ledger(FULFILMENT)["status"].tolist() == ["applied"]  # the online order went to its store
+    assert rejected[rejected["flow"].isin([orders_flow(s.pos), returns_flow(s.pos)])].empty
+    assert set(s.ledger(orders_flow(s.pos))["status"]) == {"applied"}
+    assert s.ledger(fulfilment_flow(s.pos))["status"].tolist() == ["applied"]  # the online order went to its store
     assert set(s.reconciliation()) == {"match"}
 
 
 def test_the_sales_plan_names_each_sale_with_the_key_the_ledger_applied(scenario, sales):
     s = scenario
-    plan = s.query(f"SELECT record_id, idempotency_key, action FROM plan.{ORDERS}")
-    ledger = s.ledger(ORDERS)
+    plan = s.query(f"SELECT record_id, idempotency_key, action FROM plan.{orders_flow(s.pos)}")
+    ledger = s.ledger(orders_flow(s.pos))
     mine = {s.loaded.sale_ids[x.event_id] for x in (sales.cash, sales.loyal, sales.split, sales.discounted)}
     assert mine <= set(plan["record_id"])
     assert set(plan[plan["record_id"].isin(mine)]["action"]) == {"import"}  # planned before this run applied them
@@ -212,9 +214,9 @@ def test_the_sales_plan_names_each_sale_with_the_key_the_ledger_applied(scenario
 # returns --------------------------------------------------------------------------------------------
 def test_the_returns_plan_holds_the_new_returns_and_the_sales_plan_only_the_new_sale(scenario, returns):
     s = scenario
-    returns_plan = s.query(f"SELECT record_id, action FROM plan.{RETURNS}")
+    returns_plan = s.query(f"SELECT record_id, action FROM plan.{returns_flow(s.pos)}")
     assert len(returns_plan) == 4 and set(returns_plan["action"]) == {"import"}
-    orders_plan = s.query(f"SELECT record_id, action FROM plan.{ORDERS}")
+    orders_plan = s.query(f"SELECT record_id, action FROM plan.{orders_flow(s.pos)}")
     new = orders_plan[orders_plan["action"] == "import"]["record_id"].tolist()
     assert new == [s.loaded.sale_ids[returns.exchange_sale.event_id]]  # only the exchange's new sale
 
@@ -231,7 +233,7 @@ def test_return_of_an_in_store_purchase(scenario, returns):
     # restocked once: the till put it back on the count, commercetools follows it, not twice
     back = day.before_returns[("HOODIE-BLUE-L", "berlin")] + 1
     assert counts(s, "HOODIE-BLUE-L", "berlin") == (back, back)
-    entries = s.ledger(RETURNS)
+    entries = s.ledger(returns_flow(s.pos))
     [entry] = entries[entries["record_ref"] == return_id].itertuples()
     assert entry.status == "applied" and json.loads(entry.result)["orderNumber"] == order["orderNumber"]
 
@@ -248,7 +250,7 @@ def test_return_in_store_of_an_online_purchase(scenario, returns):
     back = day.before_returns[("TEE-BLUE-S", "berlin")] + 1
     assert back == day.before[("TEE-BLUE-S", "berlin")]
     assert counts(s, "TEE-BLUE-S", "berlin") == (back, back)
-    entries = s.ledger(RETURNS)
+    entries = s.ledger(returns_flow(s.pos))
     [entry] = entries[entries["record_ref"] == return_id].itertuples()
     assert entry.status == "applied" and json.loads(entry.result)["order_id"] == order["id"]
 
@@ -257,7 +259,7 @@ def test_a_return_reason_without_a_configured_code_is_rejected_not_guessed(scena
     s, day = scenario, returns
     return_id = s.loaded.sale_ids[day.unmapped_return.event_id]
     rejected = s.open_rejections()
-    [row] = rejected[(rejected["flow"] == RETURNS) & (rejected["record_ref"] == return_id)].itertuples()
+    [row] = rejected[(rejected["flow"] == returns_flow(s.pos)) & (rejected["record_ref"] == return_id)].itertuples()
     assert row.field == "reason_code" and "'lost_receipt'" in row.reason
     assert not s.ct_order_of_sale(day.cash.event_id).get("returnInfo")
     assert refunds(s, s.ct_order_of_sale(day.cash.event_id)) == []
@@ -283,8 +285,8 @@ def test_an_exchange_is_a_return_on_the_first_order_and_a_new_sale_of_its_own(sc
 
 def test_the_returns_run_leaves_both_systems_matching(scenario, returns):
     s = scenario
-    applied = s.ledger(RETURNS)
+    applied = s.ledger(returns_flow(s.pos))
     assert sorted(applied["status"]) == ["applied", "applied", "applied"]
     rejected = s.open_rejections()
-    assert rejected[rejected["flow"] == ORDERS].empty
+    assert rejected[rejected["flow"] == orders_flow(s.pos)].empty
     assert set(s.reconciliation()) == {"match"}

@@ -25,7 +25,7 @@ def _register(base_url, types, echo, *, env=os.environ, transport=None) -> int:
 class LightspeedXPlugin(PosPlugin):
     system = SYSTEM
     title = "Lightspeed Retail X-Series"
-    capabilities = Capabilities(stock_writes="relative", events="webhooks", native_fulfilment_routing=False,
+    capabilities = Capabilities(stock_writes="absolute", events="webhooks", native_fulfilment_routing=False,
                                 returns_restock_at_register=True, fast_lane=True)
     settings_model = LightspeedXSystem
     location_model = LightspeedXLocation
