@@ -10,11 +10,11 @@ Each return becomes, idempotently: `addReturnInfo` (items `Returned`, found agai
 return id (on the order's payment, or a new payment when it has none), then the items move to
 `BackInStock` (or `Unusable` when not restocked) and `Refunded`.
 
-Restocking defaults to `restock_via="stock_flow"`: X-Series puts a returned item back on the
-outlet's count at the register, the stock flow sees that count go up and pushes it, so applying
-`addQuantity` here too would count the unit twice; this flow then only records `BackInStock`.
-`restock_via="return"` is for a POS whose counts the stock flow does not read: the restock is
-applied here, once per return line (movement key from the ledger key and the line; an item already
+`restock_via="stock_flow"` (the default for a POS that restocks at the register,
+`Capabilities.returns_restock_at_register`): the POS puts a returned item back on the store's count,
+the stock flow sees that count go up and pushes it, so applying `addQuantity` here too would count
+the unit twice; this flow then only records `BackInStock`. `restock_via="return"` (the default for a
+POS whose returns do not move its count): the restock is applied here, once per return line (movement key from the ledger key and the line; an item already
 `BackInStock` is the evidence it was applied).
 
 Exchanges are a return plus a new sale; nothing here treats them specially.

@@ -12,8 +12,9 @@ Two entry points share one diff:
 - `plan_stock_changes` (delta): only the snapshot rows whose POS `system_version` is above their
   location's plan watermark (ops store), plus the counts still owed from earlier runs (writes the
   ledger holds as `retrying`, rows in the rejected table that are open, held or released); their
-  baselines are fetched by key. The X-Series `version` is one global counter bumped on every change
-  (API 2.0 `after` paging), so "above the watermark" means "changed since it was planned". What a
+  baselines are fetched by key. The POS contract requires a count's `system_version` to grow with
+  every change of it (X-Series: one global counter), so "above the watermark" means "changed since
+  it was planned". What a
   watermark cannot see, the nightly full sync (`plan_stock`) re-diffs: a row that came into the
   snapshot with an old version (a location added to the location map, then a full re-read), or a
   count a write deferred to the fast lane that never landed.
