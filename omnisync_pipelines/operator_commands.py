@@ -97,7 +97,11 @@ def run_fast_lane_forever(poll_s: float, once: bool, echo: Callable[[str], None]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ops = OpsStore.from_url()
     config = load_config(os.environ.get("OMNISYNC_CONFIG", "omnisync.yaml"))
-    secrets = secrets_from_env(config)
+    try:
+        secrets = secrets_from_env(config)
+    except KeyError as exc:
+        raise SystemExit(f"environment variable {exc.args[0]} is not set: the fast lane needs every configured "
+                         "system's secrets") from None
     stop = threading.Event()
     if not once:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
