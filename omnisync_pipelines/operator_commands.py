@@ -89,16 +89,25 @@ def register_webhooks(url: str, types: list[str] | None, pos: str | None, echo: 
 
 def run_fast_lane_forever(poll_s: float, once: bool, echo: Callable[[str], None]) -> None:
     """Secrets from the environment (`secrets_from_env`); one lane per configured POS that has one."""
-    from omnisync_pipelines.config import load_config
-    from omnisync_pipelines.engine.fast_lane import drain_inboxes, open_fast_lanes, run_fast_lanes
+    from omnisync_pipelines.config import ConfigError, load_config
+    from omnisync_pipelines.engine.fast_lane import (
+        drain_inboxes,
+        lane_systems,
+        open_fast_lanes,
+        run_fast_lanes,
+    )
     from omnisync_pipelines.store.inbox import Inbox
     from omnisync_pipelines.store.ops import CallLogBuffer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ops = OpsStore.from_url()
-    config = load_config(os.environ.get("OMNISYNC_CONFIG", "omnisync.yaml"))
     try:
+        config = load_config(os.environ.get("OMNISYNC_CONFIG", "omnisync.yaml"))
+        if not lane_systems(config):
+            raise SystemExit(f"no configured POS has a fast lane ({', '.join(config.pos_systems)}: their delta runs poll)")
         secrets = secrets_from_env(config)
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
     except KeyError as exc:
         raise SystemExit(f"environment variable {exc.args[0]} is not set: the fast lane needs every configured "
                          "system's secrets") from None
