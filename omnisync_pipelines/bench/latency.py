@@ -58,8 +58,8 @@ class _Sandbox:
         from omnisync_pipelines.sandbox.scenario import build_world
         from omnisync_pipelines.sandbox.serve import SandboxServer
 
-        self.pos, self.hooks = pos, emulator_bench(pos)
-        self.ct, self.emulator = CommercetoolsEmulator(seed=seed), systems.sandbox_plugin(pos).emulator(seed=seed)
+        self.pos, self.sandbox, self.hooks = pos, systems.sandbox_plugin(pos), emulator_bench(pos)
+        self.ct, self.emulator = CommercetoolsEmulator(seed=seed), self.sandbox.emulator(seed=seed)
         self.server = SandboxServer().start({COMMERCETOOLS: self.ct, pos: self.emulator})
         self.world = build_world(seed, stores=2, products=3, customers=6)
         self.loaded = self.server.run(load_served(self.world, self.server), timeout=60)
@@ -77,7 +77,6 @@ class _Sandbox:
 
     async def sell(self, index: int) -> None:
         """One unit of a variant sold at a till (played by the POS's sandbox plugin, as a day's sale)."""
-        from omnisync_pipelines.demo import play_at_tills
         from omnisync_pipelines.sandbox.world import Sale, SaleLine
 
         variant = self.world.variants[index % len(self.world.variants)]
@@ -85,7 +84,8 @@ class _Sandbox:
         price = variant.price_at(store)
         sale = Sale(f"bench-{uuid.uuid4().hex[:8]}", datetime.now(UTC), store.key, (SaleLine(variant.sku, 1, price),),
                     (("cash", price),))
-        await play_at_tills([sale], self.loaded, self.server)
+        async with httpx.AsyncClient(base_url=self.server.base_url(self.pos), timeout=30) as till:
+            await self.sandbox.play([sale], self.loaded.pos[self.pos], self.world, till, self.emulator)
 
     async def deliver(self) -> float:
         """Delivers the queued webhooks; returns the moment the receiver had accepted them."""

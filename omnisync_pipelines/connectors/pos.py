@@ -128,3 +128,8 @@ class PosPlugin:
 
     def live_stock(self, connector: Connector) -> LiveStock:
         raise NotImplementedError(f"{self.system}: no live stock read")
+
+    def bench_support(self) -> Any:
+        """The benchmark rigs' connector-side hooks (`bench/pos_hooks.ConnectorBench`); None: no such
+        benchmarks for this POS (they report a gap, not an error)."""
+        return None

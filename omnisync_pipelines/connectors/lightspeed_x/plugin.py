@@ -80,6 +80,11 @@ class LightspeedXPlugin(PosPlugin):
 
         return LightspeedXFulfilment(connector)
 
+    def bench_support(self):
+        from omnisync_pipelines.connectors.lightspeed_x.bench_support import SUPPORT
+
+        return SUPPORT
+
     def live_stock(self, connector):
         from omnisync_pipelines.connectors.lightspeed_x.live import LightspeedXLiveStock
 
