@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from omnisync_pipelines.config import parse_config
+from omnisync_pipelines.connectors.lightspeed_x.credentials import (
+    credentials_resource as lightspeed_x_credentials,
+)
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.connectors.lightspeed_x.credentials import credentials_resource as lightspeed_x_credentials
 from omnisync_pipelines.defs.resources import build_resources
 from omnisync_pipelines.rest.errors import ApiStatusError
 from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
