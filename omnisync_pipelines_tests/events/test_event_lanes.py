@@ -277,7 +277,7 @@ def test_the_fast_lane_command_runs_until_stopped(synced):
                                env={**__import__("os").environ, **sandbox.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        while "applying X-Series stock events" not in (process.stdout.readline() or "") and time.monotonic() < deadline:
+        while "stock events from the inbox" not in (process.stdout.readline() or "") and time.monotonic() < deadline:
             assert process.poll() is None, process.stdout.read()
         sandbox.server.run(sell(sandbox, sku, store, 1))
         delivered = time.perf_counter()
