@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 
 from omnisync_pipelines.config import load_config
+from omnisync_pipelines.demo import play_at_tills
 from omnisync_pipelines.engine.fast_lane import open_fast_lane
-from omnisync_pipelines.sandbox.loader import _Till
 from omnisync_pipelines.sandbox.world import Sale, SaleLine
 from omnisync_pipelines.store.inbox import Inbox
 from omnisync_pipelines.store.ops import OpsStore
@@ -45,8 +45,7 @@ async def sell(sandbox, sku: str, store: str, quantity: int) -> str:
     price = world.variant(sku).price_at(world.store(store))
     sale = Sale(f"event-test-{uuid.uuid4().hex[:8]}", datetime.now(UTC), store, (SaleLine(sku, quantity, price),),
                 (("cash", price * quantity),))
-    async with httpx.AsyncClient(base_url=sandbox.server.base_url("lightspeed_x"), timeout=30) as lsx:
-        await _Till(sandbox.loaded, lsx, sandbox.lsx).sale(sale)
+    await play_at_tills([sale], sandbox.loaded, sandbox.server)
     return sandbox.loaded.sale_ids[sale.event_id]
 
 

@@ -14,16 +14,15 @@ import uuid
 from datetime import UTC, datetime
 
 import duckdb
-import httpx
 import pytest
 import yaml
 
 from omnisync_pipelines.config import load_config
 from omnisync_pipelines.defs.sales_flows import open_sales_retry
+from omnisync_pipelines.demo import play_at_tills
 from omnisync_pipelines.engine.fast_lane import open_fast_lane
 from omnisync_pipelines.engine.reprocess import commercetools_catalog, queue_retry, reprocess
 from omnisync_pipelines.runs import run_job
-from omnisync_pipelines.sandbox.loader import _Till
 from omnisync_pipelines.sandbox.world import Sale, SaleLine
 from omnisync_pipelines.store.audit import frame, rejected_audit
 from omnisync_pipelines_tests.events.helpers import ct_orders_of_sale, ops_of, secrets_of
@@ -48,8 +47,7 @@ async def sell_paid_with_klarna(sandbox, sku: str, store: str) -> str:
     world = sandbox.world
     price = world.variant(sku).price_at(world.store(store))
     sale = Sale(f"klarna-{uuid.uuid4().hex[:8]}", datetime.now(UTC), store, (SaleLine(sku, 1, price),), (("klarna", price),))
-    async with httpx.AsyncClient(base_url=sandbox.server.base_url("lightspeed_x"), timeout=30) as lsx:
-        await _Till(sandbox.loaded, lsx, sandbox.lsx).sale(sale)
+    await play_at_tills([sale], sandbox.loaded, sandbox.server)
     return sandbox.loaded.sale_ids[sale.event_id]
 
 
