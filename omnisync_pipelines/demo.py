@@ -113,9 +113,6 @@ async def play_at_tills(events: list, loaded: LoadedWorld, server: SandboxServer
         await play_events(events, loaded, pos_sides(server, clients))
 
 
-_load, _play = load_served, play_served  # the names tests imported before
-
-
 def back_office_edits(world, seed: int, edits: int = 3) -> list[tuple[str, str, int]]:
     """(sku, store, units) the back office will add in commercetools only: one edit per store."""
     rng = random.Random(seed)
@@ -135,9 +132,6 @@ async def _back_office(loaded, server: SandboxServer, edits: list[tuple[str, str
 
 def emulator_of(server: SandboxServer, system: str):
     return next(s.emulator for s in server.served if s.system == system)
-
-
-_emulator = emulator_of
 
 
 def write_config(path: Path, server: SandboxServer, loaded: LoadedWorld, correction: dict[str, str] | None = None) -> None:

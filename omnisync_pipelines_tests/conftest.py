@@ -1,4 +1,9 @@
-"""Shared fixtures. Async tests use anyio's pytest plugin: mark them `@pytest.mark.anyio`."""
+"""Shared fixtures. Async tests use anyio's pytest plugin: mark them `@pytest.mark.anyio`.
+
+`@pytest.mark.only_pos("lightspeed_x", reason=...)` (or a module's `pytestmark`): a test about one
+POS's emulator internals runs against the sandbox of that POS only. It is skipped, with its reason,
+for every other parameter of the `sandbox` fixture (defs/conftest.py), before that sandbox starts.
+"""
 
 import pytest
 
@@ -6,3 +11,14 @@ import pytest
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marker = item.get_closest_marker("only_pos")
+        callspec = getattr(item, "callspec", None)
+        if marker is None or callspec is None or "sandbox" not in callspec.params:
+            continue
+        if callspec.params["sandbox"] not in marker.args:
+            reason = marker.kwargs.get("reason", "POS-specific")
+            item.add_marker(pytest.mark.skip(reason=f"{' / '.join(marker.args)} only: {reason}"))

@@ -44,16 +44,6 @@ class LoadedWorld:
         """World event id -> the POS's sale id, over every POS."""
         return {event: sale for loaded in self.pos.values() for event, sale in loaded.sale_ids.items()}
 
-    def __getattr__(self, name: str):
-        # Transitional: the ids of a single-POS world read as they were before the POS contract
-        # (`loaded.product_ids`, ...), for tests not yet on `PosProbe`. Remove once none is left.
-        loaded = self.__dict__.get("pos") or {}
-        if len(loaded) == 1:
-            ids = next(iter(loaded.values())).ids
-            if name in ids:
-                return ids[name]
-        raise AttributeError(name)
-
 
 @dataclass
 class PlayReport:

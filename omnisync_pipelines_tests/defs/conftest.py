@@ -25,7 +25,6 @@ class Sandbox:
         self.ct = emulator_of(self.server, systems.COMMERCETOOLS)
         self.pos_emulator = emulator_of(self.server, pos)
         self.probe = systems.sandbox_plugin(pos).probe(self.pos_emulator, self.loaded.pos[pos])
-        self.lsx = self.pos_emulator  # transitional: the name tests not yet on `probe` use
         self.data_dir = data_dir
         write_config(data_dir / "omnisync.yaml", self.server, self.loaded)
         self.env = demo_environment(data_dir, self.server)

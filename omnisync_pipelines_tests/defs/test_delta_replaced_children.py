@@ -75,8 +75,7 @@ def test_a_price_replaced_under_a_new_id_leaves_one_price_after_a_delta_sync(syn
     assert base.to_dict("records") == [{"system_id": fresh["id"], "amount": new_amount}]
     rejected = OpsStore.from_url(synced.env["OMNISYNC_OPS_URL"]).rejected_frame("open")
     assert rejected[rejected["reason"].str.contains(sku, regex=False)].empty, rejected.to_string()
-    pos = next(p for p in synced.lsx.store.rows["products"].values() if p.get("sku") == sku)
-    assert round(pos["price_including_tax"] * 100) == new_amount
+    assert round(synced.probe.product(sku)["price"] * 100) == new_amount
 
 
 def test_every_price_of_a_variant_set_anew_is_the_only_price_after_a_delta_sync(synced, instance):

@@ -16,19 +16,20 @@ import pandas as pd
 import pytest
 import yaml
 
+from omnisync_pipelines import systems
 from omnisync_pipelines.defs.jobs import delta_sync_schedule
 from omnisync_pipelines.defs.resources import OmnisyncResource
 from omnisync_pipelines.defs.stock_flow import LOCATIONS
-from omnisync_pipelines.demo import _load, demo_environment, write_config
+from omnisync_pipelines.demo import demo_environment, load_served, write_config
 from omnisync_pipelines.runs import load_definitions, run_job
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
-from omnisync_pipelines.sandbox.emulators.lightspeed_x import LightspeedXEmulator
 from omnisync_pipelines.sandbox.scenario import build_world
 from omnisync_pipelines.sandbox.serve import SandboxServer
 from omnisync_pipelines.store.ops import OpsStore
 from omnisync_pipelines_tests.defs.conftest import environment
 
-STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
+POS = "lightspeed_x"
+STOCK_FLOW = f"stock_{POS}_to_commercetools"
 PLAN, PUSH = ("plan", STOCK_FLOW), ("push", STOCK_FLOW)
 OPENING_LATER = "hamburg"
 
@@ -39,10 +40,12 @@ class ThreeStores:
     """Berlin, Munich and Hamburg at the POS and in commercetools; omnisync.yaml maps Berlin and Munich."""
 
     def __init__(self, data_dir):
-        self.ct, self.lsx = CommercetoolsEmulator(seed=5), LightspeedXEmulator(seed=5)
-        self.server = SandboxServer().start({"commercetools": self.ct, "lightspeed_x": self.lsx})
+        plugin = systems.sandbox_plugin(POS)
+        self.ct, self.pos_emulator = CommercetoolsEmulator(seed=5), plugin.emulator(5)
+        self.server = SandboxServer().start({"commercetools": self.ct, POS: self.pos_emulator})
         self.world = build_world(5, stores=3, products=3, customers=4)
-        self.loaded = self.server.run(_load(self.world, self.server), timeout=60)
+        self.loaded = self.server.run(load_served(self.world, self.server), timeout=60)
+        self.probe = plugin.probe(self.pos_emulator, self.loaded.pos[POS])
         self.config_path = data_dir / "omnisync.yaml"
         write_config(self.config_path, self.server, self.loaded)
         self.all_locations = yaml.safe_load(self.config_path.read_text())["locations"]
@@ -56,7 +59,7 @@ class ThreeStores:
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def pos_level(self, sku: str, store: str) -> int:
-        return self.lsx.store.inventory_row(self.loaded.product_ids[sku], self.loaded.outlet_ids[store])["inventory_level"]
+        return self.probe.count(sku, store)
 
     def ct_levels(self, store: str) -> dict[str, int]:
         channel = self.loaded.channel_ids[store]
@@ -116,10 +119,9 @@ def test_the_nightly_full_sync_is_one_run_over_every_store(stores, instance):
 
 def test_berlin_re_synced_alone_moves_only_berlin(stores, instance):
     tee, hoodie = stores.world.variants[0].sku, stores.world.variants[1].sku
-    berlin, munich = stores.loaded.outlet_ids["berlin"], stores.loaded.outlet_ids["munich"]
     # both stores count stock in the back office; only Berlin is re-synced now
-    stores.lsx.adjust_inventory(stores.loaded.product_ids[tee], berlin, +3, "STOCK_FOUND")
-    stores.lsx.adjust_inventory(stores.loaded.product_ids[hoodie], munich, -2, "DAMAGE")
+    stores.probe.adjust_count(tee, "berlin", +3)  # found
+    stores.probe.adjust_count(hoodie, "munich", -2)  # damaged
     munich_in_ct = stores.ct_levels("munich")
     munich_plan = stores.table(f"SELECT * FROM plan.{STOCK_FLOW} WHERE location_key = 'munich' ORDER BY sku")
     munich_push = stores.table(f"SELECT * FROM push.{STOCK_FLOW} WHERE location_key = 'munich' ORDER BY sku")

@@ -40,7 +40,7 @@ async def subscribe(sandbox, *types: str) -> None:
 
 
 async def sell(sandbox, sku: str, store: str, quantity: int) -> str:
-    """A cash sale at the till; returns the X-Series sale id."""
+    """A cash sale at the till; returns the POS sale id."""
     world = sandbox.world
     price = world.variant(sku).price_at(world.store(store))
     sale = Sale(f"event-test-{uuid.uuid4().hex[:8]}", datetime.now(UTC), store, (SaleLine(sku, quantity, price),),
@@ -56,15 +56,14 @@ def ct_orders_of_sale(sandbox, sale_id: str) -> list[dict]:
 
 
 async def deliver(sandbox) -> int:
-    """The emulator's queued webhook deliveries, POSTed to an in-process receiver over our inbox."""
+    """The X-Series emulator's queued webhook deliveries, POSTed to an in-process receiver over our inbox."""
     receiver = create_webhook_app(Inbox(ops_of(sandbox)), {"lightspeed_x": WEBHOOK_SECRET})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(receiver), base_url=RECEIVER) as client:
-        return await sandbox.lsx.deliver_webhooks(client)
+        return await sandbox.pos_emulator.deliver_webhooks(client)
 
 
 def pos_level(sandbox, sku: str, store: str) -> int:
-    row = sandbox.lsx.store.inventory_row(sandbox.loaded.product_ids[sku], sandbox.loaded.outlet_ids[store])
-    return int(row["inventory_level"])
+    return sandbox.probe.count(sku, store)
 
 
 def ct_level(sandbox, sku: str, store: str) -> int | None:

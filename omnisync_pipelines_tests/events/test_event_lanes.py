@@ -31,6 +31,9 @@ from omnisync_pipelines_tests.events.helpers import (
     subscribe,
 )
 
+pytestmark = pytest.mark.only_pos("lightspeed_x", reason="subscribes to X-Series webhooks and delivers them from "
+                                  "the emulator's queue")
+
 
 # fixtures -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def tick(instance, sandbox, cursor):
 # tests --------------------------------------------------------------------------------------------
 def test_fast_lane_applies_a_sale_once_and_delta_sync_applies_nothing_more(synced, instance):
     sandbox, ops = synced, ops_of(synced)
-    sku, store = sandbox.world.variants[0].sku, "berlin" if "berlin" in sandbox.loaded.outlet_ids else sandbox.world.stores[0].key
+    sku, store = sandbox.world.variants[0].sku, "berlin" if "berlin" in sandbox.loaded.store_pos else sandbox.world.stores[0].key
     before = pos_level(sandbox, sku, store)
     assert ct_level(sandbox, sku, store) == before
     sandbox.server.run(sell(sandbox, sku, store, 2))
@@ -109,7 +112,7 @@ def test_inbox_sensor_requests_one_targeted_run_per_batch_and_never_twice(synced
     first, last = request.tags[EVENT_BATCH_TAG].split("-")
     assert request.run_key == f"inbox:{first}-{last}" and int(first) > int(cursor)
     assert result.cursor == last == str(inbox.last_id())
-    assert sandbox.loaded.product_ids[sku] in request.tags[POS_PRODUCTS_TAG]
+    assert sandbox.probe.product(sku)["id"] in request.tags[POS_PRODUCTS_TAG]
 
     job = load_definitions().resolve_job_def("event_sync")
     assert job.name == event_sync.name
@@ -152,11 +155,11 @@ def test_a_rejected_unknown_sku_is_applied_once_after_the_fix_and_released_recor
 
     sandbox, ops = synced, ops_of(synced)
     store = sandbox.world.stores[0].key
-    outlet = sandbox.loaded.outlet_ids[store]
+    x_store, outlet = sandbox.pos_emulator.store, sandbox.loaded.pos["lightspeed_x"].ids["outlet_ids"][store]
     for sku in ("GHOST-1", "GHOST-2"):
-        ghost = sandbox.lsx.store.bump("products", {"id": f"{sku.lower()}-product", "name": sku, "sku": sku, "variant_options": [],
-                                                    "product_codes": [], "active": True, "deleted_at": None})
-        sandbox.lsx.store.set_stock(ghost["id"], outlet, 3)
+        ghost = x_store.bump("products", {"id": f"{sku.lower()}-product", "name": sku, "sku": sku, "variant_options": [],
+                                          "product_codes": [], "active": True, "deleted_at": None})
+        x_store.set_stock(ghost["id"], outlet, 3)
     assert run_job("delta_sync", instance=instance).success
     opened = ops.rejected_frame("open")
     ids = {sku: int(opened[(opened["record_ref"] == f"{sku}@{store}") & (opened["field"] == "sku")]["id"].iloc[0])
@@ -208,7 +211,7 @@ def test_every_api_call_is_logged_without_secrets_tokens_emails_or_names(synced,
         copied = con.execute("SELECT * FROM ops.api_calls").df()
     assert len(copied) > 50
     env = sandbox.env
-    secrets = [env["OMNISYNC_CT_CLIENT_SECRET"], env["OMNISYNC_LSX_TOKEN"], sandbox.loaded.till_token,
+    secrets = [env["OMNISYNC_CT_CLIENT_SECRET"], env["OMNISYNC_LSX_TOKEN"], sandbox.loaded.pos["lightspeed_x"].ids["till_token"],
                *sandbox.ct.auth.tokens.keys()]
     emails = [shopper.email for shopper in sandbox.world.shoppers if shopper.email]
     assert secrets and emails

@@ -31,6 +31,9 @@ from omnisync_pipelines_tests.events.test_event_lanes import omnisync_resource
 SNAPSHOT_FLOW = "snapshot/lightspeed_x/orders"
 ORDERS_FLOW = "orders_lightspeed_x_to_commercetools"
 
+pytestmark = pytest.mark.only_pos("lightspeed_x", reason="seeds an X-Series payment type and maps it in the "
+                                  "lightspeed_x tender map")
+
 
 # fixtures -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -42,8 +45,9 @@ def synced(sandbox, instance):
 
 async def sell_paid_with_klarna(sandbox, sku: str, store: str) -> str:
     """The retailer added "Klarna" at the till last week; nobody told omnisync."""
-    if "klarna" not in sandbox.loaded.payment_type_ids:
-        sandbox.loaded.payment_type_ids["klarna"] = sandbox.lsx.seed_payment_type("Klarna", "klarna-type")["id"]
+    payment_type_ids = sandbox.loaded.pos["lightspeed_x"].ids["payment_type_ids"]  # the tills pay with these
+    if "klarna" not in payment_type_ids:
+        payment_type_ids["klarna"] = sandbox.pos_emulator.seed_payment_type("Klarna", "klarna-type")["id"]
     world = sandbox.world
     price = world.variant(sku).price_at(world.store(store))
     sale = Sale(f"klarna-{uuid.uuid4().hex[:8]}", datetime.now(UTC), store, (SaleLine(sku, 1, price),), (("klarna", price),))

@@ -32,6 +32,9 @@ from omnisync_pipelines_tests.events.test_event_lanes import tick
 ORDERS_FLOW = "orders_lightspeed_x_to_commercetools"
 CUSTOMERS_FLOW = "customers_lightspeed_x_to_commercetools"
 
+pytestmark = pytest.mark.only_pos("lightspeed_x", reason="subscribes to X-Series webhooks and delivers them from "
+                                  "the emulator's queue")
+
 
 # fixtures -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -108,14 +111,15 @@ def test_an_event_run_updates_only_the_named_customer_and_the_next_delta_sync_th
     def emails(rows) -> list[str]:
         return [normalise_email(c.get("email")) for c in rows if not c.get("deleted_at")]
 
-    ct_emails, pos_emails = emails(sandbox.ct.store.all("customer")), emails(sandbox.lsx.store.rows["customers"].values())
+    ct_emails, pos_emails = emails(sandbox.ct.store.all("customer")), emails(sandbox.probe.customers())
+    pos_customer_ids = sandbox.loaded.pos["lightspeed_x"].ids["pos_customer_ids"]  # shopper key -> X customer id
     # one customer on each side: a suspected duplicate is never written until an operator decides
-    shoppers = [s for s in sandbox.world.shoppers if s.email and s.key in sandbox.loaded.pos_customer_ids
+    shoppers = [s for s in sandbox.world.shoppers if s.email and s.key in pos_customer_ids
                 and ct_emails.count(normalise_email(s.email)) == 1 and pos_emails.count(normalise_email(s.email)) == 1]
     first, second = shoppers[:2]
-    first_id, second_id = (sandbox.loaded.pos_customer_ids[s.key] for s in (first, second))
-    # flip what the till has: consent is the POS's to own
-    wanted = {s.key: bool(sandbox.lsx.store.get("customers", sandbox.loaded.pos_customer_ids[s.key])["do_not_email"])
+    first_id, second_id = (pos_customer_ids[s.key] for s in (first, second))
+    # flip what the till has (the X-Series "do not email" flag): consent is the POS's to own
+    wanted = {s.key: bool(sandbox.pos_emulator.store.get("customers", pos_customer_ids[s.key])["do_not_email"])
               for s in (first, second)}
     sandbox.server.run(deliver(sandbox))  # anything still queued from earlier tests
     cursor = str(Inbox(ops).last_id())
