@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack
 import dagster as dg
 
 from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
+from omnisync_pipelines.defs.resources import OmnisyncResource, estate_secrets, resource_keys
 from omnisync_pipelines.defs.sales_flows import open_sales_retry
 from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine.fast_lane import open_fast_lanes
@@ -61,8 +61,7 @@ def build_reprocess_job(pos_systems: tuple[str, ...]) -> dg.JobDefinition:
         systems = settings.pos_systems
 
         async def main():
-            secrets = {"commercetools": context.resources.commercetools.secrets(),
-                       **{pos: pos_secrets(context, pos) for pos in systems}}
+            secrets = estate_secrets(context, settings)
             async with AsyncExitStack() as stack:
                 lanes = await stack.enter_async_context(
                     open_fast_lanes(settings, secrets, ops, call_log=call_log, systems=systems))

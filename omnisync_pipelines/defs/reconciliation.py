@@ -3,15 +3,14 @@ measured against the configured thresholds, appended to the drift history, and (
 is set to `correct_to_pos`) corrected through the same idempotent stock push."""
 
 import asyncio
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
 from omnisync_pipelines.canonical import schemas
-from omnisync_pipelines.connectors.registry import open_connector
-from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
+from omnisync_pipelines.defs.resources import OmnisyncResource, estate_secrets, resource_keys
+from omnisync_pipelines.defs.runtime import open_estate
 from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
@@ -89,16 +88,12 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
     config, ops = omnisync.load_config(), omnisync.ops_store()
     call_log = CallLogBuffer(ops)
     systems = config.pos_systems
-    secrets = {"commercetools": context.resources.commercetools.secrets(), **{p: pos_secrets(context, p) for p in systems}}
+    secrets = estate_secrets(context, config)
     thresholds = thresholds_of(config)
     checked_at = datetime.now(UTC)
 
     async def reconcile_and_correct():
-        async with AsyncExitStack() as stack:
-            ct = await stack.enter_async_context(
-                open_connector("commercetools", config, secrets["commercetools"], call_log=call_log))
-            pos_connectors = [await stack.enter_async_context(open_connector(p, config, secrets[p], call_log=call_log))
-                              for p in systems]
+        async with open_estate(config, secrets, call_log=call_log) as (ct, pos_connectors):
             ct_read, *pos_reads = await asyncio.gather(ct.read("stock"), *(c.read("stock") for c in pos_connectors))
             ct_frame = schemas.frame_from_records("stock", ct_read.tables.get("stock", []))
             with omnisync.warehouse() as con:

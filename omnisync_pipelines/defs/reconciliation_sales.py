@@ -6,17 +6,16 @@ in flight (the next sync pushes it), so missing in commercetools is `explained`,
 snapshot is the sync's memory of what it has read; the reconciliation never writes it or a cursor."""
 
 import asyncio
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
 from omnisync_pipelines.canonical import schemas
-from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.customer_flow import sync_options
 from omnisync_pipelines.defs.reconciliation import append_history
-from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
+from omnisync_pipelines.defs.resources import OmnisyncResource, estate_secrets, resource_keys
+from omnisync_pipelines.defs.runtime import open_estate
 from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.orders import orders_flow
@@ -63,15 +62,11 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
     config, ops = omnisync.load_config(), omnisync.ops_store()
     systems = config.pos_systems
     call_log = CallLogBuffer(ops)
-    secrets = {"commercetools": context.resources.commercetools.secrets(), **{p: pos_secrets(context, p) for p in systems}}
+    secrets = estate_secrets(context, config)
     checked_at = datetime.now(UTC)
 
     async def read_all_systems():
-        async with AsyncExitStack() as stack:
-            ct = await stack.enter_async_context(
-                open_connector("commercetools", config, secrets["commercetools"], call_log=call_log))
-            pos_connectors = [await stack.enter_async_context(open_connector(p, config, secrets[p], call_log=call_log))
-                              for p in systems]
+        async with open_estate(config, secrets, call_log=call_log) as (ct, pos_connectors):
 
             async def read_commercetools():
                 orders, customers = await ct.read("orders"), await ct.read("customers")

@@ -51,6 +51,12 @@ def pos_secrets(context, pos: str) -> dict:
     return getattr(context.resources, pos).secrets()
 
 
+def estate_secrets(context, config) -> dict[str, dict]:
+    """commercetools' and every configured POS's secrets, by system."""
+    return {"commercetools": context.resources.commercetools.secrets(),
+            **{pos: pos_secrets(context, pos) for pos in config.pos_systems}}
+
+
 def resource_keys(*pos: str) -> set[str]:
     """`required_resource_keys` of an asset that talks to commercetools and these POS."""
     return {"omnisync", "commercetools", *pos}

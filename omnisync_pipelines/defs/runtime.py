@@ -2,7 +2,8 @@
 
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypeVar
 
 import dagster as dg
@@ -40,3 +41,13 @@ def with_connector(
 
 def secrets_for(system: str, resources: dict) -> dict:
     return resources[system].secrets()
+
+
+@asynccontextmanager
+async def open_estate(config: OmnisyncConfig, secrets: dict[str, dict], *, call_log=None) -> AsyncIterator[tuple]:
+    """commercetools' connector and one per configured POS (a list in `config.pos_systems` order), closed together."""
+    async with AsyncExitStack() as stack:
+        ct = await stack.enter_async_context(open_connector("commercetools", config, secrets["commercetools"], call_log=call_log))
+        pos = [await stack.enter_async_context(open_connector(p, config, secrets[p], call_log=call_log))
+               for p in config.pos_systems]
+        yield ct, pos
