@@ -26,6 +26,7 @@ npm-deps: node_modules/.package-lock.json
 
 # Tests of one file share module fixtures (a sandbox, a Dagster instance), so a file stays on one worker.
 test: venv npm-deps
+	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lock:
