@@ -60,6 +60,7 @@ def sandbox(tmp_path_factory, request):
 
 
 @pytest.fixture(scope="module")
-def instance():
+def instance(sandbox):
+    """A Dagster instance of the module's sandbox (one per POS parameter: runs never mix two POS)."""
     with dg.instance_for_test() as test_instance:
         yield test_instance

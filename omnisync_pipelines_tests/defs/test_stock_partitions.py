@@ -75,6 +75,13 @@ class ThreeStores:
 
 
 @pytest.fixture(scope="module")
+def instance():
+    """This module's own Dagster instance (it runs its own three-store sandbox, not `sandbox`)."""
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture(scope="module")
 def stores(tmp_path_factory):
     box = ThreeStores(tmp_path_factory.mktemp("partitions"))
     try:

@@ -69,16 +69,12 @@ schedules = st.fixed_dictionaries({
 
 
 # fixtures ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def instance():
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
-
-
 @pytest.fixture(scope="module", params=SANDBOX_POS)
-def rig(tmp_path_factory, instance, request):
+def rig(tmp_path_factory, request):
     started = time.monotonic()
-    with Rig(tmp_path_factory.mktemp(f"convergence-{request.param}"), pos=request.param) as box:
+    with Rig(tmp_path_factory.mktemp(f"convergence-{request.param}"), pos=request.param) as box, \
+            dg.instance_for_test() as instance:  # one Dagster instance per POS's sandbox
+        box.instance = instance
         box.sync_until_quiescent("full_sync", instance)
         yield box
     print(f"\nreliability figures: {FIGURES.line()}")
@@ -90,7 +86,8 @@ def rig(tmp_path_factory, instance, request):
 # tests ---------------------------------------------------------------------------------------------
 @settings(PROFILE)
 @given(schedule=schedules)
-def test_any_trading_day_under_any_faults_converges_without_loss_or_doubling(rig, instance, schedule):
+def test_any_trading_day_under_any_faults_converges_without_loss_or_doubling(rig, schedule):
+    instance = rig.instance
     day = rig.play(schedule["day_seed"], schedule["sales_per_store"])
     injected_before = rig.injected()
     calls_before = len(rig.ops.table_frame("api_calls"))
