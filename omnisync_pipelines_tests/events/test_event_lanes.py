@@ -272,16 +272,21 @@ def test_the_fast_lane_command_runs_until_stopped(synced):
     import signal
     import subprocess
     import sys
+    import threading
 
     sandbox, ops = synced, ops_of(synced)
     sku, store = sandbox.world.variants[2].sku, sandbox.world.stores[-1].key
     before = pos_level(sandbox, sku, store)
     process = subprocess.Popen([sys.executable, "-m", "omnisync_pipelines.cli", "fastlane", "run", "--poll", "0.05"],
                                env={**__import__("os").environ, **sandbox.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []  # read on a thread: a start line that never comes fails at the deadline, never hangs
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 60
-        while "stock events from the inbox" not in (process.stdout.readline() or "") and time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read()
+        while not any("stock events from the inbox" in line for line in lines) and time.monotonic() < deadline:
+            assert process.poll() is None, "".join(lines)
+            time.sleep(0.02)
         sandbox.server.run(sell(sandbox, sku, store, 1))
         delivered = time.perf_counter()
         sandbox.server.run(deliver(sandbox))
@@ -294,6 +299,7 @@ def test_the_fast_lane_command_runs_until_stopped(synced):
         print(f"\nfast lane process: webhook stored -> commercetools updated in {latency * 1000:.0f} ms")
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+        process.wait(timeout=30)
+        reader.join(timeout=5)
+    assert process.returncode == 0, "".join(lines)
     assert Inbox(ops).pending(system="lightspeed_x") == []
