@@ -48,9 +48,6 @@ FULFILMENT_STATUSES = (WAITING_PICKUP, WAITING_DISPATCH, PICKED_UP, DISPATCHED, 
 class LiveStock(Protocol):
     """Current POS counts, read outside a snapshot (fast lane, reprocessing)."""
 
-    def items_of_event(self, event_type: str, payload: dict) -> set[str]:
-        """The POS item ids whose counts an event may have moved (empty: not a stock event)."""
-
     def forget(self, event_type: str, payload: dict) -> None:
         """Drop what is cached about the event's items (an edit may have changed a SKU)."""
 
@@ -101,10 +98,6 @@ class PosPlugin:
         """The POS item ids whose counts a webhook event may have moved (empty: not a stock event).
         Event runs narrow their stock plan to these; the fast lane re-reads their counts."""
         return set()
-
-    def environment_variables(self) -> tuple[str, ...]:
-        """The variables an operator may set for this POS (documentation and `omnisync doctor`)."""
-        return ()
 
     # connector and targets ----------------------------------------------------------------------
     def build_connector(self, settings: BaseModel, location_map: dict[str, str], secrets: dict, *,

@@ -76,10 +76,19 @@ def configured_pos(path: str | os.PathLike | None = None) -> tuple[str, ...]:
     path = Path(path or os.environ.get("OMNISYNC_CONFIG", DEFAULT_CONFIG_PATH))
     if not path.exists():
         return (systems.DEFAULT_POS,)
-    try:
-        return load_config(path).pos_systems
-    except ConfigError:
-        return _named_pos(path)
+    stat = path.stat()  # every defs module asks while one code location loads: read the file once
+    state = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, systems.generation())
+    if state not in _configured:
+        try:
+            found = load_config(path).pos_systems
+        except ConfigError:
+            found = _named_pos(path)
+        _configured.clear()
+        _configured[state] = found
+    return _configured[state]
+
+
+_configured: dict[tuple, tuple[str, ...]] = {}
 
 
 def _named_pos(path: Path) -> tuple[str, ...]:

@@ -92,10 +92,7 @@ class FastLane:
         self.flow = stock_flow(pos_system)
 
     def items_of_events(self, events: Iterable[dict]) -> set[str]:
-        found: set[str] = set()
-        for event_type, payload in _payloads(events, self.pos_system):
-            found |= self.live.items_of_event(event_type, payload)
-        return found
+        return stock_items_of_events([e for e in events if e["system"] == self.pos_system])
 
     async def apply_events(self, events: list[dict]) -> FastLaneBatch:
         started = time.perf_counter()

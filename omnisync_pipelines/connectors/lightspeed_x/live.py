@@ -41,9 +41,6 @@ class LightspeedXLiveStock:
         self.client = connector.client
         self._sku_of: dict[str, str | None] = {}
 
-    def items_of_event(self, event_type: str, payload: dict) -> set[str]:
-        return product_ids_of(event_type, payload) if event_type in STOCK_EVENT_TYPES else set()
-
     def forget(self, event_type: str, payload: dict) -> None:
         if event_type == "product.update":  # a product edit may have changed its SKU
             for product_id in product_ids_of(event_type, payload):

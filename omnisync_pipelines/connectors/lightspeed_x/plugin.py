@@ -48,12 +48,6 @@ class LightspeedXPlugin(PosPlugin):
 
         return product_ids_of(event_type, payload) if event_type in STOCK_EVENT_TYPES else set()
 
-    def environment_variables(self) -> tuple[str, ...]:
-        from omnisync_pipelines.connectors.lightspeed_x import credentials
-
-        return (credentials.TOKEN, credentials.CLIENT_ID, credentials.CLIENT_SECRET, credentials.REFRESH_TOKEN,
-                credentials.TOKEN_FILE)
-
     def build_connector(self, settings: LightspeedXSystem, location_map, secrets, *, call_log=None, transport=None):
         from omnisync_pipelines.connectors.lightspeed_x.client import build_client
         from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector

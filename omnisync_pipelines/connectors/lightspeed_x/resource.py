@@ -1,8 +1,8 @@
 """A standalone Dagster resource for X-Series: holds configuration only and builds the client.
 
 The definitions do not use it: they read the base URL and the register count from the configuration
-file and the secrets through `defs/resources.LightspeedXCredentials` (personal token or OAuth, from
-`OMNISYNC_LSX_*` via `dg.EnvVar`), and build the connector in `connectors/registry.py`. This one
+file and the secrets through `credentials.LightspeedXCredentials` (personal token or OAuth, from
+`OMNISYNC_LSX_*` via `dg.EnvVar`), and build the connector through `plugin.py`. This one
 is for jobs or notebooks that want a bare client without a configuration file; pass its secrets as
 `dg.EnvVar(...)` too. Non-secret defaults live in `settings.py`.
 """
