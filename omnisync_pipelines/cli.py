@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -94,14 +95,22 @@ def sandbox_serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="First port; each further emulator takes the next one. 0 = any free port.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the world loaded into the emulators.")] = 7,
+    config: Annotated[Path | None, typer.Option(
+        help="Also write the configuration file of a deployment against these emulators (systems, and each "
+             "store's location with its commercetools keys and POS location id), before the lines are printed.")] = None,
 ) -> None:
     """Serve the emulators (with a seeded world loaded) until stopped; one JSON line per emulator."""
-    from omnisync_pipelines.demo import check_systems, start_sandbox
+    from omnisync_pipelines.demo import check_systems, start_sandbox, write_config
 
     asked = [name.strip() for value in system or [] for name in value.split(",") if name.strip()]
     if asked:
         _check_systems(check_systems, asked)
-    sandbox, _ = start_sandbox(seed=seed, host=host, first_port=port, systems=asked or None)
+    if config is not None and asked and systems.COMMERCETOOLS not in asked:
+        typer.echo(f"--config needs {systems.COMMERCETOOLS} served too: add --system {systems.COMMERCETOOLS}", err=True)
+        raise typer.Exit(2)
+    sandbox, loaded = start_sandbox(seed=seed, host=host, first_port=port, systems=asked or None)
+    if config is not None:
+        write_config(config, sandbox, loaded)
     for served in sandbox.served:
         typer.echo(json.dumps(served.describe()), nl=True)
     stop = threading.Event()

@@ -31,8 +31,10 @@ def lines_of(stream) -> queue.Queue:
 
 @pytest.fixture
 def served(tmp_path):
-    """`omnisync sandbox serve --port 0` as a child process; yields the JSON line of each emulator."""
-    child = subprocess.Popen([*OMNISYNC, "sandbox", "serve", "--port", "0", "--seed", "5"], cwd=tmp_path,
+    """`omnisync sandbox serve --port 0 --config omnisync.yaml` as a child process; yields the JSON
+    line of each emulator."""
+    child = subprocess.Popen([*OMNISYNC, "sandbox", "serve", "--port", "0", "--seed", "5", "--config", "omnisync.yaml"],
+                             cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = lines_of(child.stdout)
@@ -76,6 +78,29 @@ def test_sandbox_serve_prints_one_line_per_emulator_and_speaks_their_auth(served
     assert httpx.get(outlets, headers={"Authorization": "Bearer not-the-token"}).status_code == 401
     listed = httpx.get(outlets, headers={"Authorization": f"Bearer {lsx['personal_token']}"})
     assert listed.status_code == 200 and len(listed.json()["data"]) >= 2
+
+
+def test_sandbox_serve_writes_the_configuration_that_maps_each_store_to_its_emulator_locations(served, tmp_path):
+    """The written file is a valid configuration: every store's POS location id is one the served
+    POS lists, and its commercetools keys name the store and channel the sandbox created."""
+    from omnisync_pipelines.config import load_config
+
+    config = load_config(tmp_path / "omnisync.yaml")
+    ct = served["commercetools"]["credentials"]
+    assert config.systems.commercetools.api_url == ct["api_url"]
+    lsx = served["lightspeed_x"]["credentials"]
+    outlets = httpx.get(f"{lsx['base_url']}/api/2.0/outlets",
+                        headers={"Authorization": f"Bearer {lsx['personal_token']}"}).json()["data"]
+    names = {outlet["id"]: outlet["name"] for outlet in outlets}
+    token = httpx.post(f"{ct['auth_url']}/oauth/token", data={"grant_type": "client_credentials"},
+                       auth=(ct["client_id"], ct["client_secret"])).json()["access_token"]
+    stores = httpx.get(f"{ct['api_url']}/{ct['project_key']}/stores", params={"expand": "supplyChannels[*]"},
+                       headers={"Authorization": f"Bearer {token}"}).json()["results"]
+    channels = {store["key"]: store["supplyChannels"][0]["obj"]["key"] for store in stores}
+    assert len(config.locations) == len(stores) >= 2
+    for location in config.locations:
+        assert channels[location.commercetools.store_key] == location.commercetools.supply_channel_key
+        assert location.lightspeed_x.outlet_id in names, location.key
 
 
 def test_rejected_list_on_a_fresh_ops_store_says_there_is_nothing(tmp_path):

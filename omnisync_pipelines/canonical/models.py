@@ -138,6 +138,10 @@ class Order(Record):
     shipping_method_key: str | None = None  # the system's shipping method key; None for a custom method
     shipping_price: int = 0  # gross, minor units, after shipping discounts
     shipping_tax: int = 0  # minor units, included in shipping_price
+    # minor units, signed: total_gross minus the lines at the POS's unit prices (each rounded to the
+    # minor unit) x quantity; not 0 when the POS keeps unit prices finer than the currency (an uneven
+    # discount) and the total had to be rounded to what the till took (money.fit_to_total)
+    rounding: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,7 @@ class OrderSchema(pa.DataFrameModel):
     shipping_method_key: Series[str] = pa.Field(nullable=True)
     shipping_price: Series[int] = pa.Field(ge=0)
     shipping_tax: Series[int] = pa.Field(ge=0)
+    rounding: Series[int]
 
 
 class OrderLineSchema(pa.DataFrameModel):

@@ -34,7 +34,8 @@ def append_history(con, table: str, rows) -> None:
         return
     if warehouse.table_exists(con, "drift", table):
         con.register("_history", rows)
-        try:
+        try:  # a history written before a column was added to its rows (e.g. orders' `reason`) gets it
+            warehouse.add_missing_columns(con, "drift", table, "_history")
             con.execute(f"INSERT INTO drift.{table} BY NAME SELECT * FROM _history")
         finally:
             con.unregister("_history")

@@ -3,7 +3,9 @@ sync run), plus the orders drift history.
 
 A POS sale or return the fresh read sees but the POS snapshot does not is one no sync has read yet:
 in flight (the next sync pushes it), so missing in commercetools is `explained`, not drift. The
-snapshot is the sync's memory of what it has read; the reconciliation never writes it or a cursor."""
+snapshot is the sync's memory of what it has read; the reconciliation never writes it or a cursor.
+A sale that is rejected (the fresh read cannot map it, or an open rejection of the orders push or of
+a snapshot that has not mapped it since) is `rejected` in `reconciliation.orders`, with its reason."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from omnisync_pipelines.defs.customer_flow import sync_options
 from omnisync_pipelines.defs.reconciliation import append_history
 from omnisync_pipelines.defs.resources import OmnisyncResource, estate_secrets, resource_keys
 from omnisync_pipelines.defs.runtime import open_estate
+from omnisync_pipelines.defs.snapshots import snapshot_flow
 from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.orders import orders_flow
@@ -74,7 +77,8 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
 
             async def read_pos(connector):
                 reads = [await connector.read(entity) for entity in ("orders", "returns", "customers")]
-                return {table: rows for read in reads for table, rows in read.tables.items()}
+                return ({table: rows for read in reads for table, rows in read.tables.items()},
+                        [r for r in reads[0].rejected if r.entity == "orders"])
 
             return await asyncio.gather(read_commercetools(), *(read_pos(c) for c in pos_connectors))
 
@@ -87,7 +91,8 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
     ct_customer_frame = schemas.frame_from_records("customers", ct_customers.tables.get("customers", []))
     ct_return_items = return_items_from_orders(raw_orders)
     per_pos = []
-    for pos, pos_read in zip(systems, pos_reads, strict=True):
+    open_rejections = ops.rejected_frame("open")
+    for pos, (pos_read, unmapped) in zip(systems, pos_reads, strict=True):
         pos_tables = {t: schemas.frame_from_records(t, pos_read.get(t, []))
                       for t in ("orders", "order_payments", "returns", "return_lines", "customers")}
         with omnisync.warehouse() as con:
@@ -101,6 +106,7 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
             pos_tables["orders"], ct_order_frame, pos_system=pos,
             pos_payments=pos_tables["order_payments"], ct_payments=ct_payments if len(ct_payments) else None,
             in_flight=in_flight_orders, checked_at=checked_at,
+            rejected=rejected_sales(open_rejections, pos, unmapped, _ids(pos_tables["orders"], "order_id")),
         ), reconcile_returns(
             pos_tables["returns"], pos_tables["return_lines"], ct_return_items, ct_payments,
             pos_system=pos, in_flight=in_flight_returns, checked_at=checked_at,
@@ -121,6 +127,24 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
     yield dg.MaterializeResult(asset_key=["reconciliation", "returns"], metadata=_counts(returns, "status"))
     yield dg.MaterializeResult(asset_key=["reconciliation", "customers"], metadata=_counts(customers, "issue"))
     yield dg.MaterializeResult(asset_key=["drift", "orders_history"], metadata={"rows_added": len(history)})
+
+
+def rejected_sales(open_rejections: pd.DataFrame, pos: str, unmapped: list, mapped: set[str]) -> pd.DataFrame:
+    """(record_ref, reason) of `pos`'s sales that are rejected now: those the fresh read could not
+    map, the open rejections of the orders push, and those of a snapshot for a sale the fresh read
+    does not map either (a snapshot rejection stays open after the sale was fixed at the POS)."""
+    fresh = pd.DataFrame([{"record_ref": r.record_ref, "reason": _naming_field(r.field, r.reason)} for r in unmapped],
+                         columns=["record_ref", "reason"])
+    rows = open_rejections[(open_rejections["system"] == pos) & (open_rejections["entity"] == "orders")]
+    pushed = rows["flow"] == orders_flow(pos)
+    read = (rows["flow"] == snapshot_flow(pos, "orders")) & ~rows["record_ref"].isin(mapped)
+    stored = [{"record_ref": r.record_ref, "reason": _naming_field(r.field, r.reason)}
+              for r in rows[pushed | read].itertuples()]
+    return pd.concat([fresh, pd.DataFrame(stored, columns=fresh.columns)], ignore_index=True)
+
+
+def _naming_field(field: str, reason: str) -> str:
+    return reason if reason.startswith(field) else f"{field}: {reason}"
 
 
 def estate_orders(config, frames: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:

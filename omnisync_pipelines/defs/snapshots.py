@@ -31,6 +31,11 @@ SCHEMA_CHECK = "matches_canonical_schema"
 
 
 
+def snapshot_flow(system: str, entity: str) -> str:
+    """The flow a snapshot's mapping rejections are recorded under in the rejected-records table."""
+    return f"snapshot/{system}/{entity}"
+
+
 def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
     keys = [dg.AssetKey([spec.system, table]) for table in spec.tables]
 
@@ -66,7 +71,7 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
             result = with_connector(spec.system, config, secrets, ops, lambda c: _verified_read(c, spec.entity, since))
         except LocationMapError as exc:
             raise dg.Failure(str(exc)) from exc
-        ops.add_rejections(f"snapshot/{spec.system}/{spec.entity}", result.rejected)
+        ops.add_rejections(snapshot_flow(spec.system, spec.entity), result.rejected)
 
         frames = {t: schemas.frame_from_records(t, result.tables.get(t, [])) for t in spec.tables}
         failures = {table: _validate(table, frame) for table, frame in frames.items()}

@@ -6,6 +6,12 @@ paid (after line and whole-sale discounts, which the POS allocates to lines) and
 discount are kept on the line's custom fields (type `omnisync-order-line`). When a discounted line
 total does not divide by its quantity, the line is imported as two line items of the same SKU
 (e.g. 3 for 29.00 -> 2 x 9.67 + 1 x 9.66) so the cents add up exactly; both carry the POS line id.
+
+Rounding: a sale whose POS keeps unit prices finer than the currency (EUR 1.00 off three units is
+9.66667 a unit) arrives with its total equal to its payments and its lines fitted to it
+(`Order.rounding`); the order records that rounding in `custom.fields.posRounding` (a Number, minor
+units, signed: the total minus the lines at the till's unit prices rounded to the minor unit x
+quantity, e.g. 29.00 - 3 x 9.67 = -1), set only when it is not 0.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from omnisync_pipelines.connectors.commercetools.mapping import format_timestamp
 from omnisync_pipelines.connectors.commercetools.settings import ORDER_TYPE_KEY
 
 LINE_TYPE_KEY = "omnisync-order-line"
+ROUNDING_FIELD = "posRounding"  # on the order type (ORDER_TYPE_KEY): Order.rounding, when not 0
+ROUNDING_FIELD_DRAFT: dict = {"name": ROUNDING_FIELD, "label": {"en": ROUNDING_FIELD}, "required": False,
+                              "type": {"name": "Number"}}
 MAX_ORDER_NUMBER = 100  # no published limit; long enough for any receipt number, short enough to read
 _KEY_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")  # resource keys: [A-Za-z0-9_-], 2..256 chars
 
@@ -177,6 +186,7 @@ def order_custom(order: Order, store: StoreRef) -> dict:
             "posSaleId": order.order_id,
             "storeKey": store.store_key,
             "fulfilment": order.fulfilment or Fulfilment.IN_STORE.value,
+            **({ROUNDING_FIELD: order.rounding} if order.rounding else {}),
         },
     }
 

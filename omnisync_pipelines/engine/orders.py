@@ -25,6 +25,7 @@ from omnisync_pipelines.connectors.commercetools.settings import ORDER_TYPE_KEY
 from omnisync_pipelines.engine.order_drafts import (
     LINE_TYPE_DRAFT,
     LINE_TYPE_KEY,
+    ROUNDING_FIELD_DRAFT,
     OrderSyncOptions,
     StoreRef,
     add_payment_actions,
@@ -141,7 +142,7 @@ def validate_store_sales(
 
 async def ensure_order_types(client: CommercetoolsClient) -> None:
     """The connector's types plus the line type that carries list price and discount, and the
-    order type's loyalty field (added to an order type created before it existed)."""
+    order type's loyalty and rounding fields (added to an order type created before they existed)."""
     type_ids = await client.ensure_types()
     if await client.get_by_key("types", LINE_TYPE_KEY) is None:
         try:
@@ -150,16 +151,16 @@ async def ensure_order_types(client: CommercetoolsClient) -> None:
             if not is_duplicate_of(exc, "key"):
                 raise
     try:
-        await client.update_with_retry("types", type_ids[ORDER_TYPE_KEY], _add_loyalty_field)
+        await client.update_with_retry("types", type_ids[ORDER_TYPE_KEY], _add_order_fields)
     except BadRequest as exc:  # added concurrently by another run
         if "DuplicateFieldDefinition" not in getattr(exc, "codes", []):
             raise
 
 
-def _add_loyalty_field(order_type: dict) -> list[dict]:
-    if any(d["name"] == LOYALTY_FIELD for d in order_type.get("fieldDefinitions") or []):
-        return []
-    return [{"action": "addFieldDefinition", "fieldDefinition": LOYALTY_FIELD_DRAFT}]
+def _add_order_fields(order_type: dict) -> list[dict]:
+    have = {d["name"] for d in order_type.get("fieldDefinitions") or []}
+    return [{"action": "addFieldDefinition", "fieldDefinition": draft}
+            for draft in (LOYALTY_FIELD_DRAFT, ROUNDING_FIELD_DRAFT) if draft["name"] not in have]
 
 
 @dataclass

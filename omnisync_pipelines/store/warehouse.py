@@ -106,7 +106,7 @@ def upsert_table(
     if parent_key is not None and parents is None:
         parents = frame[parent_key].dropna().unique().tolist()
     with _incoming_in_transaction(con, frame):
-        _add_missing_columns(con, schema, table, "_incoming")
+        add_missing_columns(con, schema, table, "_incoming")
         if parent_key is not None and parents:
             con.execute(f"DELETE FROM {schema}.{table} WHERE list_contains(?, {_ident(parent_key)})", [parents])
         con.execute(f"DELETE FROM {schema}.{table} WHERE ({key_list}) IN (SELECT {key_list} FROM _incoming)")
@@ -130,7 +130,7 @@ def _incoming_in_transaction(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame
         con.unregister("_incoming")
 
 
-def _add_missing_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, incoming: str) -> None:
+def add_missing_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, incoming: str) -> None:
     """A table written by an older version lacks the columns a newer canonical model added (e.g. an
     order's shipping fields): add them, so a delta snapshot needs no full re-sync after an upgrade."""
     have = {name for (name,) in con.execute(

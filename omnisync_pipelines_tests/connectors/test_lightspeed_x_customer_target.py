@@ -46,12 +46,26 @@ def requests(till) -> list[str]:
 
 
 # tests ---------------------------------------------------------------------------------------
-async def test_an_update_is_one_put_and_reads_nothing(till):
+async def test_an_update_naming_the_customer_is_one_put_and_reads_nothing(till):
     target = LightspeedXCustomers(till["client"])
     anna = next(c for c in till["emu"].store.rows["customers"].values() if c["customer_code"] == "LOY-3")
-    updated = await target.update(anna["id"], {"first_name": "Anna"})
+    updated = await target.update(anna["id"], {"first_name": "Anna", "last_name": anna.get("last_name")})
     assert updated.first_name == "Anna"
     assert requests(till) == [f"PUT /api/2.0/customers/{anna['id']}"]
+
+
+async def test_an_update_sends_both_names_the_document_requires_reading_them_once_when_unknown(till):
+    """CustomerBase (the PUT body) requires first_name and last_name: a change of the phone alone reads
+    the customer first, unless this target already found or wrote it."""
+    target = LightspeedXCustomers(till["client"])
+    anna = next(c for c in till["emu"].store.rows["customers"].values() if c["customer_code"] == "LOY-3")
+    await target.update(anna["id"], {"phone": "+49 30 555"})
+    put = [c for c in till["calls"] if c["method"] == "PUT"]
+    assert requests(till) == [f"GET /api/2.0/customers/{anna['id']}", f"PUT /api/2.0/customers/{anna['id']}"]
+    till["calls"].clear()
+    await target.update(anna["id"], {"phone": "+49 30 556"})
+    assert requests(till) == [f"PUT /api/2.0/customers/{anna['id']}"]  # known from the first answer
+    assert all(name in str(put[0]["request_body"]) for name in ("first_name", "last_name"))
 
 
 async def test_a_create_whose_answer_was_lost_is_found_by_its_code(till):

@@ -77,7 +77,8 @@ async def test_a_prepaid_pickup_owes_nothing_at_the_till_and_closes_when_collect
     assert (sale["status"], sale["pos_status"]) == ("waiting_pickup", "AWAITING_PICKUP") and owing(sale) == 0
     assert [(p["name"], p["amount"]) for p in sale["payments"]] == [("Paid Online", 70.9)]
     collected = await store["client"].fulfill_sale(sale["id"], "PICKED_UP")
-    assert collected["status"] == "PICKED_UP_CLOSED"
+    assert (collected["sale_id"], collected["status"]) == (sale["id"], "PICKED_UP")  # the Fulfillment, not the sale
+    assert (await store["client"].get("sales", sale["id"]))["status"] == "PICKED_UP_CLOSED"
 
 
 async def test_without_a_configured_payment_type_the_prepayment_is_recorded_as_card(store):
@@ -88,7 +89,8 @@ async def test_without_a_configured_payment_type_the_prepayment_is_recorded_as_c
 
     assert (sale["status"], sale["pos_status"]) == ("waiting_dispatch", "AWAITING_DISPATCH") and owing(sale) == 0
     assert [p["retailer_payment_type_id"] for p in sale["payments"]] == [store["types"]["Credit Card"]]
-    assert (await store["client"].fulfill_sale(sale["id"], "SHIPPED"))["status"] == "DISPATCHED_CLOSED"
+    assert (await store["client"].fulfill_sale(sale["id"], "SHIPPED"))["status"] == "SHIPPED"
+    assert (await store["client"].get("sales", sale["id"]))["status"] == "DISPATCHED_CLOSED"
 
 
 async def test_a_payment_type_the_retailer_does_not_have_is_named(store):

@@ -78,7 +78,8 @@ async def test_a_sku_or_a_family_name_ignores_paging(shop):
 
 async def test_price_book_entries_are_read_per_product_or_per_book(shop):
     client, ids = shop["client"], shop["ids"]
-    book = (await client.call("POST", "/api/2.0/price_books", json={"name": "Berlin", "outlet_id": shop["berlin"]["id"]}))["data"]
+    book = (await client.call("POST", "/api/2.0/price_books", json={"name": "Berlin", "outlet_id": shop["berlin"]["id"],
+                                                                  "customer_group_id": shop["emu"].all_customers["id"]}))["data"]
     await client.call("POST", f"/api/2.0/price_books/{book['id']}/products",
                       json=[{"product_id": ids["TEE-S"], "price": 9}, {"product_id": ids["MUG-S"], "price": 8}])
     assert [e["price"] for e in await client.price_book_entries_of(ids["TEE-S"])] == [9]

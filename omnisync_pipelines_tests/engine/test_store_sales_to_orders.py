@@ -245,3 +245,21 @@ async def test_a_retry_after_a_lost_ledger_write_finds_order_and_payments(ct, op
     assert (again.statistics.already_applied, again.statistics.applied) == (1, 0)
     order = await ct.get_order_by_number("POS-BERLIN-3001")
     assert len(order["paymentInfo"]["payments"]) == 2 and len(await ct.query("payments")) == 2
+
+
+async def test_a_second_sale_deriving_a_taken_order_number_is_rejected_not_merged_into_the_first(ct, ops):
+    """Two registers of one store both print invoice 4001: the second sale must not be taken as the
+    first one's retry (its card payment added to the first order); it is rejected, naming both."""
+    stores = await seed_world(ct)
+    first = await push(ct, ops, stores, sale("s40", "4001", [line("s40", 1, "TEE-S", 1, 1999)], [("cash", 1999)]))
+    second = await push(ct, ops, stores, sale("s41", "4001", [line("s41", 1, "MUG-1", 2, 500)], [("card", 1000)]))
+    assert (first.statistics.applied, second.statistics.applied, second.statistics.already_applied) == (1, 0, 0)
+    assert second.statistics.rejected == 1
+    [rejection] = second.rejections
+    assert rejection.record_ref == "s41"
+    assert "POS-BERLIN-4001 already belongs to POS sale s40" in rejection.reason
+    order = await ct.get_order_by_number("POS-BERLIN-4001")
+    assert order["totalPrice"]["centAmount"] == 1999
+    assert [m for _key, m, *_ in tenders(await payments_of(ct, order))] == ["cash"]
+    open_rows = ops.rejected_frame("open")
+    assert open_rows[open_rows["flow"] == orders_flow(POS)]["record_ref"].tolist() == ["s41"]

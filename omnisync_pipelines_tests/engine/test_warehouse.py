@@ -91,3 +91,15 @@ def test_a_store_run_replaces_its_own_plan_rows_and_reads_only_them():
     assert warehouse.read_location_rows(con, "plan", "stock", ["munich"]).to_dict("records") == [
         {"sku": "CAP", "location_key": "munich", "delta": 5}]
     assert len(warehouse.read_location_rows(con, "plan", "stock", None)) == 3
+
+
+def test_a_history_written_before_orders_had_a_reason_takes_the_new_column():
+    from omnisync_pipelines.defs.reconciliation import append_history
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA drift")
+    append_history(con, "orders_history", pd.DataFrame({"pos_order_id": ["s1"], "status": ["missing_in_commercetools"]}))
+    append_history(con, "orders_history", pd.DataFrame({"pos_order_id": ["s2"], "status": ["rejected"],
+                                                        "reason": ["rejected: payments: unknown tender"]}))
+    assert con.execute("SELECT * FROM drift.orders_history ORDER BY pos_order_id").fetchall() == [
+        ("s1", "missing_in_commercetools", None), ("s2", "rejected", "rejected: payments: unknown tender")]

@@ -203,6 +203,13 @@ def test_pos_order_maps_to_store_order_lines_and_tenders():
     assert (line.sku, line.quantity, line.unit_price, line.discount, line.tax, line.total) == ("TEE-S", 2, 1999, 500, 559, 3498)
     assert [(p.payment_id, p.method, p.amount, p.reference) for p in payments] == [
         ("pay-1/tx-1", "cash", 3498, "R-1"), ("pay-1/tx-3", "cash", -1749, "R-2")]
+    assert order.rounding == 0
+
+
+def test_the_rounding_of_a_pos_sale_is_read_back_from_the_order():
+    fields = {**POS_ORDER["custom"]["fields"], "posRounding": -1}
+    order, _, _ = map_order(changed(POS_ORDER, custom={**POS_ORDER["custom"], "fields": fields}), CHANNELS, STORES)
+    assert order.rounding == -1
 
 
 def test_online_order_uses_discounted_price_and_order_discount():
@@ -284,6 +291,8 @@ def test_orders_with_shipping_pass_the_snapshot_schema():
         (changed(POS_ORDER, createdAt=..., completedAt=...), "createdAt"),
         (changed(POS_ORDER, custom={"fields": {"posSaleId": "s", "storeKey": "berlin", "fulfilment": "drone"}}),
          "custom.fields.fulfilment"),
+        (changed(POS_ORDER, custom={"fields": {"posSaleId": "s", "storeKey": "berlin", "posRounding": 0.5}}),
+         "custom.fields.posRounding"),
         (changed(SHIPPED_ORDER, shippingInfo={"shippingMethodName": "DHL", "price": money(495, "CHF")}),
          "shippingInfo.price.currencyCode"),
         (changed(SHIPPED_ORDER, shippingInfo={"shippingMethodName": "DHL",

@@ -3,8 +3,9 @@
 
 Contract: valid records map field by field (money in integer minor units from decimal strings or
 floats, UTC timestamps); a bad record becomes a Rejection naming the field and never raises;
-amounts with more decimals than the currency has are rejected, not rounded; canonical records
-turn into 2.1 product, customer and 0.9 register_sale payloads.
+amounts with more decimals than the currency has are rejected, not rounded, except a sale's total
+and lines (X-Series keeps 5 decimals per unit): they are rounded to what the till took, the rounding
+recorded on the order; canonical records turn into 2.1 product, customer and 0.9 register_sale payloads.
 """
 
 import copy
@@ -188,7 +189,9 @@ def test_product_without_sku_is_rejected(sku):
 @pytest.mark.parametrize(("product", "currency", "amount", "bad_field"), [
     (PRODUCT, "EUR", 1999, None),
     (changed(PRODUCT, price_including_tax="24.00"), "EUR", 2400, None),
-    (changed(PRODUCT, price_including_tax=19.999), "EUR", None, "price_including_tax"),
+    # X-Series keeps the gross at 5 decimals (vendor example 3.02632): read as the till charges it
+    (changed(PRODUCT, price_including_tax=19.99999), "EUR", 2000, None),
+    (changed(PRODUCT, price_including_tax=3.02632), "EUR", 303, None),
     (changed(PRODUCT, price_including_tax=...), "EUR", None, "price_including_tax"),
     (changed(PRODUCT, sku=""), "EUR", None, "sku"),
 ])
@@ -279,13 +282,50 @@ def test_discounted_line_reports_gross_unit_price_and_discount():
     assert (order.total_gross, order.total_discount) == (3600, 400)
 
 
+# EUR 1.00 off a line of three 10.00 units (19 % VAT): X-Series keeps 9.66667 a unit (8.12325 net +
+# 1.54342 tax, 0.28011 net off each); the sale total is 29.00001 and the till took 29.00
+EURO_OFF_THREE = changed(
+    line_changed(SALE, quantity=3, price=8.12325, tax=1.54342, discount=0.28011),
+    total_price=24.36975, total_tax=4.63026, payments=[{**SALE["payments"][0], "amount": 29}])
+
+
+def test_a_euro_off_three_units_maps_to_totals_equal_to_the_payments_with_the_rounding():
+    order, (line,), payments = sale(EURO_OFF_THREE)
+    assert (line.quantity, line.unit_price, line.discount, line.tax, line.total) == (3, 1000, 100, 463, 2900)
+    assert (order.total_gross, order.total_tax, order.total_discount) == (2900, 463, 100)
+    assert sum(p.amount for p in payments) == order.total_gross
+    assert order.rounding == 2900 - 3 * 967  # the till's unit price 9.67 x 3 is 29.01: one cent rounded off
+
+
+def test_an_uneven_sale_discount_over_three_lines_puts_the_remainder_on_one_line():
+    one_each = {**EURO_OFF_THREE["line_items"][0], "quantity": 1}
+    raw = changed(EURO_OFF_THREE, line_items=[{**one_each, "id": f"l-{i}", "sequence": i} for i in range(3)])
+    order, lines, _ = sale(raw)
+    assert [(line.total, line.tax, line.unit_price, line.discount) for line in lines] == [
+        (967, 155, 1000, 33), (967, 154, 1000, 33), (966, 154, 1000, 34)]
+    assert (order.total_gross, order.total_tax, order.total_discount, order.rounding) == (2900, 463, 100, -1)
+
+
+def test_a_sale_whose_payments_are_more_than_rounding_off_its_total_maps_for_the_push_to_reject():
+    from omnisync_pipelines.engine.order_drafts import StoreRef
+    from omnisync_pipelines.engine.orders import StoreSale, sale_problems
+
+    order, lines, payments = sale(changed(EURO_OFF_THREE, payments=[{**SALE["payments"][0], "amount": 29.5}]))
+    assert (order.total_gross, sum(p.amount for p in payments)) == (2900, 2950)  # the till's total, not the payments
+    assert sale_problems(StoreSale(order, lines, payments), {"berlin": StoreRef("ch", "berlin")}) == [
+        ("payments", "payments add up to 2950, order total is 2900 (difference 50 minor units)")]
+
+
+def test_a_whole_cent_sale_has_no_rounding():
+    assert sale()[0].rounding == 0
+
+
 @pytest.mark.parametrize(("raw", "bad_field"), [
     (changed(SALE, outlet_id="o-unknown"), "outlet_id"),
     (line_changed(SALE, product_id="p-unknown"), "line_items.product_id"),
     (line_changed(SALE, quantity=1.5), "line_items.quantity"),
     (changed(SALE, payments=[{**SALE["payments"][0], "name": "Bitcoin"}]), "payments"),
     (changed(SALE, payments=[{**SALE["payments"][0], "amount": 19.991}]), "payments.amount"),
-    (changed(SALE, total_tax=3.191), "total_price"),
     (changed(SALE, sale_date=None, created_at=None), "sale_date"),
 ])
 def test_bad_sales_are_rejected(raw, bad_field):
@@ -423,10 +463,10 @@ def test_product_draft():
     details = drafts.variant_details(ITEM, Price("commercetools", "TEE-S", "EUR", 1999, "x"),
                                      tax_rate=Decimal("0.19"), attribute_ids={"Size": "attr-size"},
                                      inventory={"o-uuid": 5})
-    assert details == {"sku": "TEE-S", "product_codes": [{"type": "EAN", "code": "4006381333931"}],
+    assert details == {"sku": "TEE-S", "is_active": True, "product_codes": [{"type": "EAN", "code": "4006381333931"}],
                        "variant_definitions": [{"attribute_id": "attr-size", "value": "S"}],
                        "price_excluding_tax": 16.79832, "inventory": [{"outlet_id": "o-uuid", "current_amount": 5}]}
-    assert drafts.product_common(ITEM, name="Tee") == {"name": "Tee", "active": True}
+    assert drafts.product_common(ITEM, name="Tee") == {"name": "Tee"}  # `is_active` rides in each variant's details
 
 
 def test_supply_price_round_trip():

@@ -135,6 +135,17 @@ def test_order_import_draft():
     assert draft["custom"]["fields"] == {"posSaleId": "s1", "storeKey": "berlin", "fulfilment": "in_store"}
 
 
+def test_a_rounded_sale_records_its_rounding_and_imports_lines_adding_up_to_the_payments():
+    # EUR 1.00 off three 10.00 units: 9.66667 a unit at the till, 29.00 taken
+    sale = order(total_gross=2900, total_tax=463, total_discount=100, rounding=-1)
+    draft = order_import_draft(sale, [line(quantity=3, unit=1000, discount=100, tax=463)], STORE, None,
+                               OrderSyncOptions())
+    assert draft["custom"]["fields"]["posRounding"] == -1
+    assert [(i["quantity"], i["price"]["value"]["centAmount"]) for i in draft["lineItems"]] == [(2, 967), (1, 966)]
+    assert draft["totalPrice"]["centAmount"] == draft["taxedPrice"]["totalGross"]["centAmount"] == 2900
+    assert sum(p["amount"]["centAmount"] for p in draft["taxedPrice"]["taxPortions"]) == 463
+
+
 def test_charge_transaction_and_add_payment_actions():
     tx = charge_transaction(Payment("lightspeed_x", "s1", "p1", "cash", 1999, "EUR"), 2)
     assert (tx["type"], tx["state"], tx["amount"]["centAmount"], tx["interactionId"]) == ("Charge", "Success", 1999, "p1")

@@ -228,6 +228,14 @@ def order_location(
     return None, None
 
 
+def _rounding(fields: dict) -> int:
+    """`custom.fields.posRounding`: the rounding of a POS sale's amounts to minor units (signed)."""
+    value = fields.get("posRounding", 0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+        raise Invalid("custom.fields.posRounding", f"{value!r} is not a whole number of minor units")
+    return int(value)
+
+
 def map_order(
     raw: dict, channel_locations: dict[str, str], store_locations: dict[str, str] | None = None
 ) -> OrderRows | Rejection:
@@ -269,6 +277,7 @@ def map_order(
             fulfilment=fulfilment or (Fulfilment.IN_STORE if is_store else Fulfilment.SHIP).value,
             updated_at=timestamp(raw.get("lastModifiedAt"), "lastModifiedAt"),
             **map_shipping(raw, currency),
+            rounding=_rounding(fields),
         )
         return order, lines, map_payments(order_id, raw)
 

@@ -42,6 +42,27 @@ def transaction(kind: str, currency: str, cent_amount: int, *, interaction_id: s
     return tx
 
 
+class OrderNumberTaken(BadRequest):
+    """The orderNumber of a sale being imported belongs to an order of another sale."""
+
+
+def _sale_id(order: dict) -> str | None:
+    return ((order.get("custom") or {}).get("fields") or {}).get("posSaleId")
+
+
+def _same_sale(existing: dict, draft: dict, cause: Exception) -> dict:
+    mine, theirs = _sale_id(draft), _sale_id(existing)
+    if mine == theirs:
+        return existing
+    number = draft["orderNumber"]
+    owner = f"POS sale {theirs}" if theirs else "an order that is not a POS sale"
+    raise OrderNumberTaken(
+        f"orderNumber {number} already belongs to {owner} (order {existing.get('id')}); sale {mine} was not "
+        "merged into it: two sales derived the same number (see docs/conventions.md, orderNumber)",
+        system="commercetools", method="POST", url=getattr(cause, "url", ""), status=400,
+    ) from cause
+
+
 class OrderApi:
     # orders ----------------------------------------------------------------------------------
 
@@ -69,7 +90,9 @@ class OrderApi:
         """Import an order (a POS sale) once: `orderNumber` is the idempotency key.
 
         A DuplicateField on orderNumber, or a failure after which the order exists anyway (a 5xx or
-        a lost answer may still have created it), returns the existing order as `already_applied`.
+        a lost answer may still have created it), returns the existing order as `already_applied`,
+        but only when it is this sale's order (same `posSaleId`): another sale's order under the
+        same number raises `OrderNumberTaken`, so the sale is rejected instead of merged into it.
         """
         order_number = draft["orderNumber"]
         try:
@@ -80,12 +103,12 @@ class OrderApi:
             existing = await self.get_order_by_number(order_number)
             if existing is None:
                 raise
-            return WriteResult("already_applied", existing)
-        except (ServerError, ApiTransportError):
+            return WriteResult("already_applied", _same_sale(existing, draft, exc))
+        except (ServerError, ApiTransportError) as exc:
             existing = await self.get_order_by_number(order_number)
             if existing is None:
                 raise
-            return WriteResult("already_applied", existing)
+            return WriteResult("already_applied", _same_sale(existing, draft, exc))
 
     async def update_order(
         self: CommercetoolsClient, order_id: str, version: int, actions: Sequence[Action]

@@ -70,9 +70,7 @@ class LightspeedXBenchSupport:
     async def naive_catalog_push(self, connector, desired: pd.DataFrame, base_prices: dict[str, int], currency: str) -> None:
         client = connector.client
         by_sku = {p["sku"]: p async for p in _all(client, "products")}
-        rates = {}
-        for tax_id in sorted({p["tax_id"] for p in by_sku.values() if p.get("tax_id")}):
-            rates |= tax_rates([await client.get("taxes", tax_id)])
+        rates = tax_rates((await client.taxes()).rows)
         await asyncio.gather(*(
             client.update_product(by_sku[item.sku]["id"], common={"name": item.name},
                                   details={"sku": item.sku, "product_codes": product_codes(item.barcode),

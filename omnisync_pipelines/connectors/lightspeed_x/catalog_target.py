@@ -49,7 +49,13 @@ import pandas as pd
 from omnisync_pipelines.connectors.lightspeed_x.catalog_snapshot import products_from_snapshot
 from omnisync_pipelines.connectors.lightspeed_x.client import LightspeedXClient
 from omnisync_pipelines.connectors.lightspeed_x.drafts import net_of, product_codes
-from omnisync_pipelines.connectors.lightspeed_x.mapping import major_units, round_minor, tax_rates
+from omnisync_pipelines.connectors.lightspeed_x.mapping import (
+    ALL_CUSTOMERS_GROUP_ID,
+    book_customer_group,
+    major_units,
+    round_minor,
+    tax_rates,
+)
 from omnisync_pipelines.connectors.lightspeed_x.price_books import PriceBookSender, QueuedEntry
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
 from omnisync_pipelines.rest.errors import ApiError, NotFound
@@ -176,9 +182,17 @@ class LightspeedXCatalog:
                     books: dict = {}
                     for book in (await self.client.price_books()).rows:
                         if not book.get("valid_from") and not book.get("valid_to"):
-                            books.setdefault((book.get("outlet_id"), book.get("customer_group_id")), book)
+                            books.setdefault((book.get("outlet_id"), book_customer_group(book)), book)
                     self.books = books
         return self.books
+
+    async def _all_customers_group(self) -> str:
+        groups = (await self.client.customer_groups()).rows
+        found = next((g["id"] for g in groups if g.get("group_id") == ALL_CUSTOMERS_GROUP_ID and not g.get("deleted_at")),
+                     None)
+        if found is None:
+            raise RuntimeError(f"{SYSTEM}: the retailer has no \"All Customers\" customer group")
+        return found
 
     async def _entries_of(self, product: dict) -> None:
         if self.full or product["id"] in self.entries_known:
@@ -192,14 +206,13 @@ class LightspeedXCatalog:
         self.entries_known.add(product["id"])
 
     async def _rate(self, tax_id: str | None) -> Decimal:
-        """The tax's rate, by `GET /taxes/{id}` once per tax (an unknown tax counts as untaxed)."""
+        """The tax's rate, from the tax list read once when a rate is first needed (API 2.0 has no
+        `GET /taxes/{id}`; the list is a few rows); an unknown tax counts as untaxed."""
         if tax_id and tax_id not in self.rates:
             async with self._lock:
                 if tax_id not in self.rates:
-                    try:
-                        self.rates.update(tax_rates([await self.client.get("taxes", tax_id)]))
-                    except NotFound:
-                        self.rates[tax_id] = Decimal(0)
+                    self.rates.update(tax_rates((await self.client.taxes()).rows))
+                    self.rates.setdefault(tax_id, Decimal(0))
         return self.rates.get(tax_id or "", Decimal(0))
 
     async def _default_tax_id(self) -> str | None:
@@ -242,8 +255,9 @@ class LightspeedXCatalog:
             base = base_amount(planned["prices"]) if "prices" in planned.get("changes", ()) else None
 
             async def put(product: dict) -> None:
-                tax_id = desired.get("tax_category") or product.get("tax_id")
-                common = {"name": desired["name"], "active": bool(desired["active"]), "tax_id": tax_id}
+                # API 2.0 product rows carry no tax in the vendor's document: the outlets' default tax then
+                tax_id = desired.get("tax_category") or product.get("tax_id") or await self._default_tax_id()
+                common = {"name": desired["name"], "tax_id": tax_id}
                 await self.client.update_product(product["id"], common=common,
                                                  details=self._details(desired, await self._net(base, tax_id)))
 
@@ -264,9 +278,11 @@ class LightspeedXCatalog:
 
     def _details(self, desired: dict, net: float | None = None) -> dict:
         attributes = desired.get("attributes") or {}
+        # `is_active` per product in `details`, as the vendor's 2.1 Postman requests and ProductCreateBody name it
         details: dict = {"sku": desired["sku"], "product_codes": product_codes(desired.get("barcode")),
                          "variant_definitions": [{"attribute_id": name, "value": value}
-                                                 for name, value in sorted(attributes.items())]}
+                                                 for name, value in sorted(attributes.items())],
+                         "is_active": bool(desired.get("active", True))}
         if net is not None:
             details["price_excluding_tax"] = net
         return details
@@ -291,8 +307,7 @@ class LightspeedXCatalog:
         family = [desired] + [e["desired"] for sku, e in sorted(self.expected.items())
                               if sku != desired["sku"] and family_key and e["desired"].get("product_key") == family_key
                               and sku not in self.by_sku]
-        common = {"name": desired["name"], "handle": family_key or desired["sku"].lower(), "active": bool(desired["active"]),
-                  "tax_id": tax_id}
+        common = {"name": desired["name"], "handle": family_key or desired["sku"].lower(), "tax_id": tax_id}
         bases = [base_amount(self.expected.get(d["sku"], {}).get("prices", prices) or {}) for d in family]
         variants = [self._details(d, await self._net(base, tax_id)) for d, base in zip(family, bases, strict=True)]
         ids = await self.client.create_product(common, variants)
@@ -410,8 +425,10 @@ class LightspeedXCatalog:
             if scope not in books:
                 outlet, group = scope
                 location = next((k for k, v in self.outlet_of.items() if v == outlet), outlet)
+                # every 2.0 book names a customer group (PriceBookCreateRequest): a store's book for
+                # everyone names the retailer's "All Customers" group
                 body = {"name": " ".join(p for p in ("omnisync", location, group) if p), "outlet_id": outlet,
-                        "customer_group_id": group}
+                        "customer_group_id": group or await self._all_customers_group()}
                 books[scope] = (await self.client.call("POST", f"{API}/price_books", json=body))["data"]
             return books[scope]
 

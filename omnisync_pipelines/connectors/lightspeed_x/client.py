@@ -131,6 +131,9 @@ class LightspeedXClient(LightspeedXWrites):
     async def price_books(self, after: int = 0) -> Listing:
         return await self.collect("price_books", after=after)
 
+    async def customer_groups(self, after: int = 0) -> Listing:
+        return await self.collect("customer_groups", after=after)
+
     async def price_book_products(self, after: int = 0) -> Listing:
         return await self.collect("price_book_products", after=after)
 

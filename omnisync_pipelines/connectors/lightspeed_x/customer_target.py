@@ -39,10 +39,14 @@ def customer_fields(values: Mapping[str, Any]) -> dict:
     return out
 
 
+# CustomerBase (the body of POST and PUT /customers) requires both names, null allowed
+NAMES = ("first_name", "last_name")
+
+
 def create_body(source: Customer) -> dict:
     values = {f: getattr(source, f) for f in ("email", "first_name", "last_name", "phone", "consent_marketing", "loyalty_id")
               if getattr(source, f) is not None}
-    return {"customer_code": source.customer_id, **customer_fields(values)}
+    return {"customer_code": source.customer_id, **{n: getattr(source, n) for n in NAMES}, **customer_fields(values)}
 
 
 def to_canonical(raw: dict) -> Customer:
@@ -60,6 +64,7 @@ class LightspeedXCustomers:
     def __init__(self, client: LightspeedXClient):
         self.client = client
         self._rows: dict[str, dict] | None = None  # every live customer, once read
+        self._seen: dict[str, dict] = {}  # customers found or written this run, by id (their names for a PUT)
         self._finds = 0
         self._lock = asyncio.Lock()
 
@@ -84,6 +89,8 @@ class LightspeedXCustomers:
         by_code = [r for r in rows if _code(r) == source.customer_id]
         by_email = [r for r in rows if email and normalise_email(r.get("email")) == email]
         found = by_code or by_email
+        if found:
+            self._seen[found[0]["id"]] = found[0]
         return to_canonical(found[0]) if found else None
 
     async def create(self, source: Customer) -> Customer:
@@ -92,14 +99,20 @@ class LightspeedXCustomers:
         return to_canonical(raw)
 
     async def update(self, customer_id: str, values: Mapping[str, Any]) -> Customer | None:
+        fields = customer_fields(values)
         try:
-            raw = await self.client.update_customer(customer_id, customer_fields(values))
+            if any(n not in fields for n in NAMES):  # the PUT body names the customer in full
+                current = self._seen.get(customer_id) or (self._rows or {}).get(customer_id) \
+                    or await self.client.get("customers", customer_id)
+                fields = {**{n: current.get(n) for n in NAMES}, **fields}
+            raw = await self.client.update_customer(customer_id, fields)
         except NotFound:
             return None
         self._keep(raw)
         return to_canonical(raw)
 
     def _keep(self, raw: dict) -> None:
+        self._seen[raw["id"]] = raw
         if self._rows is not None:
             self._rows[raw["id"]] = raw
 

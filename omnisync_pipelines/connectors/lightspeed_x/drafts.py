@@ -29,8 +29,8 @@ def product_codes(code: str | None) -> list[dict]:
 
 
 def product_common(item: CatalogItem, *, name: str | None = None) -> dict:
-    """The 2.1 `common` block (shared by a family's variants)."""
-    return {"name": name or item.name, "active": item.active}
+    """The 2.1 `common` block (shared by a family's variants); `is_active` goes with each variant's `details`."""
+    return {"name": name or item.name}
 
 
 def variant_details(item: CatalogItem, price: Price | None = None, *, tax_rate: Decimal = Decimal(0),
@@ -42,7 +42,7 @@ def variant_details(item: CatalogItem, price: Price | None = None, *, tax_rate: 
     `currency`: the retailer's, for the item's `supply_price` (else the price's). An item without a
     supply price leaves the product's as it is.
     """
-    details: dict = {"sku": item.sku}
+    details: dict = {"sku": item.sku, "is_active": item.active}
     if codes := product_codes(item.barcode):
         details["product_codes"] = codes
     options = json.loads(item.attributes or "{}")
@@ -74,7 +74,8 @@ def customer_payload(record: Customer) -> dict:
         fields["do_not_email"] = not record.consent_marketing
     if record.loyalty_id:
         fields["enable_loyalty"] = True
-    return {k: v for k, v in fields.items() if v is not None}
+    # CustomerBase requires both names (null allowed); the other fields only when known
+    return {k: v for k, v in fields.items() if v is not None or k in ("first_name", "last_name")}
 
 
 def _line(line: OrderLine, sequence: int, product_id_of: dict[str, str], tax_id: str, tax_rate: Decimal,

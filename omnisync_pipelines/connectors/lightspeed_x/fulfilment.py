@@ -11,8 +11,6 @@ refuse to close the sale at pickup.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from omnisync_pipelines.canonical.models import Fulfilment, Order, OrderLine, StockLevel
 from omnisync_pipelines.connectors import pos
 from omnisync_pipelines.connectors.lightspeed_x import mapping
@@ -100,11 +98,11 @@ class LightspeedXFulfilment:
         lookups = await self._lookups()
         outlet_id = self.outlet_of[location_key]
         tax = lookups["taxes"].get((lookups["outlets"].get(outlet_id) or {}).get("default_tax_id")) or next(
-            iter(lookups["taxes"].values()), {"id": None, "rate": 0})
+            iter(lookups["taxes"].values()), {"id": None, "rates": []})
         payload = register_sale_payload(
             order, lines, [], register_id=lookups["register_of"][outlet_id], user_id=lookups["user_id"],
             product_id_of=lookups["product_of"], payment_type_id_of={}, tax_id=tax["id"],
-            tax_rate=Decimal(str(tax.get("rate") or 0)), status=WAITING_STATUS[order.fulfilment],
+            tax_rate=mapping.tax_rate(tax), status=WAITING_STATUS[order.fulfilment],
             prepaid_with=lookups["prepaid_with"],
         )
         try:

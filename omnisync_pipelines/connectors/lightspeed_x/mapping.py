@@ -176,7 +176,9 @@ def map_product(product: dict, currency: str | None = None) -> CatalogItem | Rej
 
 
 def _price(product: dict, currency: str) -> Price:
-    amount = minor_units(product.get("price_including_tax"), currency, "price_including_tax")
+    # X-Series keeps a product's prices at 5 decimals, the gross derived from the net (the vendor's own
+    # example: 3.02632); the till charges it rounded to the currency's minor unit
+    amount = round_minor(decimal(product.get("price_including_tax"), "price_including_tax"), currency)
     return Price(SYSTEM, product_sku(product), currency, amount, f"{product['id']}:{currency}")
 
 
@@ -203,7 +205,7 @@ def _price_book_price(entry: dict, book: dict, sku_of: dict[str, str], location_
         amount = round_minor(decimal(entry.get("price"), "price") * (1 + rate), currency)
     return Price(SYSTEM, sku_of[entry["product_id"]], currency, amount, f"price_book:{entry['id']}",
                  location_key=location_map.get(outlet_id) if outlet_id else None,
-                 customer_group=book.get("customer_group_id") or None,
+                 customer_group=book_customer_group(book),
                  valid_from=timestamp(book.get("valid_from")), valid_until=timestamp(book.get("valid_to")))
 
 
@@ -213,8 +215,30 @@ def map_price_book_entry(entry: dict, book: dict, *, sku_of: dict[str, str], loc
     return rejecting("prices", _price_book_price, entry, book, sku_of, location_map, currency, tax_rate_of)
 
 
+# `group_id` of the retailer's "All Customers" group (vendor examples of /price_books, /customer_groups):
+# a book for that group is a price for everyone, not a customer-group price
+ALL_CUSTOMERS_GROUP_ID = "1111111111"
+
+
+def book_customer_group(book: dict) -> str | None:
+    """The customer group a price book is restricted to; None for the "All Customers" group (every
+    2.0 book names a group; the list embeds it as `customer_group`)."""
+    group = book.get("customer_group") or {}
+    if group.get("group_id") == ALL_CUSTOMERS_GROUP_ID:
+        return None
+    return book.get("customer_group_id") or None
+
+
+def tax_rate(tax: dict) -> Decimal:
+    """A 2.0 tax's rate: the sum of its `rates[].rate` (the document has no top-level `rate`; a
+    compound tax has several rates)."""
+    if tax.get("rates") is not None:
+        return sum((decimal(r.get("rate"), "rates.rate") for r in tax["rates"]), Decimal(0))
+    return Decimal(str(tax.get("rate") or 0))
+
+
 def tax_rates(taxes: list[dict]) -> dict[str, Decimal]:
-    return {t["id"]: Decimal(str(t.get("rate") or 0)) for t in taxes if t.get("id")}
+    return {t["id"]: tax_rate(t) for t in taxes if t.get("id")}
 
 
 # inventory ------------------------------------------------------------------------------------------

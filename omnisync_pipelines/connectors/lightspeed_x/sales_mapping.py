@@ -1,12 +1,16 @@
 """X-Series sales and consignments -> orders, returns and stock movements. Pure functions.
 
-A sale's customer-facing amounts (the sale gross `total_price + total_tax`, payments) must fit
-the currency; line amounts are derived from the 5-decimal net prices and rounded half-up.
+Payments (what the till took) must fit the currency. X-Series keeps per-unit amounts to 5
+decimals, so a discount that does not divide evenly leaves the sale total and its lines with
+sub-cent digits: a sale's total is then its payments when they are that total rounded to the
+minor unit, and its lines and line taxes are rounded to add up to it exactly (largest remainder,
+`canonical.money.fit_to_total`), the rounding recorded on the order (`Order.rounding`). A return's
+refund is likewise what the till paid out, its lines fitted to it.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from omnisync_pipelines.canonical.models import (
     Fulfilment,
@@ -21,8 +25,10 @@ from omnisync_pipelines.canonical.models import (
     ReturnLine,
     StockMovement,
 )
+from omnisync_pipelines.canonical.money import fit_to_total, round_half_up, within_rounding
 from omnisync_pipelines.connectors.lightspeed_x.mapping import (
     MappingError,
+    currency_digits,
     decimal,
     minor_units,
     rejecting,
@@ -133,6 +139,46 @@ def line_money(line: dict, currency: str) -> tuple[int, int, int, int, int]:
     return quantity, unit_before, discount, round_minor(tax * count, currency), unit_after * count
 
 
+def _exact_line(line: dict, currency: str) -> tuple[int, Decimal, Decimal, int, int]:
+    """(quantity, exact line gross, exact line tax, unit gross before discount, unit gross after
+    discount), the exact amounts in minor units with the POS's own decimals, the unit prices rounded."""
+    quantity = whole(line.get("quantity"), "line_items.quantity")
+    net, tax = decimal(line.get("price"), "line_items.price"), decimal(line.get("tax") or 0, "line_items.tax")
+    unit_discount = decimal(line.get("discount") or 0, "line_items.discount")
+    gross_factor = (net + tax) / net if net else Decimal(1)
+    digits = currency_digits(currency)
+    return (quantity, ((net + tax) * quantity).scaleb(digits), (tax * quantity).scaleb(digits),
+            round_minor(net + tax + unit_discount * gross_factor, currency), round_minor(net + tax, currency))
+
+
+def _sale_lines(sale: dict, currency: str, sku_of, paid: int) -> tuple[list[OrderLine], int, int, int]:
+    """(lines, total gross, total tax, rounding) of a sale. The total is what the till took when the
+    payments are the sale's gross rounded to the minor unit, else the gross rounded half-up (the
+    engine then rejects the sale for payments that do not add up). Lines and taxes are fitted to add
+    up to the totals exactly; a sale whose lines cannot be (they add up to a minor unit or more away
+    from its total) keeps its lines rounded one by one, for the engine to reject naming the difference."""
+    raw_lines = live_lines(sale)
+    exact = [_exact_line(line, currency) for line in raw_lines]
+    digits = currency_digits(currency)
+    gross = (decimal(sale.get("total_price"), "total_price") + decimal(sale.get("total_tax"), "total_tax")).scaleb(digits)
+    total = paid if within_rounding(paid, gross) else round_half_up(gross)
+    total_tax = round_minor(decimal(sale.get("total_tax"), "total_tax"), currency)
+    sold = all(quantity > 0 for quantity, *_ in exact)  # a line given back is not this fit's (the engine rejects it)
+    totals = (fit_to_total([e[1] for e in exact], total) if sold else None) or [round_half_up(e[1]) for e in exact]
+    taxes = (fit_to_total([e[2] for e in exact], total_tax) if sold else None) or [round_half_up(e[2]) for e in exact]
+    lines = []
+    for line, (quantity, _, _, unit_before, _), line_total, tax in zip(raw_lines, exact, totals, taxes, strict=True):
+        if quantity > 0:  # the list price never below the price paid: the discount is what was taken off
+            unit_before = max(unit_before, int((Decimal(line_total) / quantity).to_integral_value(ROUND_CEILING)))
+            discount = unit_before * quantity - line_total
+        else:
+            _, unit_before, discount, tax, line_total = line_money(line, currency)
+        lines.append(OrderLine(SYSTEM, sale["id"], line.get("id") or f"{sale['id']}:{line.get('sequence')}",
+                               _sku(line, sku_of, sale), quantity, unit_before, discount, tax, line_total))
+    rounding = total - sum(quantity * unit_after for quantity, *_, unit_after in exact)
+    return lines, total, total_tax, rounding
+
+
 def _payments(sale: dict, currency: str, tender_map: dict[str, str] | None) -> list[Payment]:
     return [Payment(SYSTEM, sale["id"], p.get("id") or f"{sale['id']}:{i}", tender(p, tender_map),
                     minor_units(p.get("amount"), currency, "payments.amount"), currency,
@@ -141,22 +187,20 @@ def _payments(sale: dict, currency: str, tender_map: dict[str, str] | None) -> l
 
 def _sale(sale: dict, sku_of, location_map, currency, tender_map, email_of) -> tuple[Order, list[OrderLine], list[Payment]]:
     location_key = _location(sale, location_map)
-    lines = []
-    for line in live_lines(sale):
-        quantity, unit, discount, tax, total = line_money(line, currency)
-        lines.append(OrderLine(SYSTEM, sale["id"], line.get("id") or f"{sale['id']}:{line.get('sequence')}",
-                               _sku(line, sku_of, sale), quantity, unit, discount, tax, total))
+    payments = _payments(sale, currency, tender_map)
+    lines, total, total_tax, rounding = _sale_lines(sale, currency, sku_of, sum(p.amount for p in payments))
     created = timestamp(sale.get("sale_date") or sale.get("created_at"), "sale_date")
     if created is None:
         raise MappingError("sale_date", f"sale {sale.get('id')}: no sale date")
     customer = sale.get("customer_id") or None
     order = Order(
-        SYSTEM, sale["id"], order_number(sale), OrderChannel.STORE.value, currency, sale_gross(sale, currency),
-        round_minor(decimal(sale.get("total_tax"), "total_tax"), currency), sum(line.discount for line in lines),
+        SYSTEM, sale["id"], order_number(sale), OrderChannel.STORE.value, currency, total,
+        total_tax, sum(line.discount for line in lines),
         sale.get("status") or "", created, location_key, customer, (email_of or {}).get(customer or ""),
         FULFILMENT.get(sale.get("status"), Fulfilment.IN_STORE).value, timestamp(sale.get("updated_at")),
+        rounding=rounding,
     )
-    return order, lines, _payments(sale, currency, tender_map)
+    return order, lines, payments
 
 
 def map_sale(sale: dict, *, sku_of: dict[str, str], location_map: dict[str, str], currency: str,
@@ -174,18 +218,33 @@ def _reason(note: str | None) -> str | None:
     return note_tags(note).get("reason") or (note or "").strip() or None
 
 
+def _taken(sale: dict, currency: str) -> int:
+    """What the till took (negative: paid out) for a sale whose gross may have sub-cent digits: its
+    payments when they are that gross rounded to the minor unit, else the gross, which must then fit."""
+    payments = sale.get("payments") or []
+    if payments:
+        paid = sum(minor_units(p.get("amount"), currency, "payments.amount") for p in payments)
+        gross = (decimal(sale.get("total_price"), "total_price") + decimal(sale.get("total_tax"), "total_tax"))
+        if within_rounding(paid, gross.scaleb(currency_digits(currency))):
+            return paid
+    return sale_gross(sale, currency)
+
+
 def _return(sale: dict, sku_of, location_map, currency) -> tuple[Return, list[ReturnLine]]:
     location_key = _location(sale, location_map)
-    lines = []
-    for line in live_lines(sale):
-        quantity, _, _, _, total = line_money(line, currency)
-        if quantity < 0:
-            lines.append(ReturnLine(SYSTEM, sale["id"], line.get("id") or f"{sale['id']}:{line.get('sequence')}",
-                                    _sku(line, sku_of, sale), -quantity, total))
+    every = live_lines(sale)
+    returned = [line for line in every if whole(line.get("quantity"), "line_items.quantity") < 0]
+    refund = max(0, -_taken(sale, currency))
+    # a pure return's lines are fitted to the refund the till paid out, as a sale's lines to its payments
+    exact = [-_exact_line(line, currency)[1] for line in returned]
+    amounts = (fit_to_total(exact, refund) if len(returned) == len(every) else None) or [
+        line_money(line, currency)[4] for line in returned]
+    lines = [ReturnLine(SYSTEM, sale["id"], line.get("id") or f"{sale['id']}:{line.get('sequence')}",
+                        _sku(line, sku_of, sale), -whole(line.get("quantity"), "line_items.quantity"), amount)
+             for line, amount in zip(returned, amounts, strict=True)]
     created = timestamp(sale.get("sale_date") or sale.get("created_at"), "sale_date")
     if created is None:
         raise MappingError("sale_date", f"return {sale.get('id')}: no sale date")
-    refund = max(0, -sale_gross(sale, currency))
     # a return of an online order has no sale to point at: the till records the order number in the note
     original = sale.get("return_for") or note_tags(sale.get("note")).get("order")
     return Return(SYSTEM, sale["id"], currency, refund, created, original, location_key,
@@ -242,7 +301,8 @@ def _consignment_movements(consignment: dict, lines: list[dict], sku_of, locatio
         if line.get("product_id") not in sku_of:
             raise MappingError("product_id", f"{ref}: product {line.get('product_id')} unknown, without SKU or sharing its SKU")
         sku, base = sku_of[line["product_id"]], f"{SYSTEM}:{ref}:{line['product_id']}"
-        count = whole(line.get("count"), "count")
+        # `count` is nullable (ConsignmentProduct): a line with none expected none (the vendor's example)
+        count = whole(line["count"], "count") if line.get("count") is not None else 0
         arrived = whole(line["received"], "received") if line.get("received") is not None else count
         for name, units in (("count", count), ("received", arrived)):
             if units < 0:  # a consignment counts what moves; a negative count would move stock backwards

@@ -14,6 +14,12 @@ WEBHOOK_TYPES = ("sale.update", "product.update", "customer.update", "inventory.
                  "register_closure.create", "consignment.send", "consignment.receive")
 
 
+def consignment_line(fields: dict) -> dict:
+    """A consignment line body as the 2.0 document types it (ConsignmentProduct): `count`, `received`
+    and `cost` as decimal text, the rest as given."""
+    return {k: (str(v) if k in ("count", "received", "cost") and v is not None else v) for k, v in fields.items()}
+
+
 @dataclass(frozen=True)
 class InventoryWrite:
     product_id: str
@@ -31,7 +37,12 @@ class LightspeedXWrites:
     # products -----------------------------------------------------------------------------------------
     async def create_product(self, common: dict, variants: list[dict]) -> list[str]:
         """`POST /api/2.1/products`; one variant is a standard product. Returns the new product ids."""
-        details = variants[0] if len(variants) == 1 else {"variants": variants}
+        if len(variants) == 1:
+            details = variants[0]
+        else:  # ProductCreateBody: `is_active` is the family's, beside `variants` (whose items have none)
+            actives = [v["is_active"] for v in variants if "is_active" in v]
+            details = {"variants": [{k: x for k, x in v.items() if k != "is_active"} for v in variants],
+                       **({"is_active": any(actives)} if actives else {})}
         data = (await self.call("POST", "/api/2.1/products", json={"common": common, "details": details}))["data"]
         return data if isinstance(data, list) else [data["id"] if isinstance(data, dict) else data]
 
@@ -95,6 +106,8 @@ class LightspeedXWrites:
         return (await self.call("PUT", f"{API}/sales/{sale_id}/actions/return"))["data"]
 
     async def fulfill_sale(self, sale_id: str, fulfillment_type: str) -> dict:
+        """`POST /sales/{id}/fulfill` -> the Fulfillment (`{id, sale_id, status: SHIPPED|PICKED_UP,
+        line_items}`), not the sale: read the sale again for its new status."""
         if fulfillment_type not in ("SHIPPED", "PICKED_UP"):
             raise ValueError(f"fulfillment_type must be SHIPPED or PICKED_UP, not {fulfillment_type!r}")
         body = await self.call("POST", f"{API}/sales/{sale_id}/fulfill", json={"fulfillment_type": fulfillment_type})
@@ -117,11 +130,13 @@ class LightspeedXWrites:
             body["received"] = received
         if cost is not None:
             body["cost"] = cost
-        return (await self.call("POST", f"{API}/consignments/{consignment_id}/products", json=body))["data"]
+        return (await self.call("POST", f"{API}/consignments/{consignment_id}/products",
+                                json=consignment_line(body)))["data"]
 
     async def update_consignment_product(self, consignment_id: str, product_id: str, **fields) -> dict:
         path = f"{API}/consignments/{consignment_id}/products/{product_id}"
-        return (await self.call("PUT", path, json=fields))["data"]
+        # the body is a whole ConsignmentProduct, whose `product_id` is required
+        return (await self.call("PUT", path, json=consignment_line({"product_id": product_id, **fields})))["data"]
 
     async def set_consignment_status(self, consignment_id: str, status: str) -> dict:
         """SENT / DISPATCHED / RECEIVED / CANCELLED: the API moves the stock the step stands for."""

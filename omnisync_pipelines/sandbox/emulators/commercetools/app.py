@@ -62,6 +62,7 @@ class Api:
     def __init__(self, store: Store, auth: Auth):
         self.store = store
         self.auth = auth
+        self.created_at = store.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def build(self) -> Starlette:
         routes = [
@@ -96,9 +97,15 @@ class Api:
     async def project(self, request: Request) -> JSONResponse:
         self.auth.check(request.headers.get("authorization"), request.path_params["project"],
                         ("view_project_settings", "manage_project_settings"))
+        # Every member the vendor document requires of a Project, with the values of its example
+        # (examples/Project/Project.json) where the emulator has no setting of its own.
         return respond({"key": self.auth.project_key, "name": self.auth.project_key, "version": 1,
                         "countries": ["DE"], "currencies": ["EUR"], "languages": ["en", "de"],
-                        "messages": {"enabled": self.store.messages_enabled, "deleteDaysAfterCreation": 15}})
+                        "createdAt": self.created_at,
+                        "messages": {"enabled": self.store.messages_enabled, "deleteDaysAfterCreation": 15},
+                        "carts": {"deleteDaysAfterLastModification": 90, "countryTaxRateFallbackEnabled": False},
+                        "discounts": {"discountCombinationMode": "Stacking"},
+                        "inventory": {"releaseExpiredReservations": True}})
 
     # -- generic resources ----------------------------------------------------------------
     async def collection(self, request: Request) -> JSONResponse:

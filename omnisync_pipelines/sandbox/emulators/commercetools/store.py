@@ -52,8 +52,12 @@ class Store:
         self.indexes: dict[str, dict[str, Index]] = {}  # typeId -> index name -> index
         self.messages: list[dict] = []
         self.messages_enabled = True  # the project's Messages Query feature (`messages.enabled`)
-        # Who created or last changed a resource: one shared, never mutated dict (edits clone first).
-        self.initiator = {"clientId": client_id, "isPlatformClient": False}
+        # Who created or last changed a resource (LastModifiedBy / CreatedBy: `clientId`, nothing the
+        # vendor document does not declare): one shared, never mutated dict (edits clone first).
+        self.initiator = {"clientId": client_id}
+        # The last message sequence number of each resource, by id: kept here, not on the resource
+        # (the vendor document declares no such field on resources).
+        self.sequence_numbers: dict[str, int] = {}
         self.lock = asyncio.Lock()
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -193,8 +197,6 @@ class Ctx:
         resource = {
             "id": fields.pop("id", None) or self.new_id(),
             "version": 1,
-            "versionModifiedAt": self.now,
-            "lastMessageSequenceNumber": 0,
             "createdAt": self.now,
             "lastModifiedAt": self.now,
             "lastModifiedBy": self.store.initiator,
@@ -218,14 +220,14 @@ class Ctx:
                 if original == resource:
                     continue  # the real API does not bump the version when nothing changed
                 resource["version"] = original["version"] + 1
-                resource["lastModifiedAt"] = resource["versionModifiedAt"] = self.now
+                resource["lastModifiedAt"] = self.now
             self.store.put(type_id, resource)
         for type_id, resource_id, message_type, payload in self.pending_messages:
             resource = self.store.get(type_id, resource_id) or payload.pop("_deleted", None)
             self._record_message(type_id, resource, message_type, payload)
 
     def _record_message(self, type_id: str, resource: dict, message_type: str, payload: dict) -> None:
-        resource["lastMessageSequenceNumber"] = resource.get("lastMessageSequenceNumber", 0) + 1
+        sequence = self.store.sequence_numbers[resource["id"]] = self.store.sequence_numbers.get(resource["id"], 0) + 1
         identifiers = {k: resource[k] for k in ("key", "orderNumber", "customerNumber", "externalId", "sku")
                        if resource.get(k) is not None}
         if not self.store.messages_enabled:
@@ -233,7 +235,7 @@ class Ctx:
         self.store.messages.append({
             "id": self.new_id(),
             "version": 1,
-            "sequenceNumber": resource["lastMessageSequenceNumber"],
+            "sequenceNumber": sequence,
             "resource": {"typeId": type_id, "id": resource["id"]},
             "resourceVersion": resource["version"],
             "resourceUserProvidedIdentifiers": identifiers,

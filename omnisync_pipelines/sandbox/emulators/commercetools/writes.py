@@ -43,8 +43,9 @@ async def create(store: Store, kind: ResourceKind, draft: dict, build: Callable[
         resource = ctx.stage_new(kind.type_id, fields)
         validate(ctx, kind, resource)
         if kind.message_prefix:
-            payload_key = kind.message_prefix[0].lower() + kind.message_prefix[1:]
-            payload = {payload_key: clone(resource)} if store.messages_enabled else {}  # not kept when off
+            payload_key, value = (kind.created_payload(resource) if kind.created_payload else
+                                  (kind.message_prefix[0].lower() + kind.message_prefix[1:], clone(resource)))
+            payload = {payload_key: value} if store.messages_enabled else {}  # not kept when off
             ctx.emit(kind.type_id, resource["id"], kind.created_message or f"{kind.message_prefix}Created", **payload)
         ctx.commit()
         return clone(resource)

@@ -17,9 +17,14 @@ if TYPE_CHECKING:
     from omnisync_pipelines.sandbox.emulators.lightspeed_x.emulator import LightspeedXEmulator
 
 READABLE = ("outlets", "registers", "payment_types", "taxes", "users", "products", "inventory", "customers", "sales",
-            "consignments", "price_books", "price_book_products")
+            "consignments", "price_books", "price_book_products", "customer_groups")
 MAX_PAGE_SIZE = {"sales": 500}
 DEFAULT_MAX_PAGE_SIZE = 10_000
+# collections API 2.0 reads one by one (`GET /{collection}/{id}`); taxes, payment types, inventory and
+# price book entries it lists only
+SINGLE = ("outlets", "registers", "users", "products", "customers", "sales", "consignments", "price_books",
+          "customer_groups")
+LIST_FILTERS = {"consignments": ("type", "status", "outlet_id")}  # documented filters of the lists
 
 
 def error(status: int, message: str, details: dict | None = None, headers: dict | None = None) -> JSONResponse:
@@ -69,7 +74,13 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
         except ValueError:
             return error(400, "after, before and page_size must be integers")
         size = max(1, min(size, MAX_PAGE_SIZE.get(collection, DEFAULT_MAX_PAGE_SIZE)))
-        rows = store.page(collection, after, before, size, q.get("deleted") == "true")
+        filters = {f: q[f] for f in LIST_FILTERS.get(collection, ()) if f in q}
+        if filters:  # filtered first, then paged
+            rows = [r for r in store.page(collection, after, before, len(store.rows[collection]) + 1,
+                                          q.get("deleted") == "true")
+                    if all(r.get(f) == v for f, v in filters.items())][:size]
+        else:
+            rows = store.page(collection, after, before, size, q.get("deleted") == "true")
         return JSONResponse({"data": [emu.present(collection, r) for r in rows], "version": _versions(rows)})
 
     async def search_rows(request: Request):
@@ -80,7 +91,7 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
 
     async def get_one(request: Request):
         collection, row_id = request.path_params["collection"], request.path_params["id"]
-        row = store.get(collection, row_id) if collection in READABLE else None
+        row = store.get(collection, row_id) if collection in SINGLE else None
         if row is None:
             return error(404, "Not Found", {"id": row_id})
         return JSONResponse({"data": emu.present(collection, row)})
@@ -94,7 +105,7 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
 
     async def create_products(request: Request):
         ids = writes.create_products(store, await request.json())
-        return JSONResponse({"data": ids}, status_code=201)
+        return JSONResponse({"data": ids})  # 200, as the Postman collection's 2.1 "Create" answers
 
     async def update_product(request: Request):
         row = writes.update_product(store, request.path_params["id"], await request.json())
@@ -111,7 +122,7 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
                                       if e["product_id"] == product_id and not e.get("deleted_at")]})
 
     async def create_price_book(request: Request):
-        return JSONResponse({"data": writes.create_price_book(store, await request.json())}, status_code=201)
+        return JSONResponse({"data": writes.created_price_book(writes.create_price_book(store, await request.json()))})
 
     async def price_book_products(request: Request):
         book_id = request.path_params["id"]
@@ -143,14 +154,14 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
 
     async def fulfill_sale(request: Request):
         body = await request.json()
-        sale = sales.fulfill(store, request.path_params["id"], body.get("fulfillment_type", ""))
-        return JSONResponse({"data": sales.public(sale)})
+        fulfillment = sales.fulfill(store, request.path_params["id"], body.get("fulfillment_type", ""))
+        return JSONResponse({"data": {k: v for k, v in fulfillment.items() if v is not None}})  # FulfillmentResponse
 
     async def sale_fulfillments(request: Request):
         sale = store.get("sales", request.path_params["id"])
         if sale is None:
             return error(404, "Not Found")
-        return JSONResponse({"data": sale.get("fulfillments", [])})
+        return JSONResponse({"data": sales.fulfillments(sale)})
 
     async def create_consignment(request: Request):
         return JSONResponse({"data": writes.public(writes.create_consignment(store, await request.json()))}, status_code=201)
@@ -161,16 +172,20 @@ def build_app(emu: LightspeedXEmulator) -> Starlette:
 
     async def consignment_products(request: Request):
         consignment_id = request.path_params["id"]
-        if request.method == "POST":
-            return JSONResponse({"data": writes.add_consignment_product(store, consignment_id, await request.json())}, 201)
-        if store.get("consignments", consignment_id) is None:
+        if request.method == "POST":  # documented answer: 200 with the InventoryCountItem
+            row = writes.add_consignment_product(store, consignment_id, await request.json())
+            return JSONResponse({"data": writes.public_line(row)})
+        consignment = store.get("consignments", consignment_id)
+        if consignment is None:
             return error(404, "Not Found")
-        return JSONResponse({"data": store.consignment_products[consignment_id]})
+        lines = store.consignment_products[consignment_id]
+        return JSONResponse({"data": [writes.public_line(x, received_status=consignment["_received"]) for x in lines],
+                             "version": _versions(sorted(lines, key=lambda x: x.get("version", 0)))})
 
     async def consignment_product(request: Request):
         row = writes.update_consignment_product(store, request.path_params["id"], request.path_params["product_id"],
                                                 await request.json())
-        return JSONResponse({"data": row})
+        return JSONResponse({"data": writes.public_line(row)})
 
     async def webhooks(request: Request):
         if request.method == "GET":

@@ -14,7 +14,7 @@ import httpx
 from omnisync_pipelines.sandbox.emulators.lightspeed_x import hooks, sales, writes
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.app import build_app
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.ratelimit import WindowLimiter
-from omnisync_pipelines.sandbox.emulators.lightspeed_x.store import Store, now_iso
+from omnisync_pipelines.sandbox.emulators.lightspeed_x.store import ALL_CUSTOMERS_GROUP_ID, Store, now_iso
 from omnisync_pipelines.sandbox.faults import FaultMiddleware, FaultPlan
 
 TOKEN_TTL_S = 86_400
@@ -28,6 +28,7 @@ class LightspeedXEmulator:
         self.personal_token = personal_token
         self.client_id, self.client_secret = client_id, client_secret
         self.store = Store(seed=seed)
+        self.all_customers = self._all_customers_group()
         self.store.on_change = self._queue_webhooks
         self.faults = faults or FaultPlan(seed=seed)
         self.clock = clock
@@ -102,14 +103,42 @@ class LightspeedXEmulator:
                "deleted_at": None}
         return self.store.bump("registers", row)
 
-    def seed_payment_type(self, name: str, type_id: str) -> dict:
-        return self.store.bump("payment_types", {"id": self.store.new_id(), "name": name, "type_id": type_id, "deleted_at": None})
+    def seed_payment_type(self, name: str, type_id: str | int) -> dict:
+        """`type_id` is the global payment type, an integer in the 2.0 document (a sale's payments
+        repeat it as the text `payment_type_id`)."""
+        return self.store.bump("payment_types", {"id": self.store.new_id(), "name": name, "type_id": int(type_id) if str(type_id).isdigit() else type_id,
+                                                 "deleted_at": None})
 
     def seed_tax(self, name: str, rate: float) -> dict:
-        return self.store.bump("taxes", {"id": self.store.new_id(), "name": name, "rate": rate, "deleted_at": None})
+        """A tax as the 2.0 document gives it: its rate(s) under `rates[]` (no top-level `rate`); the
+        first tax seeded is the retailer's default."""
+        first = not self.store.rows["taxes"]
+        return self.store.bump("taxes", {"id": self.store.new_id(), "name": name, "display_name": name,
+                                         "is_default": first, "deleted_at": None,
+                                         "rates": [{"id": self.store.new_id(), "name": name, "rate": rate,
+                                                    "display_name": name}]})
 
-    def seed_user(self, display_name: str) -> dict:
-        return self.store.bump("users", {"id": self.store.new_id(), "display_name": display_name, "deleted_at": None})
+    def _all_customers_group(self) -> dict:
+        """Every retailer has the "All Customers" group (`group_id` 1111111111 in the vendor's examples);
+        its id comes from the domain prefix, not the seeded sequence, so ids of everything else stay as they were."""
+        row = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.domain_prefix}/customer_groups/all")),
+               "name": "All Customers", "group_id": ALL_CUSTOMERS_GROUP_ID, "created_at": now_iso(),
+               "updated_at": now_iso(), "deleted_at": None, "version": self.store.version}
+        self.store.rows["customer_groups"][row["id"]] = row
+        self.store._feeds["customer_groups"].append((row["version"], row["id"]))
+        return row
+
+    def seed_customer_group(self, name: str) -> dict:
+        row = {"id": self.store.new_id(), "name": name, "group_id": f"{name}-{len(self.store.rows['customer_groups'])}",
+               "created_at": now_iso(), "updated_at": now_iso(), "deleted_at": None}
+        return self.store.bump("customer_groups", row)
+
+    def seed_user(self, display_name: str, account_type: str = "cashier") -> dict:
+        """A user with the fields the 2.0 document requires (`username`, `account_type`, ...)."""
+        row = {"id": self.store.new_id(), "username": display_name.lower().replace(" ", "."), "display_name": display_name,
+               "account_type": account_type, "is_primary_user": False, "enabled": True, "created_at": now_iso(),
+               "updated_at": now_iso(), "deleted_at": None}
+        return self.store.bump("users", row)
 
     def adjust_inventory(self, product_id: str, outlet_id: str, delta: int, reason: str = "CUSTOM") -> dict:
         """Sandbox hook, not API: a count or damage write-off made by staff in the back office."""
@@ -119,6 +148,8 @@ class LightspeedXEmulator:
     def present(self, collection: str, row: dict) -> dict:
         if collection == "sales":
             return sales.public(row)
+        if collection == "price_books":
+            return writes.public_price_book(self.store, row)
         return writes.public(row)
 
     # webhooks -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ demo's configuration and environment, and the probe tests read its state through
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
 
@@ -12,7 +12,7 @@ from omnisync_pipelines.sandbox import pos
 from omnisync_pipelines.sandbox.emulators.lightspeed_x import tills
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.emulator import LightspeedXEmulator
 from omnisync_pipelines.sandbox.emulators.lightspeed_x.sales import fulfill, save_register_sale
-from omnisync_pipelines.sandbox.emulators.lightspeed_x.writes import save_customer
+from omnisync_pipelines.sandbox.emulators.lightspeed_x.writes import save_customer, tax_rate
 from omnisync_pipelines.sandbox.world import Store, World
 
 # register sale status -> canonical fulfilment status
@@ -61,7 +61,7 @@ class XSeriesProbe(pos.PosProbe):
 
     # catalog and customers ----------------------------------------------------------------------
     def products(self) -> list[dict]:
-        taxes = {t["id"]: Decimal(str(t["rate"])) for t in self.rows.rows["taxes"].values()}
+        taxes = {t["id"]: tax_rate(t) for t in self.rows.rows["taxes"].values()}
         books = {b["id"]: self.store_of_outlet.get(b.get("outlet_id")) for b in self.rows.rows["price_books"].values()
                  if not b.get("deleted_at")}
         store_prices: dict[str, dict[str, list[float]]] = {}
@@ -73,7 +73,7 @@ class XSeriesProbe(pos.PosProbe):
                 gross = float((Decimal(str(entry["price"])) * (1 + rate)).quantize(Decimal("0.01")))
                 store_prices.setdefault(entry["product_id"], {}).setdefault(store, []).append(gross)
         return [{"id": p["id"], "sku": p.get("sku"), "name": p.get("name"), "variant_name": p.get("variant_name"),
-                 "barcodes": [c.get("code") for c in p.get("product_codes") or []], "price": p.get("price_including_tax"),
+                 "barcodes": [c.get("code") for c in p.get("product_codes") or []], "price": _charged(p.get("price_including_tax")),
                  "family": p.get("variant_parent_id") or p["id"], "store_prices": store_prices.get(p["id"], {}),
                  "revision": p["version"]}
                 for p in self.rows.rows["products"].values() if not p.get("deleted_at")]
@@ -99,6 +99,11 @@ def _customer_body(fields: dict) -> dict:
     elif fields.get("external_id"):
         body["customer_code"] = fields["external_id"]
     return body
+
+
+def _charged(gross) -> float | None:
+    """What the till charges for a price kept at 5 decimals: rounded half-up to the cent."""
+    return None if gross is None else float(Decimal(str(gross)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 class XSeriesSandbox(pos.SandboxPos):

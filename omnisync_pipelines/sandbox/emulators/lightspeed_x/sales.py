@@ -117,7 +117,8 @@ def _payment(store: Store, raw: dict) -> dict:
     if payment_type is None:
         raise SaleError(400, "unknown retailer_payment_type_id", {"retailer_payment_type_id": raw.get("retailer_payment_type_id")})
     return {
-        "id": store.new_id(), "retailer_payment_type_id": payment_type["id"], "payment_type_id": payment_type["type_id"],
+        "id": store.new_id(), "retailer_payment_type_id": payment_type["id"],
+        "payment_type_id": str(payment_type["type_id"]),  # text on a sale payment (Payment schema)
         "name": payment_type["name"], "amount": float(_money(raw.get("amount"))),
         "payment_date": raw.get("payment_date") or now_iso(),
     }
@@ -173,10 +174,23 @@ def fulfill(store: Store, sale_id: str, fulfillment_type: str) -> dict:
         raise SaleError(400, f"a {sale['status']} sale cannot be fulfilled as {fulfillment_type}")
     if target in MUST_BALANCE:
         _check_balance(sale["payments"], _money(sale["total_price"]) + _money(sale["total_tax"]))
-    sale = {**sale, "status": target, "updated_at": now_iso(),
-            "fulfillments": [*sale.get("fulfillments", []), {"id": store.new_id(), "type": fulfillment_type, "created_at": now_iso()}]}
-    return _settle_stock(store, sale)
+    fulfillment = {"id": store.new_id(), "sale_id": sale["id"], "outlet_id": sale["outlet_id"],
+                   "user_id": sale.get("user_id"), "status": fulfillment_type, "created_at": now_iso(),
+                   "line_items": [{"id": store.new_id(), "product_id": x["product_id"], "quantity": x["quantity"]}
+                                  for x in sale["line_items"] if x["status"] != "VOIDED"]}
+    sale = {**sale, "status": target, "updated_at": now_iso(), "_fulfillments": [*sale.get("_fulfillments", []), fulfillment]}
+    _settle_stock(store, sale)
+    return fulfillment
+
+
+def fulfillments(sale: dict) -> list[dict]:
+    """`GET /sales/{id}/fulfillments`: the document's Fulfillment objects (`status` SHIPPED / PICKED_UP)."""
+    return [{k: v for k, v in f.items() if v is not None} for f in sale.get("_fulfillments", [])]
+
+
+# the document types these as strings without `nullable`: a sale without them leaves them out
+OMITTED_WHEN_NULL = ("customer_id", "source_id", "user_id")
 
 
 def public(sale: dict) -> dict:
-    return {k: v for k, v in sale.items() if not k.startswith("_")}
+    return {k: v for k, v in sale.items() if not k.startswith("_") and not (v is None and k in OMITTED_WHEN_NULL)}

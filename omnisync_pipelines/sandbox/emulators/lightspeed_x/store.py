@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 
 COLLECTIONS = (
     "outlets", "registers", "payment_types", "taxes", "users", "products", "inventory", "customers", "sales",
-    "consignments", "price_books", "price_book_products", "webhooks",
+    "consignments", "price_books", "price_book_products", "webhooks", "customer_groups",
 )
+ALL_CUSTOMERS_GROUP_ID = "1111111111"  # `group_id` of the retailer's "All Customers" group in the vendor's examples
 
 
 def now_iso() -> str:

@@ -129,7 +129,8 @@ class Till:
                 item = sold[self.ids["product_ids"][sku]]
                 products.append({"product_id": item["product_id"], "quantity": -quantity, "price": item["price"],
                                  "tax": item["tax"], "discount": item["discount"], "tax_id": item.get("tax_id")})
-            refund = sum(Decimal(str(p["price"])) + Decimal(str(p["tax"])) for p in products for _ in range(-p["quantity"]))
+            exact = sum(Decimal(str(p["price"])) + Decimal(str(p["tax"])) for p in products for _ in range(-p["quantity"]))
+            refund = exact.quantize(Decimal("0.01"), ROUND_HALF_UP)  # the till pays out whole cents
             body = {"id": started["id"], "register_id": started["register_id"], "status": "CLOSED",
                     "note": f"reason:{ret.reason}", "sale_date": ret.at.isoformat(), "register_sale_products": products}
         else:

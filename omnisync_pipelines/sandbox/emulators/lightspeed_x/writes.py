@@ -15,8 +15,9 @@ CUSTOMER_FIELDS = (
 )
 
 
-def _cents(value: Decimal) -> float:
-    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+def tax_rate(tax: dict | None) -> Decimal:
+    """A tax's rate: the sum of its `rates[]` (a compound tax has several)."""
+    return sum((Decimal(str(r["rate"])) for r in (tax or {}).get("rates") or ()), Decimal(0))
 
 
 def _net(value: Decimal) -> float:
@@ -60,7 +61,9 @@ def create_products(store: Store, body: dict) -> list[str]:
     for variant in variants:
         row = {"id": store.new_id(), "created_at": now_iso(), "variant_parent_id": parent_id,
                "has_variants": is_family and parent_id is None, "deleted_at": None}
-        _apply_product(store, row, common, variant)
+        # a family's `details.is_active` (ProductCreateBody) holds for every variant
+        _apply_product(store, row, common, {**({"is_active": details["is_active"]} if "is_active" in details else {}),
+                                            **variant})
         if is_family and parent_id is None:
             parent_id = row["id"]
         ids.append(row["id"])
@@ -95,15 +98,15 @@ def _apply_product(store: Store, row: dict, common: dict, variant: dict) -> dict
                for o in options]
     tax_id = common.get("tax_id", row.get("tax_id"))
     tax = store.get("taxes", tax_id or "")
-    rate = Decimal(str(tax["rate"])) if tax else Decimal(0)
+    rate = tax_rate(tax)
     price = Decimal(str(variant.get("price_excluding_tax", row.get("price_excluding_tax", 0))))
     row.update({
         "name": name, "handle": common.get("handle", row.get("handle") or name.lower().replace(" ", "-")),
         "variant_name": " / ".join([name, *[o["value"] for o in options]]) if options else name,
-        "sku": variant.get("sku", row.get("sku")), "active": common.get("active", row.get("active", True)),
+        "sku": variant.get("sku", row.get("sku")), "active": variant.get("is_active", common.get("is_active", row.get("active", True))),
         "has_inventory": True, "is_composite": False, "has_variants": bool(row.get("has_variants")),
         "variant_options": options, "supply_price": variant.get("supply_price", row.get("supply_price", 0)),
-        "price_excluding_tax": _net(price), "price_including_tax": _cents(price * (1 + rate)), "tax_id": tax_id,
+        "price_excluding_tax": _net(price), "price_including_tax": _net(price * (1 + rate)), "tax_id": tax_id,
         "product_codes": variant.get("product_codes", row.get("product_codes", [])),
         "brand_id": common.get("brand_id", row.get("brand_id")), "description": common.get("description", row.get("description", "")),
         "updated_at": now_iso(),
@@ -207,6 +210,7 @@ def add_consignment_product(store: Store, consignment_id: str, body: dict) -> di
     line = {"product_id": product["id"], "product_sku": product.get("sku"), "count": _whole(body.get("count", 0), "count"),
             "received": _whole(body.get("received"), "received"), "cost": body.get("cost", 0),
             "sequence_number": len(lines), "created_at": now_iso(), "updated_at": now_iso()}
+    _stamp(store, line)
     lines.append(line)
     _dispatch_on_received(store, consignment, line)
     return line
@@ -224,8 +228,30 @@ def update_consignment_product(store: Store, consignment_id: str, product_id: st
     if "cost" in body:
         line["cost"] = body["cost"]
     line["updated_at"] = now_iso()
+    _stamp(store, line)
     _dispatch_on_received(store, consignment, line)
     return line
+
+
+def _stamp(store: Store, line: dict) -> None:
+    store.version += 1  # a consignment line has its own version in the one global sequence
+    line["version"] = store.version
+
+
+def _decimal_text(value) -> str:
+    return f"{Decimal(str(value or 0)):.5f}"
+
+
+def public_line(line: dict, *, received_status: bool = False) -> dict:
+    """A consignment line as the 2.0 document gives it (ConsignmentProduct / InventoryCountItem):
+    `count`, `received` and `cost` as decimal text with 5 places ("10.00000"); a line nobody has
+    received yet reads `received` "0.00000", as in the vendor's example."""
+    return {"product_id": line["product_id"], "product_sku": line.get("product_sku"),
+            "count": _decimal_text(line["count"]), "received": _decimal_text(line.get("received")),
+            "cost": _decimal_text(line.get("cost")), "is_included": True,
+            "status": "SUCCESS" if received_status else "PENDING", "sequence_number": line.get("sequence_number"),
+            "created_at": line["created_at"], "updated_at": line["updated_at"], "deleted_at": None,
+            "version": line.get("version", 0)}
 
 
 def _dispatch_on_received(store: Store, consignment: dict, line: dict) -> None:
@@ -275,6 +301,7 @@ def change_consignment(store: Store, consignment_id: str, body: dict) -> dict:
         for line in lines:
             received = int(line["received"] if line["received"] is not None else line["count"])
             line["received"] = received
+            _stamp(store, line)
             if kind == "STOCKTAKE":
                 store.set_stock(line["product_id"], row["outlet_id"], received)
             else:
@@ -319,15 +346,29 @@ def add_variant(store: Store, product_id: str, body: dict) -> str:
 
 
 def create_price_book(store: Store, body: dict) -> dict:
-    if not body.get("name"):
-        raise SaleError(422, "name is required")
-    for field, collection in (("outlet_id", "outlets"), ("customer_group_id", None)):
-        if body.get(field) and collection and store.get(collection, body[field]) is None:
-            raise SaleError(422, f"unknown {field}", {field: body[field]})
-    row = {"id": store.new_id(), "name": body["name"], "outlet_id": body.get("outlet_id"),
-           "customer_group_id": body.get("customer_group_id"), "valid_from": body.get("valid_from"),
-           "valid_to": body.get("valid_to"), "created_at": now_iso(), "deleted_at": None}
+    """`POST /price_books`: `name` and `customer_group_id` are required (PriceBookCreateRequest); a
+    book for every customer names the "All Customers" group."""
+    for field in ("name", "customer_group_id"):
+        if not body.get(field):
+            raise SaleError(422, f"{field} is required")
+    if body.get("outlet_id") and store.get("outlets", body["outlet_id"]) is None:
+        raise SaleError(422, "unknown outlet_id", {"outlet_id": body["outlet_id"]})
+    row = {"id": store.new_id(), "name": body["name"], "type": "GENERAL", "outlet_id": body.get("outlet_id"),
+           "customer_group_id": body["customer_group_id"], "valid_from": body.get("valid_from"),
+           "valid_to": body.get("valid_to"), "created_at": now_iso(), "updated_at": now_iso(), "deleted_at": None}
     return store.bump("price_books", row)
+
+
+def public_price_book(store: Store, row: dict) -> dict:
+    """A price book as GET /price_books gives it: its customer group embedded (CustomerGroup)."""
+    group = store.get("customer_groups", row.get("customer_group_id") or "")
+    return {**public(row), **({"customer_group": public(group)} if group else {})}
+
+
+def created_price_book(row: dict) -> dict:
+    """The answer to `POST /price_books` (PriceBookCreateResponseData: strings only, none null)."""
+    return {k: row[k] for k in ("id", "type", "name", "customer_group_id", "outlet_id", "valid_from", "valid_to")
+            if row.get(k) is not None}
 
 
 ENTRIES_PER_REQUEST = 100  # docs: "The request body may not contain more than 100 price book products"

@@ -22,5 +22,8 @@ class ResourceKind:
     validate: Callable[[Ctx, dict], None] | None = None  # uniqueness etc. on the final state
     message_prefix: str | None = None  # e.g. "InventoryEntry" -> InventoryEntryCreated/Deleted
     created_message: str | None = None  # when not "<prefix>Created" (orders: OrderImported)
+    # the Created message's payload (member name, value) when not `<prefix in camelCase>: resource`
+    # (products: `productProjection`, the staged projection)
+    created_payload: Callable[[dict], tuple[str, dict]] | None = None
     wrap_created: str | None = None  # customers answer `{"customer": {...}}`
     indexes: tuple[IndexSpec, ...] = ()  # beyond `key`, which every type has

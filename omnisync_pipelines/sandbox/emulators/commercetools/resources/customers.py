@@ -30,6 +30,7 @@ def _create(ctx: Ctx, draft: dict) -> dict:
         "isEmailVerified": bool(draft.get("isEmailVerified", False)),
         "stores": draft.get("stores") or [],
         "authenticationMode": draft.get("authenticationMode", "Password"),
+        "customerGroupAssignments": draft.get("customerGroupAssignments") or [],  # required in Customer
     }
     if draft.get("password") is not None:
         result["password"] = "****" + hashlib.sha256(str(draft["password"]).encode()).hexdigest()[:16]

@@ -79,6 +79,8 @@ def _line_item(ctx: Ctx, draft: dict, index: int) -> dict:
         "state": [],
         "priceMode": "ExternalPrice",
         "lineItemMode": "Standard",
+        "perMethodTaxRate": [],  # required in LineItem (filled only in the Multiple shipping mode)
+        "taxedPricePortions": [],
         "addedAt": ctx.now,
         "lastModifiedAt": ctx.now,
     }
@@ -105,7 +107,8 @@ def _custom_line_item(ctx: Ctx, draft: dict, index: int) -> dict:
     quantity = draft.get("quantity", 1)
     item = {"id": ctx.new_id(), "name": required(draft, "name"), "money": unit, "quantity": quantity,
             "totalPrice": _times(unit, quantity), "slug": required(draft, "slug"),
-            "discountedPricePerQuantity": [], "state": [], "priceMode": "Standard"}
+            "discountedPricePerQuantity": [], "state": [], "priceMode": "Standard",
+            "perMethodTaxRate": [], "taxedPricePortions": []}
     for name in ("taxCategory", "key"):
         if draft.get(name) is not None:
             item[name] = draft[name]

@@ -42,7 +42,8 @@ def _create(ctx: Ctx, draft: dict) -> dict:
     data = {"name": required(draft, "name"), "categories": draft.get("categories") or [],
             "categoryOrderHints": {}, "slug": required(draft, "slug"),
             "masterVariant": _variant(ctx, draft.get("masterVariant") or {}, 1), "variants": variants,
-            "searchKeywords": draft.get("searchKeywords") or {}}
+            "searchKeywords": draft.get("searchKeywords") or {},
+            "attributes": draft.get("attributes") or []}  # product-level attributes: required in ProductData
     for name in ("description", "metaTitle", "metaDescription", "metaKeywords"):
         if draft.get(name) is not None:
             data[name] = draft[name]
@@ -165,7 +166,8 @@ def _publish(ctx: Ctx, product: dict, action: dict) -> None:
     master["current"] = clone(master["staged"])
     master["published"] = True
     _refresh_flags(product)
-    ctx.emit("product", product["id"], "ProductPublished", scope=action.get("scope", "All"), removedImageUrls=[])
+    ctx.emit("product", product["id"], "ProductPublished", scope=action.get("scope", "All"), removedImageUrls=[],
+             productProjection=projection(product, False, _no_inventory, None))
 
 
 def _unpublish(ctx: Ctx, product: dict, action: dict) -> None:
@@ -228,11 +230,16 @@ PRODUCTS = ResourceKind(
     },
     validate=_validate,
     message_prefix="Product",
+    created_payload=lambda product: ("productProjection", projection(product, True, _no_inventory, None)),
     indexes=(IndexSpec("variants.sku", variant_skus),),
 )
 
 
 # -- projections ------------------------------------------------------------------------------
+def _no_inventory(sku: str) -> list[dict]:
+    return []  # messages carry the projection without availability
+
+
 def projection(product: dict, staged: bool, inventory_of: Callable[[str], list[dict]],
                selection: dict | None) -> dict | None:
     """`inventory_of(sku)`: the inventory entries of one SKU, in store order."""

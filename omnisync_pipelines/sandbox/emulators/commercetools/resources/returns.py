@@ -65,14 +65,18 @@ def _find_return_item(order: dict, item_id: str) -> dict:
     raise invalid_input(f"The return item with ID '{item_id}' does not exist.")
 
 
-def _set_return_state(field: str, allowed: tuple[str, ...], message: str):
+def _set_return_state(field: str, allowed: tuple[str, ...], message: str | None):
+    """`message`: the message type and its state member, as the vendor document defines them
+    (OrderReturnShipmentStateChanged carries `returnShipmentState`; it defines no message for a
+    return payment state)."""
     def apply(ctx: Ctx, order: dict, action: dict) -> None:
         item = _find_return_item(order, required(action, "returnItemId"))
         new = enum_value(required(action, field), allowed, field)
         if item[field] != new:
             item[field] = new
             item["lastModifiedAt"] = ctx.now
-            ctx.emit("order", order["id"], message, returnItemId=item["id"], **{field: new})
+            if message is not None:
+                ctx.emit("order", order["id"], message, returnItemId=item["id"], returnShipmentState=new)
 
     return apply
 
@@ -81,6 +85,5 @@ RETURN_ACTIONS = {
     "addReturnInfo": _add_return_info,
     "setReturnShipmentState": _set_return_state("shipmentState", RETURN_SHIPMENT_STATES,
                                                 "OrderReturnShipmentStateChanged"),
-    "setReturnPaymentState": _set_return_state("paymentState", RETURN_PAYMENT_STATES,
-                                               "OrderReturnPaymentStateChanged"),
+    "setReturnPaymentState": _set_return_state("paymentState", RETURN_PAYMENT_STATES, None),
 }

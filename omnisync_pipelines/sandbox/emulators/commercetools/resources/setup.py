@@ -169,13 +169,20 @@ TYPES = ResourceKind(
 
 
 # -- product types ----------------------------------------------------------------------------
+def _attribute_definition(draft: dict) -> dict:
+    """AttributeDefinition from its draft, with the draft's documented defaults (the vendor document
+    requires every one of these in the answer)."""
+    return {"attributeConstraint": "None", "isSearchable": True, "inputHint": "SingleLine", "level": "Variant",
+            **draft, "isRequired": bool(draft.get("isRequired", False)), "label": draft.get("label") or {"en": draft.get("name")}}
+
+
 def _create_product_type(ctx: Ctx, draft: dict) -> dict:
     return {"key": draft.get("key"), "name": required(draft, "name"), "description": draft.get("description", ""),
-            "attributes": draft.get("attributes") or []}
+            "attributes": [_attribute_definition(a) for a in draft.get("attributes") or []]}
 
 
 def _add_attribute_definition(ctx: Ctx, product_type: dict, action: dict) -> None:
-    product_type["attributes"] = product_type["attributes"] + [required(action, "attribute")]
+    product_type["attributes"] = product_type["attributes"] + [_attribute_definition(required(action, "attribute"))]
 
 
 PRODUCT_TYPES = ResourceKind(

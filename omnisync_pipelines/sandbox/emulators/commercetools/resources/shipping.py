@@ -76,7 +76,7 @@ def _zone_rate(ctx: Ctx, draft: dict, field: str) -> dict:
 
 
 def _create_shipping_method(ctx: Ctx, draft: dict) -> dict:
-    return {
+    method = {
         "key": draft.get("key"),
         "name": required(draft, "name"),
         "localizedName": draft.get("localizedName"),
@@ -86,7 +86,9 @@ def _create_shipping_method(ctx: Ctx, draft: dict) -> dict:
         "active": draft.get("active", True),
         "isDefault": required(draft, "isDefault"),
         "predicate": draft.get("predicate"),
+        "stores": draft.get("stores") or [],  # required in ShippingMethod (empty: every store)
     }
+    return {name: value for name, value in method.items() if value is not None}  # absent, not null
 
 
 def _unique_name(ctx: Ctx, method: dict) -> None:
