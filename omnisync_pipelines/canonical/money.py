@@ -13,6 +13,13 @@ from collections.abc import Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 HALF = Decimal("0.5")
+# ISO 4217 currencies without minor units (their amounts are whole units, fractionDigits 0)
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "XPF", "UGX", "PYG"})
+
+
+def currency_digits(currency: str) -> int:
+    """How many decimals the currency's minor unit has (ISO 4217): 0 for JPY, 2 for EUR."""
+    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
 
 
 def round_half_up(amount: Decimal) -> int:

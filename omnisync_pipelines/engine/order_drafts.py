@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from omnisync_pipelines.canonical.keys import short_hash
 from omnisync_pipelines.canonical.models import Fulfilment, Order, OrderLine, Payment
+from omnisync_pipelines.canonical.money import currency_digits
 from omnisync_pipelines.connectors.commercetools.mapping import format_timestamp
 from omnisync_pipelines.connectors.commercetools.settings import ORDER_TYPE_KEY
 
@@ -58,7 +59,6 @@ class StoreRef:
 @dataclass(frozen=True)
 class OrderSyncOptions:
     concurrency: int = 8
-    fraction_digits: int = 2  # currency precision of the project (centPrecision)
     locale: str = "en"
     tax_country: str | None = None  # fallback when the store has no country; no taxRate without either
     payment_methods: Mapping[str, str] = field(default_factory=dict)  # canonical tender -> ct method name
@@ -88,8 +88,10 @@ def payment_key(system: str, payment_id: str) -> str:
 # money and tax -------------------------------------------------------------------------------
 
 
-def money(currency: str, cents: int, fraction_digits: int = 2) -> dict:
-    return {"type": "centPrecision", "currencyCode": currency, "centAmount": cents, "fractionDigits": fraction_digits}
+def money(currency: str, cents: int) -> dict:
+    """centPrecision money in the currency's own minor units (fractionDigits 0 for JPY, 2 for EUR)."""
+    return {"type": "centPrecision", "currencyCode": currency, "centAmount": cents,
+            "fractionDigits": currency_digits(currency)}
 
 
 def unit_price_splits(total: int, quantity: int) -> list[tuple[int, int]]:
@@ -113,37 +115,37 @@ def tax_rate(line: OrderLine, country: str | None) -> dict | None:
     return {"name": f"{amount:.1%}", "amount": amount, "includedInPrice": True, "country": country}
 
 
-def tax_portions(lines: list[OrderLine], currency: str, digits: int) -> list[dict]:
+def tax_portions(lines: list[OrderLine], currency: str) -> list[dict]:
     by_rate: dict[float, int] = {}
     for line in lines:
         rate = tax_rate_amount(line.tax, line.total)
         by_rate[rate] = by_rate.get(rate, 0) + line.tax
     return [
-        {"name": f"{rate:.1%}", "rate": rate, "amount": money(currency, amount, digits)}
+        {"name": f"{rate:.1%}", "rate": rate, "amount": money(currency, amount)}
         for rate, amount in sorted(by_rate.items())
         if amount
     ]
 
 
-def taxed_price(order: Order, lines: list[OrderLine], digits: int) -> dict:
+def taxed_price(order: Order, lines: list[OrderLine]) -> dict:
     return {
-        "totalNet": money(order.currency, order.total_gross - order.total_tax, digits),
-        "totalGross": money(order.currency, order.total_gross, digits),
-        "totalTax": money(order.currency, order.total_tax, digits),
-        "taxPortions": tax_portions(lines, order.currency, digits),
+        "totalNet": money(order.currency, order.total_gross - order.total_tax),
+        "totalGross": money(order.currency, order.total_gross),
+        "totalTax": money(order.currency, order.total_tax),
+        "taxPortions": tax_portions(lines, order.currency),
     }
 
 
 # line items ----------------------------------------------------------------------------------
 
 
-def line_custom(line: OrderLine, currency: str, digits: int) -> dict:
+def line_custom(line: OrderLine, currency: str) -> dict:
     return {
         "type": {"typeId": "type", "key": LINE_TYPE_KEY},
         "fields": {
             "posLineId": line.line_id,
-            "listUnitPrice": money(currency, line.unit_price, digits),
-            "lineDiscount": money(currency, line.discount, digits),
+            "listUnitPrice": money(currency, line.unit_price),
+            "lineDiscount": money(currency, line.discount),
         },
     }
 
@@ -153,7 +155,6 @@ def channel_ref(channel_id: str | None) -> dict | None:
 
 
 def line_item_drafts(line: OrderLine, currency: str, store: StoreRef, options: OrderSyncOptions) -> list[dict]:
-    digits = options.fraction_digits
     base: dict = {
         "name": {options.locale: options.product_names.get(line.sku, line.sku)},
         "variant": {"sku": line.sku},
@@ -161,11 +162,11 @@ def line_item_drafts(line: OrderLine, currency: str, store: StoreRef, options: O
         "distributionChannel": channel_ref(store.distribution_channel_id),
         "taxRate": tax_rate(line, store.country or options.tax_country),
         "inventoryMode": "None",
-        "custom": line_custom(line, currency, digits),
+        "custom": line_custom(line, currency),
     }
     base = {k: v for k, v in base.items() if v is not None}
     return [
-        {**base, "quantity": quantity, "price": {"value": money(currency, unit, digits)}}
+        {**base, "quantity": quantity, "price": {"value": money(currency, unit)}}
         for quantity, unit in unit_price_splits(line.total, line.quantity)
     ]
 
@@ -195,14 +196,13 @@ def order_import_draft(
     order: Order, lines: list[OrderLine], store: StoreRef, customer_id: str | None, options: OrderSyncOptions
 ) -> dict:
     """OrderImportDraft of a completed store sale; stock is moved by the stock flow (inventoryMode None)."""
-    digits = options.fraction_digits
     return {
         "orderNumber": pos_order_number(order.location_key or store.store_key, order.order_number),
         **customer_fields(order, customer_id),
         "store": {"typeId": "store", "key": store.store_key},
         "lineItems": [d for line in lines for d in line_item_drafts(line, order.currency, store, options)],
-        "totalPrice": money(order.currency, order.total_gross, digits),
-        "taxedPrice": taxed_price(order, lines, digits),
+        "totalPrice": money(order.currency, order.total_gross),
+        "taxedPrice": taxed_price(order, lines),
         "orderState": "Complete",
         "shipmentState": "Delivered",
         "paymentState": "Paid",
@@ -220,10 +220,10 @@ def payment_method_name(payment: Payment, options: OrderSyncOptions) -> str:
     return options.payment_methods.get(payment.method, payment.method)
 
 
-def charge_transaction(payment: Payment, digits: int, timestamp: str | None = None) -> dict:
+def charge_transaction(payment: Payment, timestamp: str | None = None) -> dict:
     tx = {
         "type": "Charge",
-        "amount": money(payment.currency, payment.amount, digits),
+        "amount": money(payment.currency, payment.amount),
         "state": "Success",
         "interactionId": payment.payment_id,
     }

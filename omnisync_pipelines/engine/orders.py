@@ -262,7 +262,7 @@ async def _import_sale(sale, key, flow, client, ops, stores, resolvers, options,
             currency=payment.currency,
             amount_planned=payment.amount,
             method=payment_method_name(payment, options),
-            transactions=[charge_transaction(payment, options.fraction_digits, draft["completedAt"])],
+            transactions=[charge_transaction(payment, draft["completedAt"])],
         )
         stats.api_writes += created.status == "applied"
         payment_ids.append(created.id)

@@ -94,7 +94,7 @@ def test_tax_rate_amount(tax, gross, rate):
 
 def test_tax_portions_group_by_rate():
     lines = [line(tax=319), line(sku="B", unit=1000, tax=160, line_id="l2"), line(sku="C", unit=1070, tax=70, line_id="l3")]
-    assert [(p["rate"], p["amount"]["centAmount"]) for p in tax_portions(lines, "EUR", 2)] == [(0.07, 70), (0.19, 479)]
+    assert [(p["rate"], p["amount"]["centAmount"]) for p in tax_portions(lines, "EUR")] == [(0.07, 70), (0.19, 479)]
 
 
 # drafts ----------------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def test_a_rounded_sale_records_its_rounding_and_imports_lines_adding_up_to_the_
 
 
 def test_charge_transaction_and_add_payment_actions():
-    tx = charge_transaction(Payment("lightspeed_x", "s1", "p1", "cash", 1999, "EUR"), 2)
+    tx = charge_transaction(Payment("lightspeed_x", "s1", "p1", "cash", 1999, "EUR"))
     assert (tx["type"], tx["state"], tx["amount"]["centAmount"], tx["interactionId"]) == ("Charge", "Success", 1999, "p1")
     linked = {"paymentInfo": {"payments": [{"typeId": "payment", "id": "a"}]}}
     assert add_payment_actions(linked, ["a", "b"]) == [{"action": "addPayment", "payment": {"typeId": "payment", "id": "b"}}]
@@ -215,3 +215,15 @@ def _payment(pid, charged, refunded=0):
 def test_refund_payment(payments, amount, chosen):
     found = refund_payment(payments, amount)
     assert (found or {}).get("id") == chosen
+
+
+def test_a_yen_sale_is_drafted_in_whole_yen():
+    """JPY has no minor unit: 1,980 yen is centAmount 1980 with fractionDigits 0, not 19.80."""
+    order_line = OrderLine("lightspeed_x", "s9", "s9-L1", "TEE-S", 1, 1980, 0, 180, 1980)
+    order = Order(system="lightspeed_x", order_id="s9", order_number="9001", channel="store", currency="JPY",
+                  total_gross=1980, total_tax=180, total_discount=0, status="CLOSED", created_at=AT,
+                  location_key="tokyo")
+    draft = order_import_draft(order, [order_line], StoreRef(channel_id="ch-tyo", store_key="tokyo", country="JP"), None, OrderSyncOptions())
+    amounts = [draft["totalPrice"], draft["taxedPrice"]["totalGross"], draft["lineItems"][0]["price"]["value"],
+               charge_transaction(Payment("lightspeed_x", "s9", "p1", "cash", 1980, "JPY"))["amount"]]
+    assert {(a["centAmount"], a["fractionDigits"]) for a in amounts} == {(1980, 0)}

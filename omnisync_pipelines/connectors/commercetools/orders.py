@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from omnisync_pipelines.canonical.money import currency_digits
 from omnisync_pipelines.connectors.commercetools.actions import Action
 from omnisync_pipelines.connectors.commercetools.errors import is_duplicate_of
 from omnisync_pipelines.rest.errors import ApiTransportError, BadRequest, NotFound, ServerError
@@ -29,7 +30,8 @@ class WriteResult:
 
 
 def money(currency: str, cent_amount: int) -> dict:
-    return {"type": "centPrecision", "currencyCode": currency, "centAmount": cent_amount, "fractionDigits": 2}
+    return {"type": "centPrecision", "currencyCode": currency, "centAmount": cent_amount,
+            "fractionDigits": currency_digits(currency)}
 
 
 def transaction(kind: str, currency: str, cent_amount: int, *, interaction_id: str | None = None,

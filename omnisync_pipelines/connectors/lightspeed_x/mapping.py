@@ -24,11 +24,11 @@ from omnisync_pipelines.canonical.models import (
     StockLevel,
     normalise_email,
 )
+from omnisync_pipelines.canonical.money import currency_digits
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
 from omnisync_pipelines.rest.redact import redact_body
 
 R = TypeVar("R")
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "XPF", "UGX", "PYG"})
 BARCODE_TYPES = ("EAN", "UPC", "GTIN", "ISBN")
 # The API's JSON floats carry noise past the 6th decimal (16.8 -> 16.800000000000001); that is not
 # money, so amounts are read at 6 decimals before checking against the currency's precision.
@@ -44,10 +44,6 @@ class MappingError(ValueError):
 
 
 # values ---------------------------------------------------------------------------------------------
-def currency_digits(currency: str) -> int:
-    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-
-
 def decimal(value: Any, field: str) -> Decimal:
     if value is None or isinstance(value, bool) or value == "":
         raise MappingError(field, f"{field}: missing")

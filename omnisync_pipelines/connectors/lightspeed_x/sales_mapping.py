@@ -25,10 +25,9 @@ from omnisync_pipelines.canonical.models import (
     ReturnLine,
     StockMovement,
 )
-from omnisync_pipelines.canonical.money import fit_to_total, round_half_up, within_rounding
+from omnisync_pipelines.canonical.money import currency_digits, fit_to_total, round_half_up, within_rounding
 from omnisync_pipelines.connectors.lightspeed_x.mapping import (
     MappingError,
-    currency_digits,
     decimal,
     minor_units,
     rejecting,
