@@ -142,6 +142,10 @@ class Order(Record):
     # minor unit) x quantity; not 0 when the POS keeps unit prices finer than the currency (an uneven
     # discount) and the total had to be rounded to what the till took (money.fit_to_total)
     rounding: int = 0
+    # the POS's id of the sale this order was imported from (commercetools `custom.fields.posSaleId`):
+    # how reconciliation pairs a store order with its sale whatever its orderNumber; None for a POS's
+    # own sales and for web orders
+    pos_sale_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

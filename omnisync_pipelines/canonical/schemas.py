@@ -103,6 +103,7 @@ class OrderSchema(pa.DataFrameModel):
     shipping_price: Series[int] = pa.Field(ge=0)
     shipping_tax: Series[int] = pa.Field(ge=0)
     rounding: Series[int]
+    pos_sale_id: Series[str] = pa.Field(nullable=True)
 
 
 class OrderLineSchema(pa.DataFrameModel):

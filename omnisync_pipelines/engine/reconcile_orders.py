@@ -1,8 +1,8 @@
 """Order reconciliation: every POS store sale against its commercetools order, and the reverse.
 
 A POS sale is paired with the store-channel commercetools order that carries its id as
-`custom.fields.posSaleId` (column `pos_sale_id` on the commercetools frame, when the caller has it)
-or, failing that, whose orderNumber is the derived `pos_order_number(location_key, pos number)`.
+`custom.fields.posSaleId` (column `pos_sale_id` of the commercetools frame) or, for an order without
+one, whose orderNumber is the derived `pos_order_number(location_key, pos number)`.
 Online orders are not this table's business. Amounts are integer minor units.
 A sale the POS has but omnisync rejected (it could not be mapped, or the push refused it: the
 rejected-records table) is listed too, from the `rejected` frame, even when it never reached the
@@ -115,7 +115,8 @@ WITH r AS (
 ), c_keyed AS (
     -- posSaleId when present, else the POS sale whose derived orderNumber this order carries
     SELECT c.*, coalesce(c.pos_sale_id, byno.order_id) AS sale_id
-    FROM c LEFT JOIN (SELECT order_id, expected_number FROM p) AS byno ON c.order_number = byno.expected_number
+    FROM c LEFT JOIN (SELECT order_id, expected_number FROM p) AS byno
+        ON c.pos_sale_id IS NULL AND c.order_number = byno.expected_number
 ), pp AS (SELECT order_id, sum(amount) AS paid FROM pos_pay GROUP BY order_id
 ), cp AS (SELECT order_id, sum(amount) AS paid FROM ct_pay GROUP BY order_id
 ), joined AS (

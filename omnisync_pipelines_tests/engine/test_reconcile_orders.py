@@ -86,6 +86,18 @@ def test_pos_sale_id_wins_over_the_derived_order_number():
     assert frame[["status", "pos_order_id", "commercetools_order_id"]].values.tolist() == [["match", "s1", "o1"]]
 
 
+def test_a_second_sale_rejected_for_a_taken_order_number_is_not_paired_with_the_first_sales_order():
+    """Two registers printed invoice 4001: s40 was imported, s41 refused (its number was taken).
+    The order names its sale (posSaleId), so s40 matches and s41 shows as rejected, not as a
+    mismatch against s40's order."""
+    number = pos_order_number("berlin", "4001")
+    ct = [Order("commercetools", "o1", number, "store", "EUR", 1999, 300, 0, "Complete", T0, "berlin", pos_sale_id="s40")]
+    frame = run([pos_sale("s40", "4001", 1999), pos_sale("s41", "4001", 1000)], ct,
+                rejected=rejections(("s41", f"orderNumber {number} already belongs to POS sale s40"))).set_index("pos_order_id")
+    assert frame["status"].to_dict() == {"s40": "match", "s41": "rejected"}
+    assert frame.loc["s40", "commercetools_order_id"] == "o1" and pd.isna(frame.loc["s41", "commercetools_order_id"])
+
+
 def test_a_sale_in_flight_or_made_after_the_last_push_is_explained_not_missing():
     late = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     frame = run([pos_sale("s1", "1", 500), pos_sale("s2", "2", 700, created=late), pos_sale("s3", "3", 900)], [],

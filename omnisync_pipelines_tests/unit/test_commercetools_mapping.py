@@ -204,6 +204,7 @@ def test_pos_order_maps_to_store_order_lines_and_tenders():
     assert [(p.payment_id, p.method, p.amount, p.reference) for p in payments] == [
         ("pay-1/tx-1", "cash", 3498, "R-1"), ("pay-1/tx-3", "cash", -1749, "R-2")]
     assert order.rounding == 0
+    assert order.pos_sale_id == "sale-1"  # what reconciliation pairs the order with its sale by
 
 
 def test_the_rounding_of_a_pos_sale_is_read_back_from_the_order():

@@ -278,6 +278,7 @@ def map_order(
             updated_at=timestamp(raw.get("lastModifiedAt"), "lastModifiedAt"),
             **map_shipping(raw, currency),
             rounding=_rounding(fields),
+            pos_sale_id=fields.get("posSaleId") or None,
         )
         return order, lines, map_payments(order_id, raw)
 
