@@ -1,0 +1,135 @@
+"""`LightspeedREmulator`: one R-Series account (one API client), served as an ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+from omnisync_pipelines.sandbox.emulators.lightspeed_r import writes
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.app import MESSAGES, build_app
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.auth import OAuth
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.ratelimit import LeakyBucket, fmt
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.store import Store
+from omnisync_pipelines.sandbox.faults import FaultMiddleware, FaultPlan
+
+
+class LightspeedREmulator:
+    """`clock` (epoch seconds) drives token expiry, the bucket's drip and every `timeStamp`;
+    `registers` is the subscription's register limit (it sizes the bucket); `burst_limit=None` turns
+    the 1-s burst limiter off. Seeds one shop, register, employee, tax category and payment types."""
+
+    def __init__(self, seed: int = 0, *, client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
+                 faults: FaultPlan | None = None, clock: Callable[[], float] = time.time, registers: int = 1,
+                 burst_limit: int | None = 20, account_name: str = "Omnisync Sandbox"):
+        self.seed = seed
+        self.clock = clock
+        self.account_id = 80000 + seed  # the account id is numeric in every docs sample
+        self.account_name = account_name
+        self.oauth_client_number = str(50000 + seed)
+        self.store = Store(clock, seed)
+        self.oauth = OAuth(clock, client_id, client_secret)
+        self.bucket = LeakyBucket(clock, registers, burst_limit)
+        self.faults = faults or FaultPlan(seed=seed)
+        self.lock = asyncio.Lock()
+        self.app = FaultMiddleware(build_app(self), self.faults, self._fault_shape, exempt_paths=("/auth/oauth/",))
+        self.tax_category = self.seed_tax_category("Sales Tax", 0.08)
+        self.shop = self.seed_shop("Main Store", tax_category_id=self.tax_category["taxCategoryID"])
+        self.register = self.seed_register(self.shop["shopID"], "Register 1")
+        self.employee = self.seed_employee("Sam", "Sandbox")
+        self.cash = self.seed_payment_type("Cash", "cash")
+        self.card = self.seed_payment_type("Credit Card", "credit card")
+
+    # what a client needs --------------------------------------------------------------------------
+    def credentials(self, base_url: str) -> dict:
+        return {"base_url": base_url, "account_id": str(self.account_id), "client_id": self.oauth.client_id,
+                "client_secret": self.oauth.client_secret}
+
+    def authorize(self) -> str:
+        """The code the merchant's consent screen hands the app's redirect URI (single use, 60 s)."""
+        return self.oauth.authorize()
+
+    def issue_tokens(self) -> dict:
+        """Token response for a fresh authorization (skips the consent screen)."""
+        return self.oauth.bearer()
+
+    def account_row(self) -> dict:
+        return {"accountID": str(self.account_id), "name": self.account_name,
+                "link": {"@attributes": {"href": f"/API/V3/Account/{self.account_id}"}}}
+
+    # seeding (back-office actions, not API) -------------------------------------------------------
+    def seed_tax_category(self, name: str, rate: float) -> dict:
+        return self.store.insert("TaxCategory", {"isTaxInclusive": False, "tax1Name": name, "tax2Name": "",
+                                                 "tax1Rate": rate, "tax2Rate": 0.0})
+
+    def seed_shop(self, name: str, time_zone: str = "America/New_York", tax_category_id: int = 0) -> dict:
+        shop = self.store.insert("Shop", {"name": name, "serviceRate": 0.0, "timeZone": time_zone, "taxLabor": False,
+                                          "labelTitle": "Shop Name", "labelMsrp": False, "archived": False,
+                                          "contactID": 0, "taxCategoryID": tax_category_id, "receiptSetupID": 0,
+                                          "ccGatewayID": 0, "priceLevelID": 1})
+        for item_id in self.store.tables["Item"]:
+            self.store.ensure_item_shops(item_id)
+        return shop
+
+    def seed_register(self, shop_id: int, name: str) -> dict:
+        return self.store.insert("Register", {"name": name, "open": False, "openTime": "", "tipEnabled": False,
+                                              "openEmployeeID": 0, "shopID": shop_id})
+
+    def seed_employee(self, first: str, last: str) -> dict:
+        return self.store.insert("Employee", {"firstName": first, "lastName": last, "lockOut": False, "archived": False,
+                                              "contactID": 0, "clockInEmployeeHoursID": 0, "employeeRoleID": 1,
+                                              "limitToShopID": 0, "lastShopID": 0, "lastSaleID": 0, "lastRegisterID": 0})
+
+    def seed_payment_type(self, name: str, kind: str) -> dict:
+        return self.store.insert("PaymentType", {"name": name, "requireCustomer": False, "archived": False,
+                                                 "internalReserved": False, "type": kind, "refundAsPaymentTypeID": 0})
+
+    def seed_category(self, name: str, parent_id: int = 0) -> dict:
+        parent = self.store.tables["Category"].get(parent_id)
+        full = f"{parent['fullPathName']}/{name}" if parent else name
+        return self.store.insert("Category", {"name": name, "nodeDepth": (parent["nodeDepth"] + 1) if parent else 0,
+                                              "fullPathName": full, "leftNode": 0, "rightNode": 0,
+                                              "createTime": self.store.now(), "parentID": parent_id})
+
+    def seed_matrix(self, description: str, price: float = 0.0, category_id: int = 0) -> dict:
+        return self.store.insert("ItemMatrix", {"defaultCost": 0.0, "tax": True, "archived": False, "itemType": "default",
+                                                "serialized": False, "description": description, "modelYear": 0,
+                                                "categoryID": category_id, "taxClassID": 1, "departmentID": 0,
+                                                "manufacturerID": 0, "seasonID": 0, "defaultVendorID": 0,
+                                                "itemAttributeSetID": 0})
+
+    def seed_item(self, description: str, custom_sku: str = "", price: float = 10.0, qoh: dict[int, int] | None = None,
+                  **fields) -> dict:
+        """An item with its Default price and, per shop id, the stock on hand (logged as ItemCreated)."""
+        body = {"description": description, "customSku": custom_sku, **fields,
+                "Prices": {"ItemPrice": [{"useTypeID": 1, "amount": price}]}}
+        row = writes.new_item(self.store, body)
+        for shop_id, amount in (qoh or {}).items():
+            self.store.set_qoh(row["itemID"], shop_id, amount, "ItemCreated")
+        return row
+
+    def seed_customer(self, first: str, last: str, email: str = "") -> dict:
+        body = {"firstName": first, "lastName": last}
+        if email:
+            body["Contact"] = {"Emails": {"ContactEmail": {"address": email, "useType": "Primary"}}}
+        return writes.new_customer(self.store, body)
+
+    def qoh(self, item_id: int, shop_id: int) -> int:
+        return self.store.item_shop(item_id, shop_id)["qoh"]
+
+    # faults ---------------------------------------------------------------------------------------
+    def _fault_shape(self, kind: str, retry_after_s: float):
+        status = 429 if kind == "throttle" else 503
+        body = json.dumps({"httpCode": str(status), "httpMessage": MESSAGES[status],
+                           "message": "Rate limit exceeded" if status == 429 else "Service Unavailable",
+                           "errorClass": "RateLimitException" if status == 429 else "Exception"}).encode()
+        headers = [(b"content-type", b"application/json")]
+        if status == 429:
+            headers += [(b"retry-after", str(max(1, round(retry_after_s))).encode()),
+                        (b"x-ls-api-ratelimit-type", b"api-leaky-bucket"),
+                        (b"x-ls-api-bucket-level", f"{fmt(self.bucket.current())}/{self.bucket.size}".encode())]
+        return status, headers, body
+
+
+__all__ = ["LightspeedREmulator"]

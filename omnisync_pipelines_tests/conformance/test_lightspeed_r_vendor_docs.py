@@ -1,0 +1,203 @@
+"""The R-Series emulator against Lightspeed's own endpoint pages (../shared/vendor_api/lightspeed_r/docs/
+endpoints/*.md, read at test time, never copied): for every resource it serves, every field it prints
+is documented on the page (a "… Fields" table, or a key of the page's sample JSON: the samples show
+fields the tables omit, e.g. Sale `ticketNumber`, Item `Prices`), the verbs it serves are among the
+page's "Actions Allowed", its sortable fields are exactly the page's "Sortable Fields", and each of
+those sorts (ascending and `-` descending) while any other field is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import httpx
+import pytest
+
+from omnisync_pipelines.sandbox.emulators.lightspeed_r import LightspeedREmulator
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.resources import RESOURCES
+from omnisync_pipelines.sandbox.transport import EmulatorTransport
+from omnisync_pipelines_tests.conformance.vendor_documents import vendor_dir, vendor_file
+
+PAGES = {name: name.lower() + ".md" for name in RESOURCES}
+# relation (as embedded by load_relations) -> the resource whose page documents its fields
+RELATED = {"ItemShops": "ItemShop", "Category": "Category", "Items": "Item", "SaleLines": "SaleLine",
+           "SalePayments": "SalePayment", "PaymentType": "PaymentType", "Customer": "Customer", "Contact": "Customer"}
+VERBS = {"GET/Read (single)": "GET single", "GET/Read (query)": "GET query"}
+
+
+def page(name: str) -> str:
+    return vendor_file("lightspeed_r", "docs", "endpoints", PAGES[name]).read_text(encoding="utf-8")
+
+
+def _section(text: str, title: str) -> list[str]:
+    """Lines of a `#### title` section, up to the next heading or rule."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            inside = line.strip() == f"#### {title}"
+            continue
+        if line.startswith("---") and not line.startswith("| ---"):
+            inside = False
+        if inside:
+            lines.append(line)
+    return lines
+
+
+def _keys(node, into: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            into.add(key)
+            _keys(value, into)
+    elif isinstance(node, list):
+        for value in node:
+            _keys(value, into)
+
+
+@cache
+def documented_fields(name: str) -> frozenset[str]:
+    text = page(name)
+    fields = set(re.findall(r"^\| ([A-Za-z@][\w]*) \| \(", text, flags=re.M))  # `| field | (type) …` rows
+    for block in re.findall(r"```json\n(.*?)```", text, flags=re.S):
+        try:
+            _keys(json.loads(block), fields)
+        except json.JSONDecodeError:  # samples with `{...}` placeholders: take their quoted keys
+            fields |= set(re.findall(r'"([A-Za-z@]\w*)"\s*:', block))
+    return frozenset(fields)
+
+
+def documented_verbs(name: str) -> set[str]:
+    verbs = set()
+    for line in _section(page(name), "Actions Allowed"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or cells[1] != "True":
+            continue
+        action = cells[0].replace("[", "").replace("]", "")
+        verbs.add(VERBS.get(action, action.split("/")[0]))
+    return verbs
+
+
+def documented_sortable(name: str) -> set[str]:
+    return {line[2:].strip() for line in _section(page(name), "Sortable Fields") if line.startswith("- ")}
+
+
+def served_verbs(name: str) -> set[str]:
+    resource = RESOURCES[name]
+    return {"GET query", *(["GET single"] if resource.single else []), *resource.writes}
+
+
+# one account with a row of every served resource ------------------------------------------------
+EMU = LightspeedREmulator(seed=9, burst_limit=None, registers=40)  # a big bucket: this module reads a lot
+A = f"/API/V3/Account/{EMU.account_id}"
+
+
+@pytest.fixture(scope="module")
+def seeded():
+    vendor_dir()  # nothing to seed for a skipped module
+    category = EMU.seed_category("Tops")
+    EMU.seed_category("Tees", category["categoryID"])
+    matrix = EMU.seed_matrix("Tee matrix")
+    EMU.seed_shop("Second Store")
+    items = [EMU.seed_item(f"Tee {size}", f"TEE-{size}", 19.99 + i, qoh={1: 5, 2: 3}, itemMatrixID=matrix["itemMatrixID"],
+                           categoryID=category["categoryID"]) for i, size in enumerate(("S", "M", "L"))]
+    EMU.seed_item("Mug", "MUG", 7.5, qoh={1: 1})
+    customers = [EMU.seed_customer("Ann", "Lee", "ann@example.com"), EMU.seed_customer("Zed", "Adams")]
+    EMU.seed_employee("Kim", "Park")
+    tokens = EMU.issue_tokens()
+
+    async def sales():
+        async with httpx.AsyncClient(transport=EmulatorTransport(EMU.app), base_url="https://api.test",
+                                     headers={"Authorization": f"Bearer {tokens['access_token']}"}) as c:
+            for n, lines in enumerate(([items[0]], [items[1], items[2]])):
+                total = round(sum(19.99 + items.index(i) for i in lines) * 1.08, 2)
+                reply = await c.post(f"{A}/Sale.json", json={
+                    "employeeID": 1, "registerID": 1, "shopID": 1, "customerID": customers[n]["customerID"],
+                    "completed": True, "SaleLines": {"SaleLine": [{"itemID": i["itemID"], "unitQuantity": 1} for i in lines]},
+                    "SalePayments": {"SalePayment": {"amount": total, "paymentTypeID": 1 + n}}})
+                assert reply.status_code == 200, reply.text
+    asyncio.run(sales())
+    return tokens["access_token"]
+
+
+def get(token: str, path: str, **params) -> httpx.Response:
+    async def one():
+        async with httpx.AsyncClient(transport=EmulatorTransport(EMU.app), base_url="https://api.test",
+                                     headers={"Authorization": f"Bearer {token}"}) as c:
+            return await c.get(path, params=params)
+    return asyncio.run(one())
+
+
+def _unknown(name: str, row: dict, path: str = "") -> list[str]:
+    allowed = documented_fields(name)
+    bad = []
+    for key, value in row.items():
+        if key not in allowed:
+            bad.append(f"{path}{key}")
+        related = RELATED.get(key)
+        if related and isinstance(value, dict):
+            children = [c for k, v in value.items() for c in (v if isinstance(v, list) else [v])] \
+                if all(k[:1].isupper() for k in value) else [value]
+            for child in children:
+                if isinstance(child, dict):
+                    bad += [b for b in _unknown(related, child, f"{path}{key}.") if b.rsplit(".", 1)[-1] not in allowed]
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(RESOURCES))
+def test_every_field_the_emulator_prints_is_documented(seeded, name):
+    resource = RESOURCES[name]
+    reply = get(seeded, f"{A}/{name}.json", load_relations="all", archived="true")
+    assert reply.status_code == 200, reply.text
+    rows = reply.json().get(name)
+    rows = rows if isinstance(rows, list) else [rows]
+    assert rows and rows[0], f"the module seeds at least one {name}"
+    unknown = sorted({b for row in rows for b in _unknown(name, row)})
+    assert not unknown, f"{name}: fields not on {PAGES[name]}: {unknown}"
+    assert all(resource.pk in row for row in rows)
+
+
+@pytest.mark.parametrize("name", sorted(RESOURCES))
+def test_served_verbs_are_documented_and_others_refused(seeded, name):
+    documented = documented_verbs(name)
+    assert documented, f"no Actions Allowed table read from {PAGES[name]}"
+    assert served_verbs(name) <= documented, f"{name} serves {served_verbs(name) - documented}, not documented"
+
+    async def refused():
+        async with httpx.AsyncClient(transport=EmulatorTransport(EMU.app), base_url="https://api.test",
+                                     headers={"Authorization": f"Bearer {seeded}"}) as c:
+            codes = {}
+            for verb in {"POST", "PUT", "DELETE"} - set(RESOURCES[name].writes):
+                path = f"{A}/{name}.json" if verb == "POST" else f"{A}/{name}/1.json"
+                codes[verb] = (await c.request(verb, path, json={} if verb != "DELETE" else None)).status_code
+            return codes
+    assert set(asyncio.run(refused()).values()) <= {405}
+
+
+@pytest.mark.parametrize("name", sorted(RESOURCES))
+def test_documented_sortable_fields_sort(seeded, name):
+    documented = documented_sortable(name)
+    assert set(RESOURCES[name].sortable) == documented
+    for field in sorted(documented):
+        for sign in ("", "-"):
+            reply = get(seeded, f"{A}/{name}.json", sort=sign + field, archived="true")
+            assert reply.status_code == 200, reply.text
+            rows = reply.json().get(name)
+            rows = rows if isinstance(rows, list) else [rows]
+            values = [_sort_value(r[field]) for r in rows if field in r]
+            assert values == sorted(values, reverse=bool(sign)), f"{name} sort={sign}{field}: {values}"
+    refused = get(seeded, f"{A}/{name}.json", sort="notAField")
+    assert refused.status_code == 400 and refused.json()["httpCode"] == "400"
+
+
+def _sort_value(text: str):
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (1, text)
+
+
+def test_pages_are_read_from_shared_not_the_repository():
+    path = vendor_file("lightspeed_r", "docs", "endpoints", "item.md")
+    assert Path(__file__).resolve().parents[2] not in path.resolve().parents
