@@ -13,13 +13,16 @@ from collections.abc import Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 HALF = Decimal("0.5")
-# ISO 4217 currencies without minor units (their amounts are whole units, fractionDigits 0)
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "XPF", "UGX", "PYG"})
+# ISO 4217 minor units where they are not 2 (amounts of these are whole units, or thousandths)
+ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
+                                     "UYI", "VND", "VUV", "XAF", "XOF", "XPF"})
+THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 
 
 def currency_digits(currency: str) -> int:
-    """How many decimals the currency's minor unit has (ISO 4217): 0 for JPY, 2 for EUR."""
-    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+    """How many decimals the currency's minor unit has (ISO 4217): 0 for JPY, 2 for EUR, 3 for KWD."""
+    code = currency.upper()
+    return 0 if code in ZERO_DECIMAL_CURRENCIES else 3 if code in THREE_DECIMAL_CURRENCIES else 2
 
 
 def round_half_up(amount: Decimal) -> int:

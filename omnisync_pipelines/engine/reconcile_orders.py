@@ -115,8 +115,15 @@ WITH r AS (
 ), c_keyed AS (
     -- posSaleId when present, else the POS sale whose derived orderNumber this order carries
     SELECT c.*, coalesce(c.pos_sale_id, byno.order_id) AS sale_id
-    FROM c LEFT JOIN (SELECT order_id, expected_number FROM p) AS byno
-        ON c.pos_sale_id IS NULL AND c.order_number = byno.expected_number
+    FROM c LEFT JOIN (
+        -- one sale per number, so an order is never paired twice: the only sale deriving it, or
+        -- the only one of several that is not rejected (the others were refused for that number)
+        SELECT expected_number,
+               CASE WHEN count(*) = 1 THEN any_value(order_id)
+                    WHEN count(*) FILTER (WHERE clean) = 1 THEN any_value(order_id) FILTER (WHERE clean) END AS order_id
+        FROM (SELECT p.order_id, p.expected_number, r.order_id IS NULL AS clean FROM p LEFT JOIN r USING (order_id))
+        WHERE expected_number IS NOT NULL GROUP BY expected_number
+    ) AS byno ON c.pos_sale_id IS NULL AND c.order_number = byno.expected_number
 ), pp AS (SELECT order_id, sum(amount) AS paid FROM pos_pay GROUP BY order_id
 ), cp AS (SELECT order_id, sum(amount) AS paid FROM ct_pay GROUP BY order_id
 ), joined AS (

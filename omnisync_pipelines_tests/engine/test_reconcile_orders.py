@@ -164,3 +164,13 @@ def test_every_row_that_is_not_a_match_says_why():
                                     "and the sale is neither in flight nor rejected",
         "missing_in_pos": "no sale of this POS has the orderNumber POS-BERLIN-77",
     }
+
+
+def test_an_order_without_pos_sale_id_is_not_paired_with_two_sales_deriving_its_number():
+    """An order imported before omnisync set posSaleId carries only its number; s2 derives the same
+    one but was refused: the order pairs with s1 alone, s2 stays rejected, the order is one row."""
+    number = pos_order_number("berlin", "1001")
+    frame = run([pos_sale("s1", "1001", 1999), pos_sale("s2", "1001", 500)], [ct_order("o1", number, 1999)],
+                rejected=rejections(("s2", f"orderNumber {number} already belongs to POS sale s1")))
+    assert sorted(frame[["pos_order_id", "commercetools_order_id", "status"]].fillna("-").values.tolist()) == [
+        ["s1", "o1", "match"], ["s2", "-", "rejected"]]

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from omnisync_pipelines.canonical.models import Order, OrderLine, Payment
 from omnisync_pipelines.connectors.commercetools.client import build_client
 from omnisync_pipelines.connectors.commercetools.settings import CommercetoolsSettings
-from omnisync_pipelines.engine.order_drafts import StoreRef
-from omnisync_pipelines.engine.orders import orders_flow, sync_store_sales
+from omnisync_pipelines.engine.order_drafts import OrderSyncOptions, StoreRef, order_import_draft
+from omnisync_pipelines.engine.orders import ensure_order_types, orders_flow, sync_store_sales
 from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
@@ -263,3 +263,18 @@ async def test_a_second_sale_deriving_a_taken_order_number_is_rejected_not_merge
     assert [m for _key, m, *_ in tenders(await payments_of(ct, order))] == ["cash"]
     open_rows = ops.rejected_frame("open")
     assert open_rows[open_rows["flow"] == orders_flow(POS)]["record_ref"].tolist() == ["s41"]
+
+
+async def test_an_order_imported_before_pos_sale_ids_is_found_as_the_sales_own(ct, ops):
+    """An order an older omnisync imported carries the number but no posSaleId: the sale is taken
+    as already imported (its payment linked), not refused as another sale's number."""
+    stores = await seed_world(ct)
+    old = sale("s50", "5001", [line("s50", 1, "TEE-S", 1, 1999)], [("cash", 1999)])
+    await ensure_order_types(ct)
+    draft = order_import_draft(old[0], old[1], stores["berlin"], None, OrderSyncOptions())
+    del draft["custom"]["fields"]["posSaleId"]
+    await ct.import_order(draft)
+    again = await push(ct, ops, stores, old)
+    assert (again.statistics.already_applied, again.statistics.rejected) == (1, 0)
+    order = await ct.get_order_by_number("POS-BERLIN-5001")
+    assert [m for _key, m, *_ in tenders(await payments_of(ct, order))] == ["cash"]

@@ -227,3 +227,9 @@ def test_a_yen_sale_is_drafted_in_whole_yen():
     amounts = [draft["totalPrice"], draft["taxedPrice"]["totalGross"], draft["lineItems"][0]["price"]["value"],
                charge_transaction(Payment("lightspeed_x", "s9", "p1", "cash", 1980, "JPY"))["amount"]]
     assert {(a["centAmount"], a["fractionDigits"]) for a in amounts} == {(1980, 0)}
+
+
+def test_currencies_have_their_iso_minor_units():
+    from omnisync_pipelines.canonical.money import currency_digits
+
+    assert [currency_digits(c) for c in ("EUR", "GBP", "jpy", "KRW", "RWF", "KWD", "BHD")] == [2, 2, 0, 0, 0, 3, 3]

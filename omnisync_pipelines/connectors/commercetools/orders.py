@@ -54,12 +54,11 @@ def _sale_id(order: dict) -> str | None:
 
 def _same_sale(existing: dict, draft: dict, cause: Exception) -> dict:
     mine, theirs = _sale_id(draft), _sale_id(existing)
-    if mine == theirs:
+    if theirs is None or mine == theirs:  # no posSaleId: an order made before omnisync set one, taken as ours
         return existing
     number = draft["orderNumber"]
-    owner = f"POS sale {theirs}" if theirs else "an order that is not a POS sale"
     raise OrderNumberTaken(
-        f"orderNumber {number} already belongs to {owner} (order {existing.get('id')}); sale {mine} was not "
+        f"orderNumber {number} already belongs to POS sale {theirs} (order {existing.get('id')}); sale {mine} was not "
         "merged into it: two sales derived the same number (see docs/conventions.md, orderNumber)",
         system="commercetools", method="POST", url=getattr(cause, "url", ""), status=400,
     ) from cause
@@ -93,8 +92,9 @@ class OrderApi:
 
         A DuplicateField on orderNumber, or a failure after which the order exists anyway (a 5xx or
         a lost answer may still have created it), returns the existing order as `already_applied`,
-        but only when it is this sale's order (same `posSaleId`): another sale's order under the
-        same number raises `OrderNumberTaken`, so the sale is rejected instead of merged into it.
+        but only when it is this sale's order (same `posSaleId`, or none: an order imported before
+        omnisync set one): another sale's order under the same number raises `OrderNumberTaken`, so
+        the sale is rejected instead of merged into it.
         """
         order_number = draft["orderNumber"]
         try:

@@ -255,11 +255,13 @@ class LightspeedXCatalog:
             base = base_amount(planned["prices"]) if "prices" in planned.get("changes", ()) else None
 
             async def put(product: dict) -> None:
-                # API 2.0 product rows carry no tax in the vendor's document: the outlets' default tax then
-                tax_id = desired.get("tax_category") or product.get("tax_id") or await self._default_tax_id()
-                common = {"name": desired["name"], "tax_id": tax_id}
+                # an update sends only what it sets: a tax neither side names stays as the till has it
+                # (API 2.0 rows may carry none); a new gross price still needs a rate, the outlets' default
+                tax_id = desired.get("tax_category") or product.get("tax_id")
+                common = {"name": desired["name"], **({"tax_id": tax_id} if tax_id else {})}
+                rate_of = tax_id or (await self._default_tax_id() if base is not None else None)
                 await self.client.update_product(product["id"], common=common,
-                                                 details=self._details(desired, await self._net(base, tax_id)))
+                                                 details=self._details(desired, await self._net(base, rate_of)))
 
             try:
                 current = await self._live(sku, current, put)
