@@ -22,6 +22,7 @@ from omnisync_pipelines_tests.conformance.vendor_documents import (
     subtype_errors,
     undeclared_fields,
 )
+from omnisync_pipelines_tests.conformance.vendor_documents import markdown_table as documented_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "commercetools.md"
@@ -120,18 +121,7 @@ def commercetools_spec() -> tuple[OpenAPI, dict]:
 
 def markdown_table(heading: str) -> list[dict[str, str]]:
     """The rows of the first table under the `## heading` of docs/commercetools.md, by column."""
-    text = DOC.read_text(encoding="utf-8")
-    start = text.index(f"## {heading}")
-    rows: list[list[str]] = []
-    for line in text[start:].splitlines()[1:]:
-        if line.startswith("## "):
-            break
-        if line.startswith("|"):
-            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-        elif rows:
-            break
-    header, body = rows[0], [r for r in rows[2:]]
-    return [dict(zip(header, row, strict=False)) for row in body]
+    return documented_table(DOC, heading)
 
 
 @dataclass(frozen=True)

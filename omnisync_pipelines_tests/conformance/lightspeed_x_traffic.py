@@ -22,15 +22,16 @@ from starlette.routing import Route
 
 from omnisync_pipelines import systems
 from omnisync_pipelines.canonical.models import Customer, Order, OrderLine
-from omnisync_pipelines.config import parse_config
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.specs import ENTITY_TABLES
 from omnisync_pipelines.rest.errors import ApiStatusError
 from omnisync_pipelines.sandbox.scenario import build_world
 from omnisync_pipelines.sandbox.serve import SandboxServer
+from omnisync_pipelines_tests.conformance.served_pos import pos_only_settings
 from omnisync_pipelines_tests.conformance.vendor_documents import (
     Recorder,
     key_paths,
+    markdown_table,
     postman_requests,
     record,
     vendor_json,
@@ -48,21 +49,8 @@ T = datetime(2024, 5, 1, 10, 0, tzinfo=UTC).isoformat()
 
 
 def doc_table(heading: str) -> list[dict[str, str]]:
-    """The first Markdown table under `## <heading>` in docs/lightspeed_x.md, as rows by column name
-    (cells with their backticks stripped)."""
-    text = DOC.read_text(encoding="utf-8")
-    start = text.index(f"## {heading}")
-    lines = [ln for ln in text[start:].splitlines()[1:]]
-    rows: list[list[str]] = []
-    for line in lines:
-        if line.startswith("## "):
-            break
-        if line.startswith("|"):
-            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
-        elif rows:
-            break
-    header, body = rows[0], [r for r in rows[2:]]
-    return [{h: c for h, c in zip(header, r, strict=False)} for r in body]
+    """The first Markdown table under `## <heading>` in docs/lightspeed_x.md, as rows by column name."""
+    return markdown_table(DOC, heading)
 
 
 def listed_routes() -> dict[tuple[str, str], str]:
@@ -135,15 +123,7 @@ def serve_world(seed: int = 18) -> Traffic:
 
     try:
         loaded = server.run(load(), timeout=60)
-        config = parse_config({
-            "pos": POS,
-            "systems": {"commercetools": {"api_url": "http://ct.invalid", "auth_url": "http://ct.invalid",
-                                          "project_key": "p"},
-                        POS: sandbox.system_block(base_url, emulator)},
-            "locations": [{"key": store.key, "commercetools": {"supply_channel_key": store.channel_key},
-                           POS: loaded.location_blocks[store.key]} for store in world.stores],
-        })
-        secrets = systems.pos_plugin(POS).secrets_from_env(sandbox.environment(base_url, emulator))
+        config, secrets = pos_only_settings(POS, base_url, emulator, world, loaded)
     except BaseException:
         server.stop()
         raise

@@ -13,13 +13,13 @@ from pydantic import BaseModel
 
 from omnisync_pipelines import systems
 from omnisync_pipelines.canonical import schemas
-from omnisync_pipelines.config import parse_config
 from omnisync_pipelines.connectors.base import Connector
 from omnisync_pipelines.connectors.pos import Capabilities, PosPlugin
 from omnisync_pipelines.connectors.registry import open_connector
 from omnisync_pipelines.defs.specs import ENTITY_TABLES
 from omnisync_pipelines.sandbox.scenario import build_world
 from omnisync_pipelines.sandbox.serve import SandboxServer
+from omnisync_pipelines_tests.conformance.served_pos import pos_only_settings
 
 EMULATED = [pos for pos in systems.pos_ids() if systems.sandbox_plugin(pos) is not None]
 
@@ -60,15 +60,7 @@ def served(request):
     try:
         loaded = server.run(load(), timeout=60)
         base_url = server.base_url(pos)
-        config = parse_config({
-            "pos": pos,
-            "systems": {"commercetools": {"api_url": "http://ct.invalid", "auth_url": "http://ct.invalid",
-                                          "project_key": "p"},
-                        pos: sandbox.system_block(base_url, emulator)},
-            "locations": [{"key": store.key, "commercetools": {"supply_channel_key": store.channel_key},
-                           pos: loaded.location_blocks[store.key]} for store in world.stores],
-        })
-        secrets = systems.pos_plugin(pos).secrets_from_env(sandbox.environment(base_url, emulator))
+        config, secrets = pos_only_settings(pos, base_url, emulator, world, loaded)
         yield pos, config, secrets, world
     finally:
         server.stop()

@@ -392,3 +392,20 @@ def subtype_errors(spec: dict, schema: dict, value, path: str = "") -> list[str]
             for sub in items[:1]:
                 found += subtype_errors(spec, sub, item, f"{path}{index}/")
     return list(dict.fromkeys(found))
+
+
+def markdown_table(doc: Path, heading: str) -> list[dict[str, str]]:
+    """The rows of the first Markdown table under `## <heading>` of `doc` (a docs/ page), by column
+    name: the documented tables the conformance suites read (routes outside the vendor document,
+    differences kept on purpose)."""
+    text = doc.read_text(encoding="utf-8")
+    rows: list[list[str]] = []
+    for line in text[text.index(f"## {heading}"):].splitlines()[1:]:
+        if line.startswith("## "):
+            break
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif rows:
+            break
+    header, body = rows[0], rows[2:]
+    return [dict(zip(header, row, strict=False)) for row in body]
