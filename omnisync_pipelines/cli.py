@@ -80,11 +80,12 @@ def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Small sizes (CI): checks the harness, not the speed.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout: one object per benchmark.")] = False,
     only: Annotated[list[str] | None, typer.Option(help="Run only this benchmark (repeatable).")] = None,
+    pos: Annotated[str | None, typer.Option(help=f"The POS to benchmark (default {systems.DEFAULT_POS}).")] = None,
 ) -> None:
     """Performance and scale benchmarks, each against a baseline measured in the same run."""
     from omnisync_pipelines.bench.cli import main
 
-    raise typer.Exit(main(quick=quick, as_json=as_json, only=only, echo=typer.echo))
+    raise typer.Exit(main(quick=quick, as_json=as_json, only=only, echo=typer.echo, pos=pos))
 
 
 @sandbox_app.command("serve")

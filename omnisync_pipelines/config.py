@@ -192,6 +192,18 @@ class OmnisyncConfig(_Strict):
         field = systems.pos_plugin(pos).location_id_field
         return {getattr(getattr(loc, pos), field): loc.key for loc in self.locations_of(pos)}
 
+    def pos_location_blocks(self, pos: str) -> dict[str, BaseModel]:
+        """`pos`'s own location id -> that location's `locations[].<pos>` block, for the stores trading on it."""
+        field = systems.pos_plugin(pos).location_id_field
+        return {getattr(getattr(loc, pos), field): getattr(loc, pos) for loc in self.locations_of(pos)}
+
+    def pos_former_locations(self, pos: str) -> dict[str, str]:
+        """`pos`'s own location id -> location key, for stores with a `locations[].<pos>` block that
+        trade on another POS (a store that moved, or one whose new tills are installed before it moves)."""
+        field = systems.pos_plugin(pos).location_id_field
+        return {getattr(block, field): loc.key for loc in self.locations
+                if (block := getattr(loc, pos, None)) is not None and self.pos_of(loc) != pos}
+
     def restock_via(self, pos: str) -> str:
         """How a return at `pos`'s till reaches the commercetools count (see `ReturnOptions.restock_via`)."""
         if self.returns.restock_via is not None:

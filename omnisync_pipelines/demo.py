@@ -19,7 +19,16 @@ import yaml
 from omnisync_pipelines import systems as registry
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.faults import FaultPlan
-from omnisync_pipelines.sandbox.loader import LoadedWorld, PlayReport, load_world, play_day, play_events
+from omnisync_pipelines.sandbox.loader import (
+    LoadedWorld,
+    PlayReport,
+    assign_stores,
+    expected_pos_stock,
+    load_world,
+    play_day,
+    play_events,
+    switch_store,
+)
 from omnisync_pipelines.sandbox.loader_commercetools import CommercetoolsLoader
 from omnisync_pipelines.sandbox.scenario import build_world, trading_day
 from omnisync_pipelines.sandbox.serve import SandboxServer
@@ -51,10 +60,12 @@ def check_systems(asked, pos_only: bool = False) -> None:
 
 
 def start_sandbox(seed: int, host: str = "127.0.0.1", first_port: int = 0, systems: list[str] | None = None,
-                  pos: tuple[str, ...] = (registry.DEFAULT_POS,), world=None) -> tuple[SandboxServer, LoadedWorld]:
+                  pos: tuple[str, ...] = (registry.DEFAULT_POS,), world=None,
+                  installed: dict[str, str] | None = None) -> tuple[SandboxServer, LoadedWorld]:
     """Emulators on sockets with the seeded world loaded into whichever are served; returns (server,
     loaded world). `systems` default: commercetools and `pos`; the stores are spread over the POS
-    served in turn. `world` default: the seeded demo world."""
+    served in turn. `world` default: the seeded demo world. `installed`: store -> a second POS already
+    installed there (see `loader.switch_store`)."""
     if not systems:
         check_systems(pos, pos_only=True)
     served = list(dict.fromkeys(systems or (COMMERCETOOLS, *pos)))
@@ -64,7 +75,7 @@ def start_sandbox(seed: int, host: str = "127.0.0.1", first_port: int = 0, syste
     ports = {system: first_port + i for i, system in enumerate(emulators)} if first_port else None
     server = SandboxServer(host=host).start(emulators, ports)
     try:
-        loaded = server.run(load_served(world or build_world(seed), server), timeout=120)
+        loaded = server.run(load_served(world or build_world(seed), server, installed=installed), timeout=120)
     except BaseException:
         server.stop()
         raise
@@ -94,11 +105,12 @@ class _Clients:
             await client.aclose()
 
 
-async def load_served(world, server: SandboxServer, store_pos: dict[str, str] | None = None) -> LoadedWorld:
+async def load_served(world, server: SandboxServer, store_pos: dict[str, str] | None = None,
+                      installed: dict[str, str] | None = None) -> LoadedWorld:
     async with _Clients(server) as clients:
         ct = clients.get(COMMERCETOOLS)
         ct_credentials = emulator_of(server, COMMERCETOOLS).credentials(server.base_url(COMMERCETOOLS)) if ct else {}
-        return await load_world(world, ct, ct_credentials, pos_sides(server, clients), store_pos)
+        return await load_world(world, ct, ct_credentials, pos_sides(server, clients), store_pos, installed)
 
 
 async def play_served(day, loaded: LoadedWorld, server: SandboxServer) -> PlayReport:
@@ -187,7 +199,9 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         echo(f"[{time.monotonic() - started:6.1f}s] {text}")
 
     step(f"building the sandbox world (seed {seed}) and starting the emulators")
-    server, loaded = start_sandbox(seed, pos=pos)
+    world = build_world(seed)
+    moving = store_to_move(world, pos)  # a mixed estate: one store moves to the next POS mid-demo
+    server, loaded = start_sandbox(seed, pos=pos, world=world, installed=dict([moving]) if moving else None)
     try:
         for served in server.served:
             step(f"  {served.system} emulator at {served.base_url}")
@@ -197,9 +211,9 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         # except at one store the back office edits, left on report_only so its drift stays for an analyst
         edits = back_office_edits(loaded.world, seed)
         watched = edits[0][1]
-        write_config(data / "omnisync.yaml", server, loaded,
-                     correction={store.key: "report_only" if store.key == watched else "correct_to_pos"
-                                 for store in loaded.world.stores})
+        correction = {store.key: "report_only" if store.key == watched else "correct_to_pos"
+                      for store in loaded.world.stores}
+        write_config(data / "omnisync.yaml", server, loaded, correction=correction)
         os.environ.update(demo_environment(data, server))
         for served in server.served:
             served.emulator.faults.configure(FaultPlan.uniform(fault_rate, seed=seed))
@@ -207,14 +221,30 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         step("full_sync: first alignment of both systems")
         outcomes = [_run_until_clean("full_sync", run_job, step)]
         step("playing one trading day at the stores and online")
+        days = [trading_day(loaded.world, seed, day=1)]
         with _faults_paused(server):
-            report = server.run(play_served(trading_day(loaded.world, seed, day=1), loaded, server), timeout=300)
+            report = server.run(play_served(days[0], loaded, server), timeout=300)
             step(f"  {report.summary()}")
             for (sku, store, units), now in zip(edits, server.run(_back_office(loaded, server, edits)), strict=True):
                 policy = "report_only: reported, left for an operator" if store == watched else "correct_to_pos"
                 step(f"  back office: {units:+d} x {sku} at {store} in commercetools only (now {now}; {policy})")
         step("delta_sync: what changed since the cursors; drift found is corrected to the POS count where configured")
         outcomes.append(_run_until_clean("delta_sync", run_job, step))
+        if moving:
+            store, to_pos = moving
+            step(f"store switch: {store} moves from {loaded.store_pos[store]} to {to_pos}")
+            with _faults_paused(server):
+                counted = switch_store(loaded, store, to_pos, {p: (None, emulator_of(server, p)) for p in pos})
+            step(f"  staff counted {counted} units into the new tills; the configuration names {to_pos} for {store}")
+            write_config(data / "omnisync.yaml", server, loaded, correction=correction)
+            step("playing a second trading day, the moved store on its new tills")
+            days.append(trading_day(loaded.world, seed, day=2))
+            with _faults_paused(server):
+                second = server.run(play_served(days[1], loaded, server), timeout=300)
+            step(f"  {second.summary()}")
+            report = PlayReport(report.posted + second.posted, expected_pos_stock(loaded.world, days))
+            step("delta_sync: the new tills' first count aligns commercetools; the old POS no longer covers the store")
+            outcomes.append(_run_until_clean("delta_sync", run_job, step))
         step("reconcile: both systems read fresh and compared once more")
         outcomes.append(_run_until_clean("reconcile", run_job, step))
         with _faults_paused(server):
@@ -225,6 +255,14 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
         return 0 if ok else 1
     finally:
         server.stop()
+
+
+def store_to_move(world, pos: tuple[str, ...]) -> tuple[str, str] | None:
+    """With several POS, the last store of the first POS moves to the second (the chain's migration)."""
+    if len(pos) < 2:
+        return None
+    on_first = [store for store, at in assign_stores(world, pos).items() if at == pos[0]]
+    return (on_first[-1], pos[1]) if len(on_first) > 1 else None
 
 
 def _run_until_clean(job: str, run_job, step):

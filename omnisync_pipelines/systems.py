@@ -20,6 +20,8 @@ DEFAULT_POS = "lightspeed_x"
 _POS: dict[str, tuple[str, str | None]] = {
     "lightspeed_x": ("omnisync_pipelines.connectors.lightspeed_x.plugin:PLUGIN",
                      "omnisync_pipelines.sandbox.emulators.lightspeed_x.plugin:PLUGIN"),
+    "lightspeed_r": ("omnisync_pipelines.connectors.lightspeed_r.plugin:PLUGIN",
+                     "omnisync_pipelines.sandbox.emulators.lightspeed_r.plugin:PLUGIN"),
 }
 _loaded: dict[str, object] = {}
 _generation = [0]  # bumped by `register_pos`; models built from the registry rebuild when it moves

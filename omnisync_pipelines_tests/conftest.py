@@ -2,10 +2,12 @@
 
 `@pytest.mark.only_pos("lightspeed_x", reason=...)` (or a module's `pytestmark`): a test about one
 POS's emulator internals runs against the sandbox of that POS only. It is skipped, with its reason,
-for every other parameter of the `sandbox` fixture (defs/conftest.py), before that sandbox starts.
+for every other parameter of the `sandbox` or `scenario` fixture (defs/, scenarios/ conftest.py), before that sandbox starts.
 """
 
 import pytest
+
+POS_FIXTURES = ("sandbox", "scenario")  # the fixtures parametrised over the POS with an emulator
 
 
 @pytest.fixture
@@ -17,8 +19,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         marker = item.get_closest_marker("only_pos")
         callspec = getattr(item, "callspec", None)
-        if marker is None or callspec is None or "sandbox" not in callspec.params:
+        fixture = next((name for name in POS_FIXTURES if callspec is not None and name in callspec.params), None)
+        if marker is None or fixture is None:
             continue
-        if callspec.params["sandbox"] not in marker.args:
+        if callspec.params[fixture] not in marker.args:
             reason = marker.kwargs.get("reason", "POS-specific")
             item.add_marker(pytest.mark.skip(reason=f"{' / '.join(marker.args)} only: {reason}"))

@@ -71,7 +71,8 @@ class TillBoxPlugin(PosPlugin):
             raise KeyError(TOKEN)
         return {"token": env[TOKEN]}
 
-    def build_connector(self, settings, location_map, secrets, *, call_log=None, transport=None):
+    def build_connector(self, settings, location_map, secrets, *, call_log=None, transport=None, location_blocks=None,
+                        former_locations=None):
         return TillBoxConnector(location_map)
 
 

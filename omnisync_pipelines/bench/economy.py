@@ -118,18 +118,23 @@ def _customers(customers: int, pos: str) -> list[BenchResult]:
 def _flow_result(*, flow, system, records, changed, delta, naive, run, what, naive_method, bounds) -> BenchResult:
     per_change = round(delta["writes"] / changed, 3) if changed else None
     fewer_calls = ratio(naive["calls"], delta["calls"])
+    units = {}  # a budget counted in units (a leaky bucket): its units per changed record, beside the writes
+    if changed and delta.get("budget_unit") == "units":
+        units = {"budget_units_per_changed_record": round(delta["budget_units"] / changed, 2)}
     return BenchResult(
         name="economy",
         title=f"API economy, {what}, {changed / records:.1%} changed",
         figures={"changed_records": changed, "planned": run.get("planned", 0), "applied": run.get("applied", 0),
-                 **delta, "writes_per_changed_record": per_change},
+                 **delta, "writes_per_changed_record": per_change, **units},
         baseline={"method": f"naive full push: {naive_method}", "records": records, **naive,
-                  "writes_per_changed_record": round(naive["writes"] / changed, 3) if changed else None},
+                  "writes_per_changed_record": round(naive["writes"] / changed, 3) if changed else None,
+                  **({"budget_units_per_changed_record": round(naive["budget_units"] / changed, 2)} if units else {})},
         ratio=fewer_calls,
         ratio_meaning=f"naive calls / delta calls (to {system})",
         target=TARGET,
         met=per_change is not None and per_change <= 1.0 and (fewer_calls or 0) >= 100,
         bounds=bounds,
-        extra={"flow": flow, "system": system, "writes_per_changed_record": per_change,
-               "fewer_calls_ratio": fewer_calls, "fewer_writes_ratio": ratio(naive["writes"], delta["writes"])},
+        extra={"flow": flow, "system": system, "writes_per_changed_record": per_change, **units,
+               "fewer_calls_ratio": fewer_calls, "fewer_writes_ratio": ratio(naive["writes"], delta["writes"]),
+               **({"fewer_units_ratio": ratio(naive["budget_units"], delta["budget_units"])} if units else {})},
     )

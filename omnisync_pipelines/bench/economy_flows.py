@@ -197,12 +197,14 @@ async def measure_catalog(products: int, stores: int, rate: float, pos: str) -> 
         await catalog_run(rig, delta=True)  # the next scheduled run: reads back what the push wrote, plans nothing
         changed = await change_catalog(rig, rate)
         rig.reset_meters()
+        before = _budget(rig)
         run = await catalog_run(rig, delta=True)
-        delta = _counts(rig, pos)
+        delta = _counts(rig, pos, before)
         rig.reset_meters()
+        before = _budget(rig)
         await naive_catalog_push(rig)
         return {"records": len(rig.world.variants), "changed": changed, "initial": initial, "run": run,
-                "delta": delta, "naive": _counts(rig, pos)}
+                "delta": delta, "naive": _counts(rig, pos, before)}
     finally:
         await rig.aclose()
 
@@ -214,17 +216,34 @@ async def measure_customers(customers: int, rate: float, pos: str) -> dict:
         await customers_run(rig, delta=True)  # the next scheduled run: reads back what the push wrote
         changed = await change_customers(rig, rate)
         rig.reset_meters()
+        before = _budget(rig)
         run = await customers_run(rig, delta=True)
-        delta = {system: _counts(rig, system) for system in (CT, pos)}
+        delta = {system: _counts(rig, system, before) for system in (CT, pos)}
         rig.reset_meters()
+        before = _budget(rig)
         await naive_customer_push(rig)
-        naive = {system: _counts(rig, system) for system in (CT, pos)}
+        naive = {system: _counts(rig, system, before) for system in (CT, pos)}
         return {"records": customers, "changed": changed, "initial": initial, "run": run, "delta": delta, "naive": naive}
     finally:
         await rig.aclose()
 
 
-def _counts(rig: WorldRig, system: str) -> dict:
+def _counts(rig: WorldRig, system: str, since: dict | None = None) -> dict:
+    """What `system` was sent since the meters were reset; for the POS also what its budget counted
+    (`budget_units`: units or requests charged since `since`, the budget as `_budget` read it then)."""
     meters = rig.meters[system]
-    return {"writes": meters.writes, "calls": meters.total, "calls_by_kind": dict(meters.calls),
-            "emulator_s": round(meters.seconds["emulator"], 3)}
+    counts = {"writes": meters.writes, "calls": meters.total, "calls_by_kind": dict(meters.calls),
+              "throttled_429": meters.statuses.get(429, 0), "emulator_s": round(meters.seconds["emulator"], 3)}
+    if system == rig.pos and since is not None:
+        now = _budget(rig)
+        counts |= {"budget_unit": now["unit"], "budget_units": round(now["used"] - since["used"], 2),
+                   "refused_by_budget": (now["refused"] or 0) - (since["refused"] or 0),
+                   "budget_wait_s": round(now["waited_s"] - since["waited_s"], 1)}
+    return counts
+
+
+def _budget(rig: WorldRig) -> dict:
+    """The POS budget's running totals: what it charged and refused, and the waits the rig's clock skipped."""
+    budget = rig.hooks.budget(rig.emulators[rig.pos])
+    return {"unit": budget.unit, "used": budget.used, "refused": budget.throttled,
+            "waited_s": rig.clock.skipped_s if rig.clock else 0.0}

@@ -136,6 +136,7 @@ def _measure(scale: Scale, *, naive_push: bool = True, pos: str = DEFAULT_POS) -
         "pos_calls": read["requests"], "ct_calls": pushed["ct_calls"],
         "rate_limit_wait_s": read["rate_limit_wait_s"], "throttled_429": read["throttled_429"],
         "pos_budget_per_300s": read["budget"], "pos_budget_used": read["budget_used"],
+        "pos_budget_unit": read["budget_unit"], "pos_refused_by_budget": read["budget_refused"],
         "snapshot_matches_pos": read["matches"],
         "time_split_s": {k: round(v, 3) for k, v in split.items()},
         "time_shares": {k.removesuffix("_s"): round(v / wall, 3) for k, v in split.items()},

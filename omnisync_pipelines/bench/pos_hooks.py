@@ -34,11 +34,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Budget:
-    """An emulator's request budget as it stands: `limit` requests per `window_s`, `used` so far."""
+    """An emulator's request budget as it stands: `limit` per `window_s`, `used` so far, counted in
+    `unit`: "requests" (a window's requests), or "units" (a leaky bucket's: the units it was charged
+    since the rig's clock started, `limit` its size, `window_s` the time it takes to drain)."""
 
-    limit: int
+    limit: float
     window_s: float
-    used: int
+    used: float
+    unit: str = "requests"
+    throttled: int | None = None  # requests the emulator refused past the budget (429), where it counts them
 
 
 class EmulatorBench(Protocol):
@@ -64,6 +68,9 @@ class EmulatorBench(Protocol):
 
     async def deliver_webhooks(self, emulator, http: httpx.AsyncClient) -> int:
         """Send the queued deliveries through `http`; returns how many the receiver accepted."""
+
+    # optional: `use_clock(emulator, clock: pacing.RigClock)`, for a budget that drains over time: the
+    # emulator's budget, timestamps and tokens run on the rig's clock from then on (after seeding)
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,19 @@ class ConnectorBench(Protocol):
 
     async def naive_write_customers(self, connector, updates: list[tuple[str, dict]]) -> None:
         """One write per (POS customer id, {"email", "first_name", "last_name"})."""
+
+    # optional: `use_clock(connector, clock: pacing.RigClock)`: the connector's scheduler and retry
+    # sleeps wait on the rig's clock (see bench/pacing.py); given with the emulator's `use_clock`
+
+
+def use_clock(half, target, clock) -> bool:
+    """Put `target` (an emulator or a connector) on the rig's `clock` through `half` (its bench hooks),
+    where the POS has a budget that drains over time; False where it has none."""
+    put = getattr(half, "use_clock", None)
+    if put is None:
+        return False
+    put(target, clock)
+    return True
 
 
 class NoBenchHooks(Gap):

@@ -4,6 +4,9 @@ sandbox loader: a retailer whose catalog, prices and customers already exist on 
 configuration a deployment would have (the sandbox plugin's system block and environment), and
 omnisync's connectors built from it (`connectors.registry`) over metered transports.
 
+A POS budget that drains over time (a leaky bucket) runs on the rig's clock (`pacing.py`), in the
+emulator and in every connector opened on it: its waits are counted, not slept.
+
 `snapshot` reads an entity as the snapshot asset does (full: replace; delta: from the stored cursor,
 merged by the table's keys); each read opens its own connector, as each asset does.
 """
@@ -22,7 +25,15 @@ import duckdb
 import httpx
 
 from omnisync_pipelines import systems
-from omnisync_pipelines.bench.pos_hooks import EmulatorBench, emulator_bench, pos_base_url, sandbox_system
+from omnisync_pipelines.bench.pacing import InFlight, RigClock
+from omnisync_pipelines.bench.pos_hooks import (
+    EmulatorBench,
+    connector_bench,
+    emulator_bench,
+    pos_base_url,
+    sandbox_system,
+    use_clock,
+)
 from omnisync_pipelines.bench.sandbox import CountingTransport, Meters, TimedApp
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.config import OmnisyncConfig, parse_config
@@ -76,6 +87,7 @@ class WorldRig:
     con: duckdb.DuckDBPyConnection
     workdir: tempfile.TemporaryDirectory
     meters: dict[str, Meters] = field(default_factory=dict)
+    clock: RigClock | None = None  # the POS's budget drains on it (None: the POS's budget is not paced)
     cursors: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,12 +97,15 @@ class WorldRig:
         return CT_BASE if system == CT else pos_base_url(system)
 
     def transport(self, system: str) -> httpx.AsyncBaseTransport:
-        return CountingTransport(EmulatorTransport(TimedApp(self.emulators[system].app, self.meters[system])),
-                                 self.meters[system], resource_at=1 if system == CT else self.hooks.resource_at)
+        counting = CountingTransport(EmulatorTransport(TimedApp(self.emulators[system].app, self.meters[system])),
+                                     self.meters[system], resource_at=1 if system == CT else self.hooks.resource_at)
+        return InFlight(counting, self.clock) if system == self.pos and self.clock is not None else counting
 
     @asynccontextmanager
     async def connector(self, system: str) -> AsyncIterator:
         async with open_connector(system, self.config, self.secrets[system], transport=self.transport(system)) as c:
+            if system == self.pos and self.clock is not None:
+                use_clock(connector_bench(system), c, self.clock)
             yield c
 
     @asynccontextmanager
@@ -142,6 +157,9 @@ async def open_world_rig(world: World, pos: str = systems.DEFAULT_POS) -> WorldR
     })
     secrets = {CT: {"client_id": ct_credentials["client_id"], "client_secret": ct_credentials["client_secret"]},
                pos: pos_secrets}
+    clock = RigClock()
+    paced = use_clock(hooks, emulator, clock)  # the world is loaded: omnisync's calls start here
     workdir = tempfile.TemporaryDirectory(prefix="omnisync-bench-")
     ops = OpsStore.from_url(f"sqlite:///{Path(workdir.name) / 'ops.sqlite'}")
-    return WorldRig(pos, world, {CT: ct, pos: emulator}, hooks, loaded, config, secrets, ops, duckdb.connect(), workdir)
+    return WorldRig(pos, world, {CT: ct, pos: emulator}, hooks, loaded, config, secrets, ops, duckdb.connect(), workdir,
+                    clock=clock if paced else None)

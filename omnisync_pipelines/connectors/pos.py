@@ -102,8 +102,14 @@ class PosPlugin:
     # connector and targets ----------------------------------------------------------------------
     def build_connector(self, settings: BaseModel, location_map: dict[str, str], secrets: dict, *,
                         call_log: Callable[[dict], None] | None = None,
-                        transport: httpx.AsyncBaseTransport | None = None) -> Connector:
-        """`location_map`: this POS's location id -> omnisync location key, for its locations only."""
+                        transport: httpx.AsyncBaseTransport | None = None,
+                        location_blocks: Mapping[str, BaseModel] | None = None,
+                        former_locations: Mapping[str, str] | None = None) -> Connector:
+        """`location_map`: this POS's location id -> omnisync location key, for its locations only;
+        `location_blocks`: the same ids -> their whole `locations[].<id>` block (`location_model`);
+        `former_locations`: ids of the POS's stores that trade on another POS now (moved away, or new
+        tills installed before a move) -> location key: their counts and movements are the other POS's
+        business and are left out of reads, not rejected."""
         raise NotImplementedError
 
     def catalog_target(self, connector: Connector, location_map: dict[str, str]) -> Any:

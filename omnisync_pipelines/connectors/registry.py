@@ -37,7 +37,9 @@ def build_connector(
         return CommercetoolsConnector(client, config.ct_channel_map(), store_map=store_map,
                                       aggregate_channels=tuple(config.availability.channels))
     return pos_plugin(system).build_connector(config.pos_settings(system), config.pos_location_map(system), secrets,
-                                              call_log=call_log, transport=transport)
+                                              call_log=call_log, transport=transport,
+                                              location_blocks=config.pos_location_blocks(system),
+                                              former_locations=config.pos_former_locations(system))
 
 
 @asynccontextmanager

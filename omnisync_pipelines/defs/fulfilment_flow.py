@@ -11,6 +11,7 @@ import asyncio
 import dagster as dg
 import pandas as pd
 
+from omnisync_pipelines import systems
 from omnisync_pipelines.canonical.models import Order, OrderLine
 from omnisync_pipelines.connectors.pos import WAITING_PICKUP
 from omnisync_pipelines.connectors.registry import build_fulfilment, open_connector
@@ -94,7 +95,8 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
             orders, lines = _ct_orders(con)
             rows = plan_fulfilment(orders_of_pos(config, pos, orders), lines, ops, flow,
                                    fallback_stores=config.fulfilment.fallback_stores,
-                                   default_fallback=[k for k in config.fulfilment.default_fallback if k in own])
+                                   default_fallback=[k for k in config.fulfilment.default_fallback if k in own],
+                                   other_flows=[fulfilment_flow(other) for other in systems.pos_ids() if other != pos])
             warehouse.replace_table(con, "plan", flow, rows)
         return dg.MaterializeResult(metadata={"open_orders": len(rows),
                                               "to_assign": int((rows["status"] == "to_assign").sum()) if len(rows) else 0})

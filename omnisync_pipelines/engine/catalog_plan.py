@@ -99,6 +99,11 @@ def changed_fields(current: dict | None, desired: dict) -> list[str]:
             same = _same_name(current.get(field), desired.get(field))
         elif field == "tax_category" and desired.get(field) is None:
             same = True  # no tax class named: the POS's default tax applies, whatever it is
+        elif field == "attributes" and isinstance(have := normal(current.get(field)), list):
+            # a POS that keeps a variant's values without their names (R-Series): the values in name order
+            want = normal(desired.get(field))
+            same = have == ([str(v) for _, v in sorted(want.items()) if v not in (None, "")]
+                            if isinstance(want, dict) else want)
         else:
             same = normal(current.get(field)) == normal(desired.get(field))
         if not same:

@@ -13,6 +13,7 @@ orders imported with `inventoryMode` None never move stock themselves, so nothin
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -57,8 +58,11 @@ def candidates(requested: str | None, fallback_stores: dict[str, list[str]], def
 
 
 def plan_fulfilment(orders: list[Order], lines: list[OrderLine], ops: OpsStore, flow: str, *,
-                    fallback_stores: dict[str, list[str]], default_fallback: list[str]) -> pd.DataFrame:
-    """One row per open store-fulfilment order; `status` is `assigned` (in the ledger) or `to_assign`."""
+                    fallback_stores: dict[str, list[str]], default_fallback: list[str],
+                    other_flows: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per open store-fulfilment order; `status` is `assigned` (in the ledger), `assigned_elsewhere`
+    (set aside by the fulfilment flow of another POS, `other_flows`: its store has changed POS since, and
+    its goods are not set aside twice) or `to_assign`."""
     wanted = [o for o in orders if o.channel == "online" and o.fulfilment in STORE_FULFILMENT
               and o.status not in ("Cancelled", "Complete")]
     by_order: dict[str, dict[str, int]] = {}
@@ -67,12 +71,17 @@ def plan_fulfilment(orders: list[Order], lines: list[OrderLine], ops: OpsStore, 
         by_order[line.order_id][line.sku] = by_order[line.order_id].get(line.sku, 0) + line.quantity
     keys = {o.order_id: idempotency_key("commercetools", o.order_id, 1, flow) for o in wanted}
     statuses = ops.ledger_statuses(keys.values()) if keys else {}
+    elsewhere = {o.order_id: [idempotency_key("commercetools", o.order_id, 1, other) for other in other_flows]
+                 for o in wanted if statuses.get(keys[o.order_id]) != "applied"} if other_flows else {}
+    served = ops.ledger_statuses([k for ks in elsewhere.values() for k in ks]) if elsewhere else {}
     rows = [{
         "idempotency_key": keys[o.order_id], "order_id": o.order_id, "order_number": o.order_number,
         "fulfilment": o.fulfilment, "requested_location": o.location_key,
         "candidates": json.dumps(candidates(o.location_key, fallback_stores, default_fallback)),
         "lines": json.dumps(sorted(by_order.get(o.order_id, {}).items())),
-        "status": "assigned" if statuses.get(keys[o.order_id]) == "applied" else "to_assign",
+        "status": "assigned" if statuses.get(keys[o.order_id]) == "applied" else
+                  "assigned_elsewhere" if any(served.get(k) == "applied" for k in elsewhere.get(o.order_id, ()))
+                  else "to_assign",
     } for o in sorted(wanted, key=lambda o: (o.created_at, o.order_id))]
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
@@ -173,8 +182,9 @@ async def _choose_store(pos: FulfilmentPos, wanted: dict[str, int], stores: list
     shortfalls = []
     for store in stores:
         levels = await pos.stock_levels(list(wanted), store)
-        short = {sku: (levels[sku].on_hand if levels[sku] else 0) for sku, qty in wanted.items()
-                 if (levels[sku].on_hand if levels[sku] else 0) < qty}
+        # available, not on hand: a POS may keep units set aside for other orders in its count (layaways)
+        short = {sku: (levels[sku].available if levels[sku] else 0) for sku, qty in wanted.items()
+                 if (levels[sku].available if levels[sku] else 0) < qty}
         if not short:
             return store, None
         shortfalls.append(f"{store}: " + ", ".join(f"{sku} has {have} of {wanted[sku]}" for sku, have in short.items()))

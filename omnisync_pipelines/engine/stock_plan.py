@@ -9,12 +9,14 @@ count once.
 
 Two entry points share one diff:
 - `plan_stock` (full re-sync): every snapshot row against every baseline the caller loaded.
-- `plan_stock_changes` (delta): only the snapshot rows whose POS `system_version` is above their
-  location's plan watermark (ops store), plus the counts still owed from earlier runs (writes the
-  ledger holds as `retrying`, rows in the rejected table that are open, held or released); their
-  baselines are fetched by key. The POS contract requires a count's `system_version` to grow with
-  every change of it (X-Series: one global counter), so "above the watermark" means "changed since
-  it was planned". What a
+- `plan_stock_changes` (delta): only the snapshot rows whose POS `system_version` is at or above
+  their location's plan watermark (ops store), plus the counts still owed from earlier runs (writes
+  the ledger holds as `retrying`, rows in the rejected table that are open, held or released); their
+  baselines are fetched by key. The POS contract requires a count's `system_version` never to fall
+  and to grow with every change of it, within a second where it is a time of a second (X-Series: one
+  global counter; R-Series: the count's `timeStamp`), so "at or above the watermark" holds every
+  change since it was planned (the watermark's own version is diffed again: a count changed later in
+  that second). What a
   watermark cannot see, the nightly full sync (`plan_stock`) re-diffs: a row that came into the
   snapshot with an old version (a location added to the location map, then a full re-read), or a
   count a write deferred to the fast lane that never landed.
@@ -121,13 +123,13 @@ def _select_candidates(con, pos_system: str, marks: dict[str, int], owed: list[t
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_CANDIDATES} AS
             SELECT {columns} FROM {table} AS p LEFT JOIN _marks AS m USING (location_key)
-            WHERE p.system_version > $floor AND p.system_version > coalesce(m.version, -1) AND {scoped}""",
+            WHERE p.system_version >= $floor AND p.system_version >= coalesce(m.version, -1) AND {scoped}""",
             {**params, "floor": floor},
         )
         if scope is None and in_scope:  # a location first seen above the floor: all of its rows
             con.execute(
                 f"""INSERT INTO {_CANDIDATES} SELECT {columns} FROM {table} AS p
-                WHERE p.system_version <= $floor AND p.location_key IN (
+                WHERE p.system_version < $floor AND p.location_key IN (
                     SELECT location_key FROM {_CANDIDATES} ANTI JOIN _marks USING (location_key))""",
                 {"floor": floor},
             )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
@@ -183,8 +184,10 @@ class OAuthClientCredentials(OAuthTokenAuth):
 
 
 class OAuthRefreshToken(OAuthTokenAuth):
-    """`grant_type=refresh_token` with the client in the form (X-Series); keeps a rotated refresh token
-    (in `token_store` when given, which also wins over `refresh_token` once it holds one)."""
+    """`grant_type=refresh_token` with the client in the form (X-Series, R-Series); keeps a rotated
+    refresh token (in `token_store` when given, which also wins over `refresh_token` once it holds one,
+    until the configured `refresh_token` changes: a new one there means the app was authorised again,
+    and the tokens the store kept from the old authorisation are dropped)."""
 
     def __init__(
         self,
@@ -202,6 +205,7 @@ class OAuthRefreshToken(OAuthTokenAuth):
         self.client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
+        self._authorisation = _fingerprint(refresh_token)  # which configured token the stored ones descend from
         self._on_refresh_token = on_refresh_token
         self._store = token_store
         self._wall_clock = wall_clock
@@ -232,6 +236,8 @@ class OAuthRefreshToken(OAuthTokenAuth):
             return
         with self._store.locked():
             state = self._store.load() or {}
+            if self._authorisation and state.get("authorisation") not in (None, self._authorisation):
+                state = {}  # re-authorised: the configured token starts a new chain
             self._refresh_token = state.get("refresh_token") or self._refresh_token
             stored, expires_at = state.get("access_token"), float(state.get("expires_at") or 0)
             remaining = expires_at - self._wall_clock()
@@ -255,7 +261,12 @@ class OAuthRefreshToken(OAuthTokenAuth):
         if self._store is not None:
             expires_in = float(payload.get("expires_in") or 3600)
             self._store.save({"refresh_token": self._refresh_token, "access_token": self._access_token,
-                              "expires_at": self._wall_clock() + expires_in})
+                              "expires_at": self._wall_clock() + expires_in, "authorisation": self._authorisation})
+
+
+def _fingerprint(token: str | None) -> str | None:
+    """A stored, non-secret name of a configured refresh token (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else None
 
 
 def _basic(client_id: str, client_secret: str) -> dict[str, str]:

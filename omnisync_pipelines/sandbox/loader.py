@@ -62,15 +62,17 @@ def assign_stores(world: World, pos_ids: tuple[str, ...] | list[str]) -> dict[st
 
 
 async def load_world(world: World, ct: httpx.AsyncClient | None, ct_credentials: dict, pos_sides: PosSides,
-                     store_pos: dict[str, str] | None = None) -> LoadedWorld:
+                     store_pos: dict[str, str] | None = None, installed: dict[str, str] | None = None) -> LoadedWorld:
     """Load the world into commercetools (skipped when `ct` is None) and into each POS of `pos_sides`
-    for its stores (default: the stores spread over them in turn)."""
+    for its stores (default: the stores spread over them in turn). `installed`: store key -> a second
+    POS whose tills are already installed there (seeded too) before the store moves to it (`switch_store`)."""
     store_pos = store_pos if store_pos is not None else assign_stores(world, tuple(pos_sides))
+    installed = installed or {}
     loaded = LoadedWorld(world, [], store_pos=store_pos, ct_credentials=ct_credentials)
     if ct is not None:
         loaded.channel_ids = await CommercetoolsLoader(ct, ct_credentials).load(world)
     for pos, (client, emulator) in pos_sides.items():
-        stores = [s for s in world.stores if store_pos.get(s.key) == pos]
+        stores = [s for s in world.stores if pos in (store_pos.get(s.key), installed.get(s.key))]
         loaded.pos[pos] = await systems.sandbox_plugin(pos).load(world, stores, client, emulator)
     for store in world.stores:
         location = {"key": store.key, "country": store.country}
@@ -79,10 +81,28 @@ async def load_world(world: World, ct: httpx.AsyncClient | None, ct_credentials:
             location["pos"] = pos
         if ct is not None:
             location["commercetools"] = {"supply_channel_key": store.channel_key, "store_key": store.key}
-        if pos in loaded.pos:
-            location[pos] = loaded.pos[pos].location_blocks[store.key]
+        for at in (pos, installed.get(store.key)):
+            if at in loaded.pos:
+                location[at] = loaded.pos[at].location_blocks[store.key]
         loaded.location_map.append(location)
     return loaded
+
+
+def switch_store(loaded: LoadedWorld, store: str, to_pos: str, pos_sides: PosSides) -> int:
+    """The store starts trading on `to_pos` (installed there by `load_world`): staff count every SKU's
+    shelf into the new tills (the old POS's count is what is physically there), and the store's
+    location names its new POS. Returns the units counted."""
+    from_pos = loaded.store_pos[store]
+    old = systems.sandbox_plugin(from_pos).probe(pos_sides[from_pos][1], loaded.pos[from_pos])
+    new = systems.sandbox_plugin(to_pos).probe(pos_sides[to_pos][1], loaded.pos[to_pos])
+    counted = 0
+    for variant in loaded.world.variants:
+        units = old.count(variant.sku, store)
+        new.set_count(variant.sku, store, units)
+        counted += units
+    loaded.store_pos[store] = to_pos
+    next(location for location in loaded.location_map if location["key"] == store)["pos"] = to_pos
+    return counted
 
 
 def stores_of(event) -> tuple[str, ...]:

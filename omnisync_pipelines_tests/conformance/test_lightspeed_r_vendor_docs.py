@@ -21,10 +21,16 @@ from omnisync_pipelines.sandbox.emulators.lightspeed_r.resources import RESOURCE
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
 from omnisync_pipelines_tests.conformance.vendor_documents import vendor_dir, vendor_file
 
-PAGES = {name: name.lower() + ".md" for name in RESOURCES}
+PAGES = {name: name.lower() + ".md" for name in RESOURCES} | {"CustomField": "customer-customfield.md",
+                                                              "Refund": "sale-refund.md"}
 # relation (as embedded by load_relations) -> the resource whose page documents its fields
 RELATED = {"ItemShops": "ItemShop", "Category": "Category", "Items": "Item", "SaleLines": "SaleLine",
-           "SalePayments": "SalePayment", "PaymentType": "PaymentType", "Customer": "Customer", "Contact": "Customer"}
+           "SalePayments": "SalePayment", "PaymentType": "PaymentType", "Customer": "Customer", "Contact": "Customer",
+           "Note": "SaleLine", "InventorySales": "SaleLine", "Item": "Item", "ItemAttributes": "Item",
+           "CustomFieldValues": "CustomField", "ShipTo": "ShipTo", "Registers": "Register", "PriceLevel": "PriceLevel",
+           "TaxCategory": "TaxCategory"}
+# a page's obvious copy-paste slip -> what the emulator serves instead (named, never silently)
+SORTABLE_TYPOS = {"PriceLevel": {"orderLineID": "priceLevelID"}}
 VERBS = {"GET/Read (single)": "GET single", "GET/Read (query)": "GET query"}
 
 
@@ -58,8 +64,11 @@ def _keys(node, into: set[str]) -> None:
 
 @cache
 def documented_fields(name: str) -> frozenset[str]:
+    """The "… Fields" tables, the keys of the sample JSON, and the "Additional Relations" (a loaded
+    relation prints under its name)."""
     text = page(name)
     fields = set(re.findall(r"^\| ([A-Za-z@][\w]*) \| \(", text, flags=re.M))  # `| field | (type) …` rows
+    fields |= {line[2:].split(".")[0].strip() for line in _section(text, "Additional Relations") if line.startswith("- ")}
     for block in re.findall(r"```json\n(.*?)```", text, flags=re.S):
         try:
             _keys(json.loads(block), fields)
@@ -80,7 +89,19 @@ def documented_verbs(name: str) -> set[str]:
 
 
 def documented_sortable(name: str) -> set[str]:
-    return {line[2:].strip() for line in _section(page(name), "Sortable Fields") if line.startswith("- ")}
+    fields = {line[2:].strip() for line in _section(page(name), "Sortable Fields") if line.startswith("- ")}
+    return {SORTABLE_TYPOS.get(name, {}).get(f, f) for f in fields}
+
+
+def documented_costs(name: str) -> dict[str, float]:
+    """verb -> drips of the page's "Request Cost" table (rows that name a number)."""
+    costs = {}
+    for line in _section(page(name), "Request Cost"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        found = re.match(r"(\d+(?:\.\d+)?) drips?", cells[1]) if len(cells) == 2 else None
+        if found:
+            costs[cells[0].split("/")[0]] = float(found.group(1))
+    return costs
 
 
 def served_verbs(name: str) -> set[str]:
@@ -99,11 +120,17 @@ def seeded():
     category = EMU.seed_category("Tops")
     EMU.seed_category("Tees", category["categoryID"])
     matrix = EMU.seed_matrix("Tee matrix")
-    EMU.seed_shop("Second Store")
+    berlin = EMU.seed_price_level("Berlin")
+    EMU.seed_shop("Second Store", price_level_id=berlin["priceLevelID"])
     items = [EMU.seed_item(f"Tee {size}", f"TEE-{size}", 19.99 + i, qoh={1: 5, 2: 3}, itemMatrixID=matrix["itemMatrixID"],
-                           categoryID=category["categoryID"]) for i, size in enumerate(("S", "M", "L"))]
+                           categoryID=category["categoryID"], store_prices={berlin["priceLevelID"]: 18.0},
+                           ItemAttributes={"attribute1": "Black", "attribute2": size})
+             for i, size in enumerate(("S", "M", "L"))]
     EMU.seed_item("Mug", "MUG", 7.5, qoh={1: 1})
-    customers = [EMU.seed_customer("Ann", "Lee", "ann@example.com"), EMU.seed_customer("Zed", "Adams")]
+    EMU.seed_custom_field("External ID")
+    EMU.seed_custom_field("Loyalty ID")
+    customers = [EMU.seed_customer("Ann", "Lee", "ann@example.com", custom={"External ID": "ANN", "Loyalty ID": "L-1"}),
+                 EMU.seed_customer("Zed", "Adams")]
     EMU.seed_employee("Kim", "Park")
     tokens = EMU.issue_tokens()
 
@@ -117,6 +144,23 @@ def seeded():
                     "completed": True, "SaleLines": {"SaleLine": [{"itemID": i["itemID"], "unitQuantity": 1} for i in lines]},
                     "SalePayments": {"SalePayment": {"amount": total, "paymentTypeID": 1 + n}}})
                 assert reply.status_code == 200, reply.text
+            sale_id = reply.json()["Sale"]["saleID"]
+            refund = await c.post(f"{A}/Sale/{sale_id}/refund.json", json={
+                "employeeID": 1, "registerID": 1, "shopID": 1, "SalePayments": {"SalePayment": {"paymentTypeID": 2}}})
+            assert refund.status_code == 200, refund.text
+            hold = await c.post(f"{A}/SaleLine.json", json={
+                "customerID": customers[0]["customerID"], "employeeID": 1, "shopID": 1, "itemID": items[0]["itemID"],
+                "unitQuantity": 1, "isLayaway": True, "Note": {"note": "for pickup"}})
+            assert hold.status_code == 200, hold.text
+            order = await c.post(f"{A}/Sale.json", json={
+                "employeeID": 1, "registerID": 1, "shopID": 1, "customerID": customers[0]["customerID"],
+                "referenceNumber": "ORDER-1", "referenceNumberSource": "omnisync",
+                "ShipTo": {"firstName": "Ann", "lastName": "Lee", "Contact": {"Addresses": {"ContactAddress": {
+                    "address1": "1 Main St", "city": "Berlin", "zip": "10115", "countryCode": "DE"}}}},
+                "SaleLines": {"SaleLine": {"saleLineID": hold.json()["SaleLine"]["saleLineID"]}}})
+            assert order.status_code == 200, order.text
+            voided = await c.put(f"{A}/Sale/{order.json()['Sale']['saleID']}.json", json={"voided": True})
+            assert voided.status_code == 200, voided.text
     asyncio.run(sales())
     return tokens["access_token"]
 
@@ -148,7 +192,8 @@ def _unknown(name: str, row: dict, path: str = "") -> list[str]:
 @pytest.mark.parametrize("name", sorted(RESOURCES))
 def test_every_field_the_emulator_prints_is_documented(seeded, name):
     resource = RESOURCES[name]
-    reply = get(seeded, f"{A}/{name}.json", load_relations="all", archived="true")
+    asked = "all" if name != "Customer" else json.dumps(list(resource.relations))  # `all` skips CustomFieldValues
+    reply = get(seeded, f"{A}/{resource.url_path}.json", load_relations=asked, archived="true")
     assert reply.status_code == 200, reply.text
     rows = reply.json().get(name)
     rows = rows if isinstance(rows, list) else [rows]
@@ -168,8 +213,9 @@ def test_served_verbs_are_documented_and_others_refused(seeded, name):
         async with httpx.AsyncClient(transport=EmulatorTransport(EMU.app), base_url="https://api.test",
                                      headers={"Authorization": f"Bearer {seeded}"}) as c:
             codes = {}
+            where = RESOURCES[name].url_path
             for verb in {"POST", "PUT", "DELETE"} - set(RESOURCES[name].writes):
-                path = f"{A}/{name}.json" if verb == "POST" else f"{A}/{name}/1.json"
+                path = f"{A}/{where}.json" if verb == "POST" else f"{A}/{where}/1.json"
                 codes[verb] = (await c.request(verb, path, json={} if verb != "DELETE" else None)).status_code
             return codes
     assert set(asyncio.run(refused()).values()) <= {405}
@@ -181,14 +227,46 @@ def test_documented_sortable_fields_sort(seeded, name):
     assert set(RESOURCES[name].sortable) == documented
     for field in sorted(documented):
         for sign in ("", "-"):
-            reply = get(seeded, f"{A}/{name}.json", sort=sign + field, archived="true")
+            reply = get(seeded, f"{A}/{RESOURCES[name].url_path}.json", sort=sign + field, archived="true")
             assert reply.status_code == 200, reply.text
             rows = reply.json().get(name)
             rows = rows if isinstance(rows, list) else [rows]
             values = [_sort_value(r[field]) for r in rows if field in r]
             assert values == sorted(values, reverse=bool(sign)), f"{name} sort={sign}{field}: {values}"
-    refused = get(seeded, f"{A}/{name}.json", sort="notAField")
+    refused = get(seeded, f"{A}/{RESOURCES[name].url_path}.json", sort="notAField")
     assert refused.status_code == 400 and refused.json()["httpCode"] == "400"
+
+
+def test_refund_route_is_documented_and_priced(seeded):
+    assert documented_verbs("Refund") == {"POST"}
+    assert documented_costs("Refund") == {"POST": 10.0}
+
+    async def probe():
+        async with httpx.AsyncClient(transport=EmulatorTransport(EMU.app), base_url="https://api.test",
+                                     headers={"Authorization": f"Bearer {seeded}"}) as c:
+            refused = await c.get(f"{A}/Sale/1/refund.json")
+            missing = await c.post(f"{A}/Sale/999999/refund.json", json={})
+            return refused.status_code, missing
+    refused, missing = asyncio.run(probe())
+    assert refused == 405 and missing.status_code == 404
+    assert missing.headers["X-LS-API-Request-Cost"] == "10"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in RESOURCES if RESOURCES[n].writes))
+def test_write_costs_are_the_pages_request_costs(seeded, name):
+    """A bodiless write costs the page's drips (or the 1-drip default); a miss answers before any row is
+    read, so the cost is taken whatever the outcome (rate-limiting.md: costs come from the request alone)."""
+    costs = documented_costs(name)
+
+    async def probe(verb):
+        async with httpx.AsyncClient(transport=EmulatorTransport(EMU.app), base_url="https://api.test",
+                                     headers={"Authorization": f"Bearer {seeded}"}) as c:
+            where = RESOURCES[name].url_path
+            path = f"{A}/{where}.json" if verb == "POST" else f"{A}/{where}/999999.json"
+            return await c.request(verb, path, json={} if verb != "DELETE" else None)
+    for verb in RESOURCES[name].writes:
+        reply = asyncio.run(probe(verb))
+        assert float(reply.headers["X-LS-API-Request-Cost"]) == costs.get(verb, 1.0), f"{name} {verb}"
 
 
 def _sort_value(text: str):

@@ -119,6 +119,25 @@ async def test_without_the_token_file_the_second_run_is_refused(emu, oauth_env):
     assert refused.value.status == 400  # invalid_grant at the token endpoint
 
 
+async def test_after_the_app_is_authorised_again_the_new_refresh_token_wins_over_the_file(emu, oauth_env, monkeypatch):
+    """The retailer re-authorised the app (say, after revoking it): the operator puts the new refresh
+    token in the variable; the file's chain descends from the old one and is dropped, not used."""
+    assert await read_outlets(emu, deployed_secrets(), []) == ["Berlin"]
+    emu.refresh_tokens.clear()  # the old authorisation is revoked: every token of its chain is dead
+    emu.expire_tokens()
+    creds = emu.credentials(BASE)
+    async with httpx.AsyncClient(transport=EmulatorTransport(emu.app), base_url=BASE) as http:
+        granted = await http.post("/api/1.0/token", data={
+            "code": emu.authorize(), "client_id": creds["client_id"], "client_secret": creds["client_secret"],
+            "grant_type": "authorization_code", "redirect_uri": "https://omnisync.example/callback"})
+    monkeypatch.setenv("OMNISYNC_LSX_REFRESH_TOKEN", granted.json()["refresh_token"])
+    assert await read_outlets(emu, deployed_secrets(), []) == ["Berlin"]
+    emu.expire_tokens()
+    assert await read_outlets(emu, deployed_secrets(), []) == ["Berlin"]  # and its own chain goes on from the file
+    with open(oauth_env["OMNISYNC_LSX_TOKEN_FILE"]) as kept:
+        assert granted.json()["refresh_token"] not in kept.read()  # a fingerprint names it, not the token
+
+
 async def test_two_sessions_sharing_the_token_file_refresh_once_for_both(emu, oauth_env):
     secrets = deployed_secrets()
     async with open_connector("lightspeed_x", config(emu), secrets, transport=EmulatorTransport(emu.app)) as a, \

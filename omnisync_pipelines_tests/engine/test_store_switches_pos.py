@@ -8,14 +8,17 @@ baseline. The old POS's plan no longer covers the store, so a late change in its
 nothing. A store that moves back is aligned again the same way. No unit is counted twice or lost.
 """
 
+from datetime import UTC, datetime
+
 import duckdb
 import pytest
 
 from omnisync_pipelines.canonical import schemas
-from omnisync_pipelines.canonical.models import CatalogItem, StockLevel
+from omnisync_pipelines.canonical.models import CatalogItem, Order, OrderLine, StockLevel
 from omnisync_pipelines.config import parse_config
 from omnisync_pipelines.connectors.commercetools.connector import CommercetoolsConnector
 from omnisync_pipelines.defs.stock_flow import settle_store_moves
+from omnisync_pipelines.engine.fulfilment import fulfilment_flow, plan_fulfilment
 from omnisync_pipelines.engine.stock_plan import plan_stock
 from omnisync_pipelines.engine.stock_push import push_stock
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
@@ -124,3 +127,22 @@ async def test_a_store_that_moves_back_is_aligned_again_to_the_count_of_the_till
     rows = await sync(con, ops, ct, on_old, OLD)  # the new POS has no store left: its plan no longer runs
     assert rows[["location_key", "kind"]].values.tolist() == [["munich", "initial"]]
     assert await on_hand(ct, "munich") == 6
+
+
+def test_a_pickup_set_aside_at_the_old_tills_is_not_set_aside_again_at_the_new_ones(ops, new_pos):
+    """Hamburg took a click-and-collect order on the old tills, then moved: the new POS's fulfilment
+    plan sees the order (its store now trades there) but the goods are already set aside."""
+    order = Order("commercetools", "ct-order-1", "WEB-1", "online", "EUR", 1999, 319, 0, "Open",
+                  datetime(2026, 11, 2, 13, 7, tzinfo=UTC), location_key="hamburg", fulfilment="click_and_collect")
+    line = OrderLine("commercetools", "ct-order-1", "line-1", "TEE-RED-S", 1, 1999, 0, 319, 1999)
+    old_flow, new_flow = fulfilment_flow(OLD), fulfilment_flow(new_pos)
+    key = plan_fulfilment([order], [line], ops, old_flow, fallback_stores={}, default_fallback=[])["idempotency_key"][0]
+    ops.mark_retrying(key, flow=old_flow, target=OLD, source="commercetools", record_ref="WEB-1", payload={})
+    ops.mark_applied(key, {"status": "applied", "store": "hamburg"})
+
+    plan = plan_fulfilment([order], [line], ops, new_flow, fallback_stores={}, default_fallback=[],
+                           other_flows=[old_flow])
+
+    assert plan["status"].tolist() == ["assigned_elsewhere"]
+    assert plan_fulfilment([order], [line], ops, new_flow, fallback_stores={},
+                           default_fallback=[])["status"].tolist() == ["to_assign"]  # what it did without knowing

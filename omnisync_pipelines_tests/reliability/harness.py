@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -72,6 +73,14 @@ def write_figures(section: str, figures: dict) -> None:
         handle.write(json.dumps(merged, indent=2, sort_keys=True))
 
 
+def required_secrets(pos: str, env: dict) -> tuple[str, ...]:
+    """The variables the POS's credentials resource must find set (an optional one, such as a refresh
+    token once the token file holds its successor, is not among them)."""
+    resource = systems.pos_plugin(pos).credentials_resource(env)
+    return tuple(value.env_var_name for name, value in resource.__dict__.items()
+                 if isinstance(value, dg.EnvVar) and type(resource).model_fields[name].is_required())
+
+
 class Rig:
     """`secrets`: commercetools `client_id` / `client_secret`, and `pos`: the POS credential, when a
     test wants values of its own to look for."""
@@ -91,10 +100,10 @@ class Rig:
         self.world = build_world(seed, stores=stores, products=products, customers=customers)
         self.loaded = self.server.run(load_served(self.world, self.server), timeout=60)
         self.probe = plugin.probe(self.pos_emulator, self.loaded.pos[pos])
-        self.pos_secret_variables = tuple(plugin.environment(self.server.base_url(pos), self.pos_emulator))
         self.data_dir = data_dir
         write_config(data_dir / "omnisync.yaml", self.server, self.loaded)
         self.env = demo_environment(data_dir, self.server)
+        self.pos_secret_variables = required_secrets(pos, self.env)
         self.days: list[TradingDay] = []
         self._saved_env: dict = {}
 

@@ -29,19 +29,25 @@ from omnisync_pipelines_tests.reliability.invariants import check
 
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).resolve().parents[2]
-CRASH_POINTS = [
-    # between the stock writes (a GraphQL document of quantity + movement stamp mutations) and the
-    # ledger's `applied`
-    "after:POST:/graphql#InventoryEntry:1",
-    # the ledger says `retrying`, the writes were never sent
-    "before:POST:/graphql#InventoryEntry:1",
-    # an in-store sale imported as an order, the ledger not told
-    "after:POST:/orders/import:1",
-    # a pickup set aside at the till (an API that does not deduplicate), the ledger not told
-    "after:POST:/api/register_sales:1",
-    # a return's refund payment written, the rest of the return not yet
-    "after:POST:/payments:1",
-]
+# the POS write that sets a pickup aside at the till (an API that does not deduplicate): X-Series'
+# register sale; R-Series' open Sale that takes the layaway lines (`/Sale.json`, not `/SaleLine.json`)
+SET_ASIDE = {"lightspeed_x": "/api/register_sales", "lightspeed_r": "/Sale.json"}
+
+
+def crash_points(pos: str) -> list[str]:
+    return [
+        # between the stock writes (a GraphQL document of quantity + movement stamp mutations) and the
+        # ledger's `applied`
+        "after:POST:/graphql#InventoryEntry:1",
+        # the ledger says `retrying`, the writes were never sent
+        "before:POST:/graphql#InventoryEntry:1",
+        # an in-store sale imported as an order, the ledger not told
+        "after:POST:/orders/import:1",
+        # a pickup set aside at the till, the ledger not told
+        f"after:POST:{SET_ASIDE[pos]}:1",
+        # a return's refund payment written, the rest of the return not yet
+        "after:POST:/payments:1",
+    ]
 
 
 def run_child(rig: Rig, crash_at: str | None, kill_at_write: int | None = None) -> tuple[int, str | None]:
@@ -79,7 +85,8 @@ def rig(tmp_path_factory, request):
 # tests ---------------------------------------------------------------------------------------------
 def test_killed_mid_push_at_every_point_then_restarted_applies_everything_once(rig):
     killed = []
-    for i, point in enumerate(CRASH_POINTS):
+    points = crash_points(rig.pos)
+    for i, point in enumerate(points):
         rig.play(seed=100 + i, sales_per_store=3)
         if run_child(rig, point)[0] == -signal.SIGKILL:
             killed.append(point)
@@ -103,7 +110,7 @@ def test_killed_mid_push_at_every_point_then_restarted_applies_everything_once(r
     print(f"\ncrash safety: {figures}")
     write_figures("crash_safety", figures)
 
-    assert killed == CRASH_POINTS, f"crash points never reached: {sorted(set(CRASH_POINTS) - set(killed))}"
+    assert killed == points, f"crash points never reached: {sorted(set(points) - set(killed))}"
     assert random_exit == -signal.SIGKILL, f"the random kill never happened: the child exited {random_exit} first"
     assert found.clean, str(found)
     assert len(recovered) >= 1  # the stock write killed before its ledger entry was resolved from the stamp

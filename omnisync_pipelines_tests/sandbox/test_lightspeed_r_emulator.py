@@ -357,3 +357,319 @@ def test_fault_injection():
                 EMU.faults.error_rate = 0.0
             assert EMU.faults.injected == {"throttle": 1, "error": 1}
     run(scenario)
+
+
+# omnisync's flows (issue 19): reservations, pickups, voids, refunds, offline sales, price levels, VAT,
+# matrices, customer custom fields -------------------------------------------------------------------
+def shop_stock(item_id: int, shop_id: int = 1) -> tuple[int, int]:
+    row = EMU.store.item_shop(item_id, shop_id)
+    return row["qoh"], row["onLayaway"]
+
+
+def log_reasons(item_id: int) -> list[tuple[str, str]]:
+    rows = [r for r in EMU.store.tables["InventoryLog"].values() if r["itemID"] == item_id]
+    return [(str(r["qohChange"]), r["reason"]) for r in rows]
+
+
+def till_sale(item_id: int, qty: int, amount: float, **extra) -> dict:
+    return {"employeeID": 1, "registerID": 1, "shopID": 1, "completed": True,
+            "SaleLines": {"SaleLine": {"itemID": item_id, "unitQuantity": qty}},
+            "SalePayments": {"SalePayment": {"amount": amount, "paymentTypeID": 2}}, **extra}
+
+
+def test_click_and_collect_reserves_units_and_the_pickup_takes_them():
+    item = EMU.seed_item("Rain jacket", "JACKET-M", price=50.0, qoh={1: 3})
+    shopper = EMU.seed_customer("Cleo", "Park", "cleo@example.com")
+    hold = {"customerID": shopper["customerID"], "employeeID": 1, "shopID": 1, "itemID": item["itemID"],
+            "unitQuantity": 2, "isLayaway": True, "requireFullReservation": True}
+
+    async def scenario():
+        async with client() as c:
+            made = await c.post(f"{A}/SaleLine.json", json=hold, params={"load_relations": '["InventorySales"]'})
+            assert made.headers["X-LS-API-Request-Cost"] == "2.2"  # 2 drips + an X-to-many on one record
+            line = (await ok(made))["SaleLine"]
+            assert (line["saleID"], line["isLayaway"], line["InventorySales"]["InventorySale"]["quantity"]) == ("0", "true", "2")
+            assert shop_stock(item["itemID"]) == (3, 2)  # held, still on hand
+            too_many = await c.post(f"{A}/SaleLine.json", json=hold)
+            assert too_many.status_code == 422 and "1 available" in too_many.json()["message"]
+            assert len([r for r in EMU.store.tables["SaleLine"].values() if r["itemID"] == item["itemID"]]) == 1
+            with_sale = await c.post(f"{A}/SaleLine.json", json={**hold, "unitQuantity": 1, "saleID": 5})
+            assert with_sale.status_code == 400  # saleline.md: saleID "cannot be set on create"
+            order = await ok(await c.post(f"{A}/Sale.json", json={
+                "employeeID": 1, "registerID": 1, "shopID": 1, "customerID": shopper["customerID"],
+                "referenceNumber": "ct-order-77", "referenceNumberSource": "omnisync",
+                "SaleLines": {"SaleLine": {"saleLineID": line["saleLineID"]}}}))
+            sale = order["Sale"]
+            assert (sale["completed"], sale["total"], sale["balance"]) == ("false", "108", "108")  # 100 + 8 % tax
+            found = await ok(await c.get(f"{A}/Sale.json", params={"referenceNumber": "ct-order-77",
+                                                                   "referenceNumberSource": "omnisync"}))
+            assert found["Sale"]["saleID"] == sale["saleID"]
+            other = EMU.seed_customer("Not", "Cleo")
+            stranger = await c.post(f"{A}/Sale.json", json={"employeeID": 1, "registerID": 1, "shopID": 1,
+                                                             "customerID": other["customerID"],
+                                                             "SaleLines": {"SaleLine": {"saleLineID": line["saleLineID"]}}})
+            assert stranger.status_code == 422  # reservations attach to sales of the same customer only
+            short = await c.put(f"{A}/Sale/{sale['saleID']}.json", json={"completed": True, "SalePayments": {
+                "SalePayment": {"amount": 100, "paymentTypeID": 2}}})
+            assert short.status_code == 422 and shop_stock(item["itemID"]) == (3, 2)
+            picked = await c.put(f"{A}/Sale/{sale['saleID']}.json", json={"completed": True, "SalePayments": {
+                "SalePayment": {"amount": 108, "paymentTypeID": 2}}})
+            assert picked.headers["X-LS-API-Request-Cost"] == "5.5"  # 2 + 3 (completed) + 0.5 (a payment)
+            assert (await ok(picked))["Sale"]["completed"] == "true"
+            assert shop_stock(item["itemID"]) == (1, 0)
+            assert log_reasons(item["itemID"])[-1] == ("-2", "RemoveForLayaway")
+            again = await c.put(f"{A}/Sale/{sale['saleID']}.json", json={"SalePayments": {
+                "SalePayment": {"amount": 1, "paymentTypeID": 1}}})
+            assert again.status_code == 422  # a completed sale's money is closed
+    run(scenario)
+
+
+def test_a_reservation_is_requantified_released_and_a_cancelled_order_voids():
+    item = EMU.seed_item("Boots", "BOOT-42", price=80.0, qoh={1: 5})
+    shopper = EMU.seed_customer("Dev", "Rao")
+
+    async def scenario():
+        async with client() as c:
+            line = (await ok(await c.post(f"{A}/SaleLine.json", json={
+                "customerID": shopper["customerID"], "employeeID": 1, "shopID": 1, "itemID": item["itemID"],
+                "unitQuantity": 2, "isLayaway": True, "Note": {"note": "ship-from-store"}})))["SaleLine"]
+            assert line["Note"]["note"] == "ship-from-store" and line["noteID"] != "0"
+            url = f"{A}/SaleLine/{line['saleLineID']}.json"
+            await ok(await c.put(url, json={"unitQuantity": 4}))
+            assert shop_stock(item["itemID"]) == (5, 4)
+            assert (await c.put(url, json={"unitQuantity": 9, "requireFullReservation": True})).status_code == 422
+            assert shop_stock(item["itemID"]) == (5, 4)  # the refused edit kept the hold it had
+            await ok(await c.put(url, json={"unitQuantity": 1}))
+            assert shop_stock(item["itemID"]) == (5, 1)
+            sale = (await ok(await c.post(f"{A}/Sale.json", json={
+                "employeeID": 1, "registerID": 1, "shopID": 1, "customerID": shopper["customerID"],
+                "ShipTo": {"firstName": "Dev", "lastName": "Rao", "Contact": {"Addresses": {"ContactAddress": {
+                    "address1": "2 High St", "city": "London", "zip": "E1 6AN", "countryCode": "GB"}}}}})))["Sale"]
+            assert sale["shipToID"] != "0"
+            ship = await ok(await c.get(f"{A}/ShipTo/{sale['shipToID']}.json", params={"load_relations": '["Contact"]'}))
+            assert ship["ShipTo"]["saleID"] == sale["saleID"]
+            assert ship["ShipTo"]["Contact"]["Addresses"]["ContactAddress"]["city"] == "London"
+            await ok(await c.put(url, json={"saleID": sale["saleID"]}))  # attach (reservations tutorial)
+            read = await ok(await c.get(f"{A}/Sale/{sale['saleID']}.json", params={"load_relations": '["SaleLines"]'}))
+            assert read["Sale"]["SaleLines"]["SaleLine"]["saleLineID"] == line["saleLineID"]
+            voided = await ok(await c.put(f"{A}/Sale/{sale['saleID']}.json", json={"voided": True}))
+            assert voided["Sale"]["voided"] == "true" and shop_stock(item["itemID"]) == (5, 0)
+            voids = await ok(await c.get(f"{A}/SaleVoid.json", params={"saleID": sale["saleID"]}))
+            assert voids["SaleVoid"]["shopID"] == "1"
+            assert (await c.put(f"{A}/Sale/{sale['saleID']}.json", json={"voided": True})).status_code == 422
+            spare = (await ok(await c.post(f"{A}/SaleLine.json", json={
+                "customerID": shopper["customerID"], "employeeID": 1, "shopID": 1, "itemID": item["itemID"],
+                "unitQuantity": 3, "isLayaway": True})))["SaleLine"]
+            assert shop_stock(item["itemID"]) == (5, 3)
+            gone = await c.delete(f"{A}/SaleLine/{spare['saleLineID']}.json")
+            assert gone.status_code == 200 and gone.headers["X-LS-API-Request-Cost"] == "2"
+            assert shop_stock(item["itemID"]) == (5, 0)
+            assert (await c.get(f"{A}/SaleLine/{spare['saleLineID']}.json")).status_code == 404
+    run(scenario)
+
+
+def test_voiding_a_completed_sale_restocks_and_an_open_one_can_be_archived():
+    item = EMU.seed_item("Scarf", "SCARF-1", price=10.0, qoh={1: 4})
+
+    async def scenario():
+        async with client() as c:
+            sold = (await ok(await c.post(f"{A}/Sale.json", json=till_sale(item["itemID"], 3, 32.4))))["Sale"]
+            assert shop_stock(item["itemID"])[0] == 1
+            assert (await c.delete(f"{A}/Sale/{sold['saleID']}.json")).status_code == 422  # completed: no archive
+            await ok(await c.put(f"{A}/Sale/{sold['saleID']}.json", json={"voided": True}))
+            assert shop_stock(item["itemID"])[0] == 4
+            assert log_reasons(item["itemID"])[-2:] == [("-3", "RemoveForTransaction"), ("3", "PutBackForTransaction")]
+            draft = (await ok(await c.post(f"{A}/Sale.json", json={**till_sale(item["itemID"], 1, 0), "completed": False})))
+            archived = await c.delete(f"{A}/Sale/{draft['Sale']['saleID']}.json")
+            assert archived.headers["X-LS-API-Request-Cost"] == "2" and (await ok(archived))["Sale"]["archived"] == "true"
+    run(scenario)
+
+
+def test_refunds_whole_or_by_line_are_capped_by_what_was_sold():
+    shirt = EMU.seed_item("Shirt", "SHIRT-1", price=20.0, qoh={1: 10})
+    belt = EMU.seed_item("Belt", "BELT-1", price=10.0, qoh={1: 10})
+
+    async def scenario():
+        async with client() as c:
+            sale = (await ok(await c.post(f"{A}/Sale.json", json={
+                "employeeID": 1, "registerID": 1, "shopID": 1, "completed": True,
+                "SaleLines": {"SaleLine": [{"itemID": shirt["itemID"], "unitQuantity": 2},
+                                           {"itemID": belt["itemID"], "unitQuantity": 1}]},
+                "SalePayments": {"SalePayment": {"amount": 54.0, "paymentTypeID": 2}}})))["Sale"]
+            lines = {x["itemID"]: x for x in sale["SaleLines"]["SaleLine"]}
+            body = {"employeeID": 1, "registerID": 1, "shopID": 1}
+            one = await c.post(f"{A}/Sale/{sale['saleID']}/refund.json", json={**body, "SaleLines": {"SaleLine": {
+                "parentSaleLineID": lines[str(shirt["itemID"])]["saleLineID"], "unitQuantity": -1,
+                "Note": {"note": "DAMAGED"}}}, "SalePayments": {"SalePayment": {"paymentTypeID": 2}}})
+            assert one.headers["X-LS-API-Request-Cost"] == "11.5"  # 10 + 3 nested entities x 0.5
+            refund = (await ok(one))["Sale"]
+            line = refund["SaleLines"]["SaleLine"]
+            assert (line["unitQuantity"], line["parentSaleLineID"]) == ("-1", lines[str(shirt["itemID"])]["saleLineID"])
+            assert refund["total"] == "-21.6" and refund["SalePayments"]["SalePayment"]["amount"] == "-21.6"
+            noted = await ok(await c.get(f"{A}/SaleLine/{line['saleLineID']}.json", params={"load_relations": '["Note"]'}))
+            assert noted["SaleLine"]["Note"]["note"] == "DAMAGED"
+            assert shop_stock(shirt["itemID"])[0] == 9 and log_reasons(shirt["itemID"])[-1] == ("1", "RefundAddInventory")
+            over = await c.post(f"{A}/Sale/{sale['saleID']}/refund.json", json={**body, "SaleLines": {"SaleLine": {
+                "parentSaleLineID": lines[str(shirt["itemID"])]["saleLineID"], "unitQuantity": -2}},
+                "SalePayments": {"SalePayment": {"paymentTypeID": 2}}})
+            assert over.status_code == 422
+            unpaid = await c.post(f"{A}/Sale/{sale['saleID']}/refund.json", json=body)
+            assert unpaid.status_code == 400  # a payment type must say how the money goes back
+            rest = (await ok(await c.post(f"{A}/Sale/{sale['ticketNumber']}/refund.json", json={
+                **body, "SalePayments": {"SalePayment": {"paymentTypeID": 1}}})))["Sale"]  # by ticketNumber
+            assert sorted(x["unitQuantity"] for x in rest["SaleLines"]["SaleLine"]) == ["-1", "-1"]
+            assert rest["total"] == "-32.4" and shop_stock(shirt["itemID"])[0] == 10 and shop_stock(belt["itemID"])[0] == 10
+            nothing = await c.post(f"{A}/Sale/{sale['saleID']}/refund.json", json={
+                **body, "SalePayments": {"SalePayment": {"paymentTypeID": 1}}})
+            assert nothing.status_code == 422
+    run(scenario)
+
+
+def test_an_online_order_returned_at_the_till_is_a_negative_sale():
+    item = EMU.seed_item("Lamp", "LAMP-1", price=25.0, qoh={1: 0})
+
+    async def scenario():
+        async with client() as c:
+            back = (await ok(await c.post(f"{A}/Sale.json", json=till_sale(
+                item["itemID"], -1, -27.0, referenceNumber="WEB-1001", referenceNumberSource="commercetools"))))["Sale"]
+            assert back["total"] == "-27" and back["referenceNumberSource"] == "commercetools"
+            assert shop_stock(item["itemID"])[0] == 1
+    run(scenario)
+
+
+def test_an_offline_sale_posted_late_keeps_its_past_complete_time():
+    item = EMU.seed_item("Cap", "CAP-1", price=10.0, qoh={1: 5})
+    since = datetime.fromtimestamp(int(CLOCK.now), UTC).isoformat()
+    CLOCK.now += 1
+    earlier = datetime.fromtimestamp(int(CLOCK.now) - 2 * 86400, UTC).isoformat()
+
+    async def scenario():
+        async with client() as c:
+            late = (await ok(await c.post(f"{A}/Sale.json", json=till_sale(item["itemID"], 1, 10.8,
+                                                                          completeTime=earlier))))["Sale"]
+            assert late["completeTime"] == late["timeStamp"] == earlier  # sale.md: timeStamp = completion time
+            assert late["updatetime"] > since
+            by_stamp = await ok(await c.get(f"{A}/Sale.json", params={"timeStamp": f">,{since}", "saleID": late["saleID"]}))
+            assert "Sale" not in by_stamp  # a timeStamp poll misses it ...
+            by_update = await ok(await c.get(f"{A}/Sale.json", params={"updatetime": f">,{since}", "sort": "updatetime",
+                                                                      "saleID": late["saleID"]}))
+            assert by_update["Sale"]["saleID"] == late["saleID"]  # ... an updatetime poll sees it
+            future = datetime.fromtimestamp(int(CLOCK.now) + 3600, UTC).isoformat()
+            assert (await c.post(f"{A}/Sale.json", json=till_sale(item["itemID"], 1, 10.8, completeTime=future))).status_code == 400
+    run(scenario)
+
+
+def test_store_price_levels_and_vat_inclusive_prices():
+    vat = EMU.seed_tax_category("VAT", 0.19, inclusive=True)
+    berlin = EMU.seed_price_level("Berlin")
+
+    async def scenario():
+        async with client() as c:
+            shop = (await ok(await c.post(f"{A}/Shop.json", json={"name": "Berlin Mitte", "timeZone": "Europe/Berlin",
+                                                                  "taxCategoryID": vat["taxCategoryID"],
+                                                                  "priceLevelID": berlin["priceLevelID"]})))["Shop"]
+            sid = int(shop["shopID"])
+            register = EMU.seed_register(sid, "Kasse 1")
+            assert (await c.post(f"{A}/PriceLevel.json", json={"name": "Nope"})).status_code == 405  # docs: no POST
+            item = (await ok(await c.post(f"{A}/Item.json", json={
+                "description": "Mug", "customSku": "MUG-B", "Prices": {"ItemPrice": [
+                    {"useType": "Default", "amount": 20}, {"useTypeID": berlin["priceLevelID"], "amount": 17.85}]},
+                "ItemShops": {"ItemShop": {"shopID": sid, "qoh": 3}}})))["Item"]
+            assert {p["useType"]: p["amount"] for p in item["Prices"]["ItemPrice"]}["Berlin"] == "17.85"
+            await ok(await c.put(f"{A}/PriceLevel/{berlin['priceLevelID']}.json", json={"name": "Berlin stores"}))
+            renamed = await ok(await c.get(f"{A}/Item/{item['itemID']}.json"))
+            assert "Berlin stores" in {p["useType"] for p in renamed["Item"]["Prices"]["ItemPrice"]}
+            sale = (await ok(await c.post(f"{A}/Sale.json", json={
+                "employeeID": 1, "registerID": register["registerID"], "shopID": sid, "completed": True,
+                "SaleLines": {"SaleLine": {"itemID": item["itemID"], "unitQuantity": 2, "discountAmount": 5.7}},
+                "SalePayments": {"SalePayment": {"amount": 30, "paymentTypeID": 1}}})))["Sale"]
+            line = sale["SaleLines"]["SaleLine"]
+            assert (line["unitPrice"], line["calcTotal"], line["calcTax1"]) == ("17.85", "30", "4.79")
+            assert (sale["total"], sale["calcTax1"], sale["isTaxInclusive"]) == ("30", "4.79", "true")
+            assert EMU.qoh(int(item["itemID"]), sid) == 1
+    run(scenario)
+
+
+def test_variants_share_an_item_matrix():
+    async def scenario():
+        async with client() as c:
+            category = await c.post(f"{A}/Category.json", json={"name": "Knitwear"})
+            assert category.headers["X-LS-API-Request-Cost"] == "10"
+            cid = (await ok(category))["Category"]["categoryID"]
+            assert (await c.post(f"{A}/ItemMatrix.json", json={"description": "Jumper"})).status_code == 400
+            matrix = (await ok(await c.post(f"{A}/ItemMatrix.json", json={
+                "description": "Jumper", "itemAttributeSetID": 2, "categoryID": cid,
+                "Prices": {"ItemPrice": {"useType": "Default", "amount": 45}}})))["ItemMatrix"]
+            for size in ("S", "M"):
+                made = (await ok(await c.post(f"{A}/Item.json", json={
+                    "customSku": f"JUMPER-NAVY-{size}", "itemMatrixID": matrix["itemMatrixID"],
+                    "ItemAttributes": {"attribute1": "Navy", "attribute2": size}})))["Item"]
+                assert made["description"] == f"Jumper Navy {size}" and made["Prices"]["ItemPrice"][0]["amount"] == "45"
+            read = await ok(await c.get(f"{A}/ItemMatrix/{matrix['itemMatrixID']}.json", params={"load_relations": '["Items"]'}))
+            assert read["ItemMatrix"]["attribute1Values"] == "Navy" and read["ItemMatrix"]["attribute2Values"] == ["M", "S"]
+            assert len(read["ItemMatrix"]["Items"]["Item"]) == 2
+            one = await ok(await c.get(f"{A}/Item.json", params={"customSku": "JUMPER-NAVY-S", "load_relations": '["ItemAttributes"]'}))
+            assert one["Item"]["ItemAttributes"]["attribute2"] == "S"
+    run(scenario)
+
+
+def test_customer_keys_live_in_custom_fields_and_email_is_searchable_through_contact():
+    async def scenario():
+        async with client() as c:
+            ids = {}
+            for name in ("External ID", "Loyalty ID"):
+                made = await ok(await c.post(f"{A}/Customer/CustomField.json", json={"name": name, "type": "string"}))
+                ids[name] = made["CustomField"]["customFieldID"]
+            body = {"firstName": "Eva", "lastName": "Stone", "Contact": {
+                "Emails": {"ContactEmail": {"address": "eva@example.com", "useType": "Primary"}},
+                "Phones": {"ContactPhone": {"number": "+44 20 7946 0000", "useType": "Mobile"}}},
+                "CustomFieldValues": {"CustomFieldValue": [{"customFieldID": ids["External ID"], "value": "LOY-9"},
+                                                           {"customFieldID": ids["Loyalty ID"], "value": "LOY-9"}]}}
+            made = (await ok(await c.post(f"{A}/Customer.json", json=body)))["Customer"]
+            values = made["CustomFieldValues"]["CustomFieldValue"]
+            assert {v["name"]: v["value"] for v in values} == {"External ID": "LOY-9", "Loyalty ID": "LOY-9"}
+            url = f"{A}/Customer/{made['customerID']}.json"
+            assert "CustomFieldValues" not in (await ok(await c.get(url, params={"load_relations": "all"})))["Customer"]
+            await ok(await c.put(url, json={"CustomFieldValues": {"CustomFieldValue": {
+                "customFieldID": ids["Loyalty ID"], "deleted": True}}}))
+            read = await ok(await c.get(url, params={"load_relations": '["CustomFieldValues"]'}))
+            assert read["Customer"]["CustomFieldValues"]["CustomFieldValue"]["name"] == "External ID"
+            too_long = await c.put(url, json={"CustomFieldValues": {"CustomFieldValue": {
+                "customFieldID": ids["Loyalty ID"], "value": "x" * 65}}})
+            assert too_long.status_code == 400  # a string field holds 64 characters
+            found = await ok(await c.get(f"{A}/Customer.json", params={"load_relations": '["Contact"]',
+                                                                       "Contact.email": "eva@example.com"}))
+            assert found["Customer"]["customerID"] == made["customerID"]
+            by_phone = await ok(await c.get(f"{A}/Customer.json", params={"load_relations": '["Contact"]',
+                                                                          "Contact.mobile": "~,+44 20%"}))
+            assert by_phone["Customer"]["customerID"] == made["customerID"]
+            unloaded = await c.get(f"{A}/Customer.json", params={"Contact.email": "eva@example.com"})
+            assert unloaded.status_code == 400  # the relation searched must be loaded
+            archived = await ok(await c.delete(url))
+            assert archived["Customer"]["archived"] == "true"
+            hidden = await ok(await c.get(f"{A}/Customer.json", params={"customerID": made["customerID"]}))
+            assert "Customer" not in hidden
+    run(scenario)
+
+
+def test_transfers_and_receiving_are_logged_movements():
+    EMU.seed_shop("Outlet")
+    item = EMU.seed_item("Socks", "SOCKS-1", qoh={1: 10})
+    outlet = max(EMU.store.tables["Shop"])
+    EMU.transfer_stock(item["itemID"], 1, outlet, 4, transfer_id=7)
+    EMU.receive_stock(item["itemID"], 1, 12, order_id=3)
+    assert (EMU.qoh(item["itemID"], 1), EMU.qoh(item["itemID"], outlet)) == (18, 4)
+    assert log_reasons(item["itemID"])[1:] == [("-4", "RemoveForTransfer"), ("4", "AddForTransfer"), ("12", "GenericReason")]
+
+
+def test_an_archived_item_comes_back_with_a_put_but_is_archived_only_by_delete():
+    item = EMU.seed_item("Sock", "SOCK-1", qoh={1: 2})
+
+    async def scenario():
+        async with client() as c:
+            url = f"{A}/Item/{item['itemID']}.json"
+            assert (await c.put(url, json={"archived": True})).status_code == 400  # item.md: DELETE archives
+            await ok(await c.delete(url))
+            back = await ok(await c.put(url, json={"archived": False}))
+            assert back["Item"]["archived"] == "false" and EMU.qoh(item["itemID"], 1) == 0  # stock stays zeroed
+    run(scenario)

@@ -1,4 +1,4 @@
-"""The file that keeps X-Series OAuth tokens between runs (connectors/lightspeed_x/token_file.py).
+"""The file that keeps X-Series OAuth tokens between runs (rest/token_file.py).
 
 Contract: only its owner can read it (0600, also when an older file was readable by others); it is
 replaced whole, never half-written; an operator can seed it with the bare refresh token; a file
@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from omnisync_pipelines.connectors.lightspeed_x.token_file import TokenFile
+from omnisync_pipelines.rest.token_file import TokenFile
 
 
 def mode(path) -> int:

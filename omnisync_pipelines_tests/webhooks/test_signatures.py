@@ -73,4 +73,4 @@ def test_secrets_come_from_the_environment_per_system():
     assert secrets_from_env(env) == {"lightspeed_x": "x"}
     env["OMNISYNC_WEBHOOK_SECRET_TILL_BOX"] = "t"  # a registered POS gets its secret the same way
     assert secrets_from_env(env) == {"lightspeed_x": "x", STAND_IN: "t"}
-    assert set(known_systems()) == set(systems.system_ids()) == {"commercetools", "lightspeed_x", STAND_IN, RELAYED}
+    assert set(known_systems()) == set(systems.system_ids()) >= {"commercetools", "lightspeed_x", STAND_IN, RELAYED}

@@ -11,13 +11,13 @@ import httpx
 
 from omnisync_pipelines.connectors.lightspeed_x.errors import error_codes
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM, WINDOW_S, LightspeedXSettings
-from omnisync_pipelines.connectors.lightspeed_x.token_file import TokenFile
 from omnisync_pipelines.connectors.lightspeed_x.writes import LightspeedXWrites
 from omnisync_pipelines.rest.oauth import INVALID_TOKEN, BearerToken, OAuthRefreshToken
 from omnisync_pipelines.rest.paging import VersionCursorPaginator
 from omnisync_pipelines.rest.retry import RetryPolicy
 from omnisync_pipelines.rest.session import ApiSession, CallLog
 from omnisync_pipelines.rest.throttle import ConcurrencyLimit, WindowBudget
+from omnisync_pipelines.rest.token_file import TokenFile
 
 API = "/api/2.0"
 SEARCH_PAGE = 1000  # the search endpoint's largest page

@@ -30,12 +30,15 @@ class LightspeedXConnector:
 
     def __init__(self, client: LightspeedXClient, location_map: dict[str, str], tender_map: dict[str, str] | None = None,
                  *, default_currency: str | None = None, price_books: bool = True,
-                 online_payment_type: str | None = None):
+                 online_payment_type: str | None = None, counted_elsewhere: set[str] | None = None):
         """`location_map`: outlet id -> location key; `tender_map`: payment type name (or `type:<id>`) ->
         payment method; `default_currency` for outlets that report none; `online_payment_type`: the
-        payment type (name or `type:<id>`) that records an online order's prepayment on its till sale."""
+        payment type (name or `type:<id>`) that records an online order's prepayment on its till sale;
+        `counted_elsewhere`: outlets of stores that trade on another POS now (their counts and movements
+        are left out; their sales still come in, or are rejected, never dropped)."""
         self.client = client
         self.location_map = dict(location_map)
+        self.counted_elsewhere = set(counted_elsewhere or ())
         self.tender_map = tender_map
         self.online_payment_type = online_payment_type
         self.default_currency = default_currency
@@ -152,7 +155,8 @@ class LightspeedXConnector:
         async for page, page_version in self.client.iter_pages("inventory", after=after):
             raw_count += len(page)
             version = page_version if page_version is not None else version
-            rows += [{name: row.get(name) for name in mapping.INVENTORY_FIELDS} for row in page]
+            rows += [{name: row.get(name) for name in mapping.INVENTORY_FIELDS} for row in page
+                     if row.get("outlet_id") not in self.counted_elsewhere]
         sku_of = await self.sku_of()
         levels, rejected = split([mapping.map_inventory(r, sku_of=sku_of, location_map=self.location_map) for r in rows])
         return _result({"stock": levels}, rejected, after, raw_count, int(version) if version is not None else None)
@@ -161,9 +165,12 @@ class LightspeedXConnector:
         sku_of = await self.sku_of()
         sales, sales_version = await self.client.sales(after)
         consignments, cons_version = await self.client.consignments_with_products(after)
-        results = [sales_mapping.map_sale_movements(s, sku_of=sku_of, location_map=self.location_map) for s in sales]
+        elsewhere = self.counted_elsewhere
+        results = [sales_mapping.map_sale_movements(s, sku_of=sku_of, location_map=self.location_map) for s in sales
+                   if s.get("outlet_id") not in elsewhere]
         results += [sales_mapping.map_consignment_movements(c, lines, sku_of=sku_of, location_map=self.location_map)
-                    for c, lines in consignments]
+                    for c, lines in consignments
+                    if not elsewhere or not {c.get("outlet_id"), c.get("source_outlet_id")} - {None} <= elsewhere]
         batches, rejected = split(results)
         unique = {m.movement_id: m for batch in batches for m in batch}
         return _result({"stock_movements": list(unique.values())}, rejected, after,

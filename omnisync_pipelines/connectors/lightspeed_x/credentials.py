@@ -9,13 +9,12 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from omnisync_pipelines.connectors.lightspeed_x.token_file import DEFAULT_TOKEN_FILE
-
 TOKEN = "OMNISYNC_LSX_TOKEN"
 CLIENT_ID = "OMNISYNC_LSX_CLIENT_ID"
 CLIENT_SECRET = "OMNISYNC_LSX_CLIENT_SECRET"
 REFRESH_TOKEN = "OMNISYNC_LSX_REFRESH_TOKEN"
 TOKEN_FILE = "OMNISYNC_LSX_TOKEN_FILE"  # a path, not a secret; the file it names holds secrets
+DEFAULT_TOKEN_FILE = "data/lightspeed_x.tokens"  # see rest/token_file.py
 
 
 def uses_oauth(env: Mapping[str, str] = os.environ) -> bool:

@@ -25,7 +25,9 @@ from omnisync_pipelines.canonical.models import (
     normalise_email,
 )
 from omnisync_pipelines.canonical.money import currency_digits
+from omnisync_pipelines.connectors import rejections
 from omnisync_pipelines.connectors.lightspeed_x.settings import SYSTEM
+from omnisync_pipelines.connectors.rejections import MappingError, split  # noqa: F401 (the connector's names)
 from omnisync_pipelines.rest.redact import redact_body
 
 R = TypeVar("R")
@@ -34,13 +36,6 @@ BARCODE_TYPES = ("EAN", "UPC", "GTIN", "ISBN")
 # money, so amounts are read at 6 decimals before checking against the currency's precision.
 READ_PRECISION = Decimal("0.000001")
 TEXT_LIMIT = 255  # names, codes, phones: longer is a broken record, not a name
-
-
-class MappingError(ValueError):
-    def __init__(self, field: str, reason: str):
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
 
 
 # values ---------------------------------------------------------------------------------------------
@@ -96,19 +91,7 @@ def rejection(entity: str, raw: dict, exc: MappingError, ref: str | None = None)
 
 
 def rejecting(entity: str, fn: Callable[..., R], raw: dict, *args, **kwargs) -> R | Rejection:
-    try:
-        return fn(raw, *args, **kwargs)
-    except MappingError as exc:
-        return rejection(entity, raw, exc)
-    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:  # a shape no rule foresaw
-        reason = f"{entity} {raw.get('id') if isinstance(raw, dict) else raw!r}: malformed record ({type(exc).__name__}: {str(exc)[:200]})"
-        return rejection(entity, raw if isinstance(raw, dict) else {"raw": str(raw)[:200]}, MappingError("record", reason))
-
-
-def split(results: list) -> tuple[list, list[Rejection]]:
-    """Separate mapped records from Rejections (a mapped item may be a tuple of records)."""
-    good = [r for r in results if not isinstance(r, Rejection)]
-    return good, [r for r in results if isinstance(r, Rejection)]
+    return rejections.rejecting(entity, fn, raw, *args, reject=rejection, **kwargs)
 
 
 # outlets --------------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ class LightspeedXPlugin(PosPlugin):
 
         return product_ids_of(event_type, payload) if event_type in STOCK_EVENT_TYPES else set()
 
-    def build_connector(self, settings: LightspeedXSystem, location_map, secrets, *, call_log=None, transport=None):
+    def build_connector(self, settings: LightspeedXSystem, location_map, secrets, *, call_log=None, transport=None,
+                        location_blocks=None, former_locations=None):
         from omnisync_pipelines.connectors.lightspeed_x.client import build_client
         from omnisync_pipelines.connectors.lightspeed_x.connector import LightspeedXConnector
         from omnisync_pipelines.connectors.lightspeed_x.settings import LightspeedXSettings
@@ -57,7 +58,8 @@ class LightspeedXPlugin(PosPlugin):
                                          registers=settings.registers, **secrets)
         client = build_client(connection, transport=transport, call_log=call_log)
         return LightspeedXConnector(client, location_map, tender_map=dict(settings.tender_map) or None,
-                                    online_payment_type=settings.online_payment_type)
+                                    online_payment_type=settings.online_payment_type,
+                                    counted_elsewhere=set(former_locations or ()))
 
     def catalog_target(self, connector, location_map):
         from omnisync_pipelines.connectors.lightspeed_x.catalog_target import LightspeedXCatalog

@@ -17,7 +17,7 @@ class LightspeedXSettings(BaseModel):
     client_id: str | None = None  # OAuth app, used with client_secret and a (rotating) refresh_token
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None  # the first one; the rotated ones live in `token_file`
-    token_file: str | None = None  # where OAuth tokens are kept between runs (see token_file.py)
+    token_file: str | None = None  # where OAuth tokens are kept between runs (see rest/token_file.py)
     registers: int = Field(1, ge=1)  # the budget is 300 x registers + 50 requests per 5 minutes
     page_size: int = Field(1000, ge=1, le=10000)
     sales_page_size: int = Field(500, ge=1, le=500)

@@ -1,8 +1,9 @@
-"""Emulator of the Lightspeed Retail R-Series API V3 (issue 19, first part): OAuth with rotating
-refresh tokens, the leaky-bucket rate limiter with the 2026-03-17 costs, XML-shaped JSON, V3 cursor
-paging, query operators, `load_relations`, and the account resources a POS sync needs, written from
-Lightspeed's own docs (shared/vendor_api/lightspeed_r/docs) and shared/reference/API_FACTS.md §3.
-Stands alone: no connector imports it yet."""
+"""Emulator of the Lightspeed Retail R-Series API V3 (issue 19): OAuth with rotating refresh tokens,
+the leaky-bucket rate limiter with the 2026-03-17 costs, XML-shaped JSON, V3 cursor paging, query
+operators (and one-level relation searches), `load_relations`, and the resources omnisync's flows use:
+catalog (items, matrices, categories, price levels, tax categories), shops, stock (ItemShop +
+InventoryLog), sales (completion, voids, archive, refunds), layaway reservations and customers with
+custom fields, written from Lightspeed's own docs (shared/vendor_api/lightspeed_r/docs)."""
 
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.emulator import LightspeedREmulator
 

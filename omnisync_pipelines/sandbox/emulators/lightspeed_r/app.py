@@ -11,14 +11,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_r import writes
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.auth import DENIED
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.dispatch import HANDLERS
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.errors import WriteError
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.query import QueryError, archived_ok, filters, page
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.refunds import find_sale
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.resources import (
     RESOURCES,
+    Resource,
     present,
     relation_cost,
     relations_asked,
+    search_rows,
 )
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.xmljson import unwrap
 
@@ -36,9 +40,10 @@ def error(status: int, message: str, error_class: str = "Exception", headers: di
                          "errorClass": error_class}, status, headers=headers)
 
 
-def request_cost(name: str, method: str, params: dict, body: dict | None, relations: float) -> float:
-    """Costs since 2026-03-17 (rate-limiting.md, changelog): 1 a request; Sale writes 2 (+3 with
-    completed=true), Category POST/PUT 10; +0.5 per nested entity in a write body; count=1 costs 10;
+def request_cost(name: str, method: str, params: dict, body: dict | None, relations: float, action: str = "") -> float:
+    """Costs since 2026-03-17 (rate-limiting.md, changelog, endpoint pages): 1 a request; Sale writes 2
+    (+3 with completed=true), SaleLine writes 2, Category writes 10 (category.md), a refund 10;
+    +0.5 per nested entity in a write body; count=1 costs 10;
     `or` over several fields +1 per operand (over several entities the docs charge more: not modeled)."""
     if params.get("count") == "1":
         return 10.0
@@ -47,10 +52,10 @@ def request_cost(name: str, method: str, params: dict, body: dict | None, relati
     if len(set(operands)) > 1:  # `or` over several fields of one entity: +1 per operand
         cost += len(operands)
     if method != "GET":
-        if name in ("Sale", "SaleLine"):
-            cost = 2.0 + (3.0 if name == "Sale" and str((body or {}).get("completed", "")).lower() == "true" else 0.0)
-        elif name == "Category" and method in ("POST", "PUT"):
+        if action == "refund" or name == "Category":
             cost = 10.0
+        elif name in ("Sale", "SaleLine"):
+            cost = 2.0 + (3.0 if name == "Sale" and str((body or {}).get("completed", "")).lower() == "true" else 0.0)
         cost += 0.5 * nested_entities(body or {})
     return cost + relations
 
@@ -66,6 +71,17 @@ def nested_entities(node: dict) -> int:
             children = unwrap(value, "")
         count += sum(1 + nested_entities(c) for c in children if isinstance(c, dict))
     return count
+
+
+def resolve(rest: list[str]) -> tuple[Resource | None, str | None, str]:
+    """(resource, id, action) of the path after the account id: `{Resource}[/{id}]`,
+    `Customer/CustomField[/{id}]` and `Sale/{id or ticketNumber}/refund`."""
+    if rest[:2] == ["Customer", "CustomField"]:
+        rest = ["CustomField", *rest[2:]]
+    resource = RESOURCES.get(rest[0]) if rest else None
+    if resource is None or len(rest) > 3 or len(rest) == 3 and (resource.name, rest[2]) != ("Sale", "refund"):
+        return None, None, ""
+    return resource, (rest[1] if len(rest) > 1 else None), (rest[2] if len(rest) == 3 else "")
 
 
 def build_app(emu: LightspeedREmulator) -> Starlette:
@@ -99,26 +115,27 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
                 assert isinstance(body, dict)
             except (json.JSONDecodeError, AssertionError):
                 return error(400, "Invalid JSON payload.")
-        name = parts[2] if len(parts) > 2 else "Account"
-        resource = RESOURCES.get(name)
+        resource, ident, action = resolve(parts[2:])
         try:
             relations = relations_asked(resource, params.get("load_relations")) if resource else []
         except ValueError as exc:
             return error(400, str(exc))
-        listing = len(parts) == 3
+        listing = ident is None and request.method == "GET"
         extra = relation_cost(resource, relations, listing) if resource else 0.0
-        cost = request_cost(name, request.method, params, body, extra)
+        cost = request_cost(resource.name if resource else "", request.method, params, body, extra, action)
         allowed, headers = emu.bucket.take(cost)
         headers = {"X-LS-Acct-Id": str(emu.account_id), "X-LS-OAuth-Client-Id": emu.oauth_client_number, **headers}
         if not allowed:
             return error(429, "Rate limit exceeded" if "leaky" in headers["X-LS-API-RateLimit-Type"]
                          else "burst rate limit exceeded", "RateLimitException", headers)
         async with emu.lock:
-            response = handle(request.method, parts, params, body, resource, relations, str(request.url).split("?")[0])
+            response = handle(request.method, parts, params, body or {}, (resource, ident, action), relations,
+                              str(request.url).split("?")[0])
         response.headers.update(headers)
         return response
 
-    def handle(method, parts, params, body, resource, relations, base_url):
+    def handle(method, parts, params, body, target, relations, base_url):
+        resource, ident, action = target
         if parts[0] != "Account":
             return error(404, "Not Found")
         if len(parts) == 1 or len(parts) == 2 and parts[1] == str(emu.account_id):
@@ -127,10 +144,16 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
             return JSONResponse({"@attributes": {"count": "1"}, "Account": emu.account_row()})
         if parts[1] != str(emu.account_id):
             return error(404, f"Account {parts[1]} not found.")
-        if resource is None or len(parts) > 4:
+        if resource is None:
             return error(404, f"Unknown resource: {'/'.join(parts[2:])}")
-        ident = parts[3] if len(parts) == 4 else None
         table = store.tables[resource.name]
+        if action == "refund":
+            if method != "POST":
+                return error(405, f"{method} is not allowed on {'/'.join(parts[2:])}.")
+            original = find_sale(store, ident)
+            if original is None:
+                return error(404, f"Sale {ident} not found.")
+            return write(resource, ("Sale", "refund"), original, body)
         if method == "GET" and ident is None:
             return read_many(resource, params, relations, base_url)
         if method == "GET":
@@ -147,30 +170,20 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
             row = table.get(int(ident)) if ident.isdigit() else None
             if row is None:
                 return error(404, f"{resource.name} {ident} not found.")
+        return write(resource, (resource.name, method), row, body)
+
+    def write(resource, key, row, body):
         try:
-            row, shown = write(resource.name, method, row, body or {})
-        except writes.WriteError as exc:
+            row, shown = HANDLERS[key](store, row, body)
+        except WriteError as exc:
             return error(exc.status, str(exc))
         return JSONResponse({"@attributes": {"count": "1"}, resource.name: present(store, resource.name, row, shown)})
-
-    def write(name, method, row, body):
-        if name == "Item":
-            if method == "POST":
-                return writes.new_item(store, body), ["ItemShops"]
-            if method == "DELETE":
-                return writes.archive_item(store, row), ["ItemShops"]
-            return writes.update_item(store, row, body), ["ItemShops"]
-        if name == "Customer":
-            made = writes.new_customer(store, body) if method == "POST" else writes.update_customer(store, row, body)
-            return made, ["Contact"]
-        if name == "ItemShop":
-            return writes.update_item_shop(store, row, body), []
-        return writes.new_sale(store, body), ["SaleLines", "SalePayments"]
 
     def read_many(resource, params, relations, base_url):
         rows = [r for r in store.tables[resource.name].values() if archived_ok(r, params.get("archived", "false"))]
         try:
-            tests = filters(list(params.items()))
+            tests = filters(list(params.items()), relations,
+                            lambda row, relation: search_rows(store, resource.name, row, relation))
             rows = [r for r in rows if all(t(r) for t in tests)]
             if params.get("count") == "1":
                 clash = {"limit", "sort", "after", "before"} & set(params)

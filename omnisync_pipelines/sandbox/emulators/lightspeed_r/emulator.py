@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_r import writes
+from omnisync_pipelines.sandbox.emulators.lightspeed_r import catalog, customers, writes
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.app import MESSAGES, build_app
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.auth import OAuth
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.ratelimit import LeakyBucket, fmt
@@ -43,8 +43,10 @@ class LightspeedREmulator:
 
     # what a client needs --------------------------------------------------------------------------
     def credentials(self, base_url: str) -> dict:
+        """What an app needs to reach the account: its client, and a refresh token of a fresh
+        authorisation (single use: the first refresh rotates it)."""
         return {"base_url": base_url, "account_id": str(self.account_id), "client_id": self.oauth.client_id,
-                "client_secret": self.oauth.client_secret}
+                "client_secret": self.oauth.client_secret, "refresh_token": self.issue_tokens()["refresh_token"]}
 
     def authorize(self) -> str:
         """The code the merchant's consent screen hands the app's redirect URI (single use, 60 s)."""
@@ -59,18 +61,23 @@ class LightspeedREmulator:
                 "link": {"@attributes": {"href": f"/API/V3/Account/{self.account_id}"}}}
 
     # seeding (back-office actions, not API) -------------------------------------------------------
-    def seed_tax_category(self, name: str, rate: float) -> dict:
-        return self.store.insert("TaxCategory", {"isTaxInclusive": False, "tax1Name": name, "tax2Name": "",
-                                                 "tax1Rate": rate, "tax2Rate": 0.0})
+    def seed_tax_category(self, name: str, rate: float, inclusive: bool = False) -> dict:
+        """`inclusive=True`: VAT-style, prices are gross and tax is carved out of them."""
+        return catalog.new_tax_category(self.store, {"isTaxInclusive": inclusive, "tax1Name": name, "tax1Rate": rate})
 
-    def seed_shop(self, name: str, time_zone: str = "America/New_York", tax_category_id: int = 0) -> dict:
-        shop = self.store.insert("Shop", {"name": name, "serviceRate": 0.0, "timeZone": time_zone, "taxLabor": False,
-                                          "labelTitle": "Shop Name", "labelMsrp": False, "archived": False,
-                                          "contactID": 0, "taxCategoryID": tax_category_id, "receiptSetupID": 0,
-                                          "ccGatewayID": 0, "priceLevelID": 1})
-        for item_id in self.store.tables["Item"]:
-            self.store.ensure_item_shops(item_id)
-        return shop
+    def seed_price_level(self, name: str) -> dict:
+        """A PriceLevel (the API has no PriceLevel POST: levels are made in the back office)."""
+        return self.store.insert("PriceLevel", {"name": name, "archived": False, "canBeArchived": True,
+                                                "type": "fixed", "Calculation": ""})
+
+    def seed_shop(self, name: str, time_zone: str = "America/New_York", tax_category_id: int = 0,
+                  price_level_id: int = 1) -> dict:
+        return catalog.new_shop(self.store, {"name": name, "timeZone": time_zone, "taxCategoryID": tax_category_id,
+                                             "priceLevelID": price_level_id})
+
+    def seed_custom_field(self, name: str, kind: str = "string") -> dict:
+        """A Customer custom field definition (`Customer/CustomField`)."""
+        return customers.new_field(self.store, {"name": name, "type": kind})
 
     def seed_register(self, shop_id: int, name: str) -> dict:
         return self.store.insert("Register", {"name": name, "open": False, "openTime": "", "tipEnabled": False,
@@ -86,34 +93,50 @@ class LightspeedREmulator:
                                                  "internalReserved": False, "type": kind, "refundAsPaymentTypeID": 0})
 
     def seed_category(self, name: str, parent_id: int = 0) -> dict:
-        parent = self.store.tables["Category"].get(parent_id)
-        full = f"{parent['fullPathName']}/{name}" if parent else name
-        return self.store.insert("Category", {"name": name, "nodeDepth": (parent["nodeDepth"] + 1) if parent else 0,
-                                              "fullPathName": full, "leftNode": 0, "rightNode": 0,
-                                              "createTime": self.store.now(), "parentID": parent_id})
+        return catalog.new_category(self.store, {"name": name, "parentID": parent_id})
 
-    def seed_matrix(self, description: str, price: float = 0.0, category_id: int = 0) -> dict:
-        return self.store.insert("ItemMatrix", {"defaultCost": 0.0, "tax": True, "archived": False, "itemType": "default",
-                                                "serialized": False, "description": description, "modelYear": 0,
-                                                "categoryID": category_id, "taxClassID": 1, "departmentID": 0,
-                                                "manufacturerID": 0, "seasonID": 0, "defaultVendorID": 0,
-                                                "itemAttributeSetID": 0})
+    def seed_matrix(self, description: str, price: float = 0.0, category_id: int = 0, attribute_set_id: int = 2) -> dict:
+        """A matrix (attribute set 2 = Color/Size in the item-matrices tutorial) whose Default price its
+        new items take."""
+        return catalog.new_matrix(self.store, {"description": description, "categoryID": category_id,
+                                               "itemAttributeSetID": attribute_set_id,
+                                               "Prices": {"ItemPrice": [{"useTypeID": 1, "amount": price}]}})
 
     def seed_item(self, description: str, custom_sku: str = "", price: float = 10.0, qoh: dict[int, int] | None = None,
-                  **fields) -> dict:
-        """An item with its Default price and, per shop id, the stock on hand (logged as ItemCreated)."""
+                  store_prices: dict[int, float] | None = None, **fields) -> dict:
+        """An item with its Default price, prices per price level id (`store_prices`) and, per shop id,
+        the stock on hand (logged as ItemCreated)."""
+        levels = [{"useTypeID": level, "amount": amount} for level, amount in (store_prices or {}).items()]
         body = {"description": description, "customSku": custom_sku, **fields,
-                "Prices": {"ItemPrice": [{"useTypeID": 1, "amount": price}]}}
+                "Prices": {"ItemPrice": [{"useTypeID": 1, "amount": price}, *levels]}}
         row = writes.new_item(self.store, body)
         for shop_id, amount in (qoh or {}).items():
             self.store.set_qoh(row["itemID"], shop_id, amount, "ItemCreated")
         return row
 
-    def seed_customer(self, first: str, last: str, email: str = "") -> dict:
-        body = {"firstName": first, "lastName": last}
+    def seed_customer(self, first: str, last: str, email: str = "", phone: str = "",
+                      custom: dict[str, str] | None = None) -> dict:
+        """`custom`: custom field name -> value (the fields must be seeded first)."""
+        body: dict = {"firstName": first, "lastName": last, "Contact": {}}
         if email:
-            body["Contact"] = {"Emails": {"ContactEmail": {"address": email, "useType": "Primary"}}}
+            body["Contact"]["Emails"] = {"ContactEmail": {"address": email, "useType": "Primary"}}
+        if phone:
+            body["Contact"]["Phones"] = {"ContactPhone": {"number": phone, "useType": "Mobile"}}
+        fields = {f["name"]: f["customFieldID"] for f in self.store.tables["CustomField"].values()}
+        body["CustomFieldValues"] = {"CustomFieldValue": [{"customFieldID": fields[name], "value": value}
+                                                          for name, value in (custom or {}).items()]}
         return writes.new_customer(self.store, body)
+
+    def transfer_stock(self, item_id: int, from_shop: int, to_shop: int, units: int, transfer_id: int = 0) -> None:
+        """A transfer sent and received (the API can send transfers, only the UI receives them)."""
+        self.store.set_qoh(item_id, from_shop, self.qoh(item_id, from_shop) - units, "RemoveForTransfer",
+                           transferID=transfer_id)
+        self.store.set_qoh(item_id, to_shop, self.qoh(item_id, to_shop) + units, "AddForTransfer",
+                           transferID=transfer_id)
+
+    def receive_stock(self, item_id: int, shop_id: int, units: int, order_id: int = 0) -> None:
+        """Units of a purchase order received at a shop (no Reasons entry fits: GenericReason + orderID)."""
+        self.store.set_qoh(item_id, shop_id, self.qoh(item_id, shop_id) + units, "GenericReason", orderID=order_id)
 
     def qoh(self, item_id: int, shop_id: int) -> int:
         return self.store.item_shop(item_id, shop_id)["qoh"]

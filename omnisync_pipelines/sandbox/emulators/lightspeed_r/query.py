@@ -77,13 +77,26 @@ def condition(field: str, raw: str):
     return test
 
 
-def filters(params: list[tuple[str, str]]) -> list:
+def related_condition(key: str, raw: str, loaded: list[str], search):
+    """`Relation.field=<op>,<value>`: a row passes when one of its related records does; the relation
+    must be loaded (relations.md, "Searching in Relations")."""
+    relation, field = key.split(".", 1)
+    if relation not in loaded:
+        raise QueryError(f"Relation {relation} must be loaded with load_relations to search {key}")
+    test = condition(field, raw)
+    return lambda row: any(test(r) for r in search(row, relation) if field in r)
+
+
+def filters(params: list[tuple[str, str]], loaded: list[str] | None = None, search=None) -> list:
     """The row predicates of a query string (`or=f%3Dv1|f%3D~,v2` one of them)."""
     tests = []
     for key, raw in params:
         if key in RESERVED:
             continue
-        tests.append(condition(key, raw))
+        if "." in key and search is not None:
+            tests.append(related_condition(key, raw, loaded or [], search))
+        else:
+            tests.append(condition(key, raw))
     for key, raw in params:
         if key == "or":
             parts = [p.split("=", 1) for p in raw.split("|") if "=" in p]
@@ -126,8 +139,10 @@ def page(rows: list[dict], pk: str, params: dict, sortable: tuple[str, ...], bas
     except ValueError as exc:
         raise QueryError("limit must be an integer") from exc
 
-    def key(row) -> list:
-        return [row[pk]] if field == pk else [_sortable(_value(row, field)) or "", row[pk]]
+    timed = field == "timeStamp" or field.endswith(("Time", "time"))
+
+    def key(row) -> list:  # an unset time (an open sale's completeTime) sorts first, as 0
+        return [row[pk]] if field == pk else [_sortable(_value(row, field)) or (0 if timed else ""), row[pk]]
 
     ordered = sorted(rows, key=key, reverse=desc)
     after, before = params.get("after"), params.get("before")

@@ -1,11 +1,13 @@
-"""What each served resource is: verbs (a subset of its docs page's "Actions Allowed"), sortable
-fields (its "Sortable Fields"), relations for `load_relations` (name -> to-many?), and how a row prints."""
+"""What each served resource is: its path, verbs (a subset of its docs page's "Actions Allowed"),
+sortable fields (its "Sortable Fields"), relations for `load_relations` (name -> to-many?), and how a
+row prints with the relations asked for."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
+from omnisync_pipelines.sandbox.emulators.lightspeed_r import customers
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.store import Store
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.xmljson import many, shape
 
@@ -18,34 +20,53 @@ class Resource:
     single: bool = True  # GET /{Resource}/{id}
     writes: tuple[str, ...] = ()  # of POST, PUT, DELETE
     relations: dict[str, bool] = field(default_factory=dict)  # relation -> X-to-many
+    path: str = ""  # under the account, when it is not the name
+
+    @property
+    def url_path(self) -> str:
+        return self.path or self.name
 
 
+CRUD = ("POST", "PUT", "DELETE")
 RESOURCES = {r.name: r for r in (
-    Resource("Shop", "shopID", ("shopID",)),
+    Resource("Shop", "shopID", ("shopID",), writes=("POST", "PUT"),
+             relations={"Registers": True, "PriceLevel": False, "TaxCategory": False}),
     Resource("Register", "registerID", ("registerID",)),
     Resource("Employee", "employeeID", ("employeeID", "timeStamp")),
-    Resource("Item", "itemID", ("itemID", "timeStamp", "description"), writes=("POST", "PUT", "DELETE"),
-             relations={"ItemShops": True, "Category": False}),
+    Resource("Item", "itemID", ("itemID", "timeStamp", "description"), writes=CRUD,
+             relations={"ItemShops": True, "Category": False, "ItemAttributes": False}),
     Resource("ItemShop", "itemShopID", ("itemShopID", "timeStamp"), writes=("PUT",)),
-    Resource("ItemMatrix", "itemMatrixID", ("itemMatrixID", "timeStamp", "description"), relations={"Items": True}),
-    Resource("Category", "categoryID", ("categoryID", "timeStamp", "leftNode", "rightNode")),
-    Resource("TaxCategory", "taxCategoryID", ("taxCategoryID", "timeStamp")),
-    Resource("Customer", "customerID", ("customerID", "timeStamp", "firstName", "lastName"), writes=("POST", "PUT"),
-             relations={"Contact": False}),
-    Resource("Sale", "saleID", ("saleID", "timeStamp", "completeTime", "updatetime"), writes=("POST",),
-             relations={"SaleLines": True, "SalePayments": True, "SalePayments.PaymentType": False, "Customer": False}),
-    Resource("SaleLine", "saleLineID", ("saleLineID", "timeStamp", "saleID")),
+    Resource("ItemMatrix", "itemMatrixID", ("itemMatrixID", "timeStamp", "description"), writes=CRUD,
+             relations={"Items": True, "Category": False}),
+    Resource("Category", "categoryID", ("categoryID", "timeStamp", "leftNode", "rightNode"), writes=CRUD),
+    Resource("TaxCategory", "taxCategoryID", ("taxCategoryID", "timeStamp"), writes=("POST", "PUT")),
+    Resource("PriceLevel", "priceLevelID", ("priceLevelID", "name"), writes=("PUT",)),
+    Resource("Customer", "customerID", ("customerID", "timeStamp", "firstName", "lastName"), writes=CRUD,
+             relations={"Contact": False, "CustomFieldValues": True}),
+    Resource("CustomField", "customFieldID", ("customFieldID", "timeStamp", "name"), writes=CRUD,
+             path="Customer/CustomField"),
+    Resource("Sale", "saleID", ("saleID", "timeStamp", "completeTime", "updatetime"), writes=CRUD,
+             relations={"SaleLines": True, "SaleLines.Note": False, "SaleLines.InventorySales": True,
+                        "SaleLines.Item": False, "SalePayments": True, "SalePayments.PaymentType": False,
+                        "Customer": False, "Customer.Contact": False, "ShipTo": False, "ShipTo.Contact": False,
+                        "TaxCategory": False}),
+    Resource("SaleLine", "saleLineID", ("saleLineID", "timeStamp", "saleID"), writes=CRUD,
+             relations={"Note": False, "InventorySales": True, "Item": False, "TaxCategory": False}),
     Resource("SalePayment", "salePaymentID", ("salePaymentID", "timeStamp", "saleID"), relations={"PaymentType": False}),
     Resource("PaymentType", "paymentTypeID", ("paymentTypeID",)),
+    Resource("ShipTo", "shipToID", ("shipToID", "timeStamp", "saleID"), relations={"Contact": False}),
+    Resource("SaleVoid", "saleVoidID", ("saleVoidID", "saleID")),
     Resource("InventoryLog", "inventoryLogID", ("inventoryLogID", "itemID"), single=False),
 )}
+ONLY_WHEN_NAMED = {"CustomFieldValues"}  # relations.md: `all` loads everything except CustomFieldValues
+HIDDEN = {"saleLineID": "InventorySale", "customerID": "CustomFieldValue"}  # our join keys, not API fields
 
 
 def relations_asked(resource: Resource, raw: str | None) -> list[str]:
     if not raw:
         return []
     if raw == "all":
-        return list(resource.relations)
+        return [n for n in resource.relations if n not in ONLY_WHEN_NAMED]
     try:
         names = json.loads(raw)
         assert isinstance(names, list) and all(isinstance(n, str) for n in names)
@@ -67,6 +88,35 @@ def relation_cost(resource: Resource, names: list[str], listing: bool) -> float:
     return cost
 
 
+def related(store: Store, name: str, row: dict, relation: str) -> tuple[str, list[dict]]:
+    """(child resource, native rows) of one relation of a row."""
+    t = store.tables
+    by = {
+        "ItemShops": lambda: ("ItemShop", sorted(store.item_shops(row["itemID"]), key=lambda r: r["itemShopID"])),
+        "Category": lambda: ("Category", _one(t["Category"], row.get("categoryID"))),
+        "Items": lambda: ("Item", [r for r in t["Item"].values() if r["itemMatrixID"] == row["itemMatrixID"]]),
+        "Registers": lambda: ("Register", [r for r in t["Register"].values() if r["shopID"] == row["shopID"]]),
+        "PriceLevel": lambda: ("PriceLevel", _one(t["PriceLevel"], row.get("priceLevelID"))),
+        "TaxCategory": lambda: ("TaxCategory", _one(t["TaxCategory"], row.get("taxCategoryID"))),
+        "SaleLines": lambda: ("SaleLine", [r for r in t["SaleLine"].values() if r["saleID"] == row["saleID"]]),
+        "SalePayments": lambda: ("SalePayment", [r for r in t["SalePayment"].values() if r["saleID"] == row["saleID"]]),
+        "PaymentType": lambda: ("PaymentType", _one(t["PaymentType"], row.get("paymentTypeID"))),
+        "Customer": lambda: ("Customer", _one(t["Customer"], row.get("customerID"))),
+        "ShipTo": lambda: ("ShipTo", _one(t["ShipTo"], row.get("shipToID"))),
+        "Note": lambda: ("Note", _one(t["Note"], row.get("noteID"))),
+        "Item": lambda: ("Item", _one(t["Item"], row.get("itemID"))),
+        "InventorySales": lambda: ("InventorySale", [s for s in t["InventorySale"].values()
+                                                     if s["saleLineID"] == row["saleLineID"]]),
+        "CustomFieldValues": lambda: ("CustomFieldValue", customers.printed_values(store, row["customerID"])),
+    }
+    return by[relation]()
+
+
+def _one(table: dict, ident) -> list[dict]:
+    row = table.get(ident or 0)
+    return [row] if row else []
+
+
 def _contact(store: Store, owner: str, ident: int):
     contact = store.contacts.get((owner, ident))
     if contact is None:
@@ -78,35 +128,35 @@ def _contact(store: Store, owner: str, ident: int):
     return shape(out)
 
 
+def search_rows(store: Store, name: str, row: dict, relation: str) -> list[dict]:
+    """What a dotted filter (`Contact.email`, `ItemShops.qoh`) tests, one level deep (relations.md)."""
+    if relation == "Contact":
+        contact = store.contacts.get((name, row[RESOURCES[name].pk]), {})
+        phones = {"Home": "phoneHome", "Work": "phoneWork", "Mobile": "mobile", "Pager": "pager", "Fax": "fax"}
+        return [*({"email": e.get("address", "")} for e in contact.get("Emails", [])),
+                *({phones.get(p.get("useType", ""), "phone"): p.get("number", "")} for p in contact.get("Phones", []))]
+    return related(store, name, row, relation)[1]
+
+
 def present(store: Store, name: str, row: dict, relations: list[str]) -> dict:
-    """A row as the API prints it, with the relations asked for embedded."""
-    out = shape({k: v for k, v in row.items() if k != "Prices"})
-    if name == "Item":
-        out["Prices"] = many("ItemPrice", shape(row["Prices"]))
-        if "ItemShops" in relations:
-            shops = sorted(store.item_shops(row["itemID"]), key=lambda r: r["itemShopID"])
-            out["ItemShops"] = many("ItemShop", [shape(s) for s in shops])
-        if "Category" in relations:
-            category = store.tables["Category"].get(row["categoryID"])
-            out["Category"] = shape(category) if category else ""
-    elif name == "ItemMatrix" and "Items" in relations:
+    """A row as the API prints it, with the relations asked for (and their `Rel.Sub` relations) embedded."""
+    out = shape({k: v for k, v in row.items() if k not in ("Prices", "ItemAttributes") and HIDDEN.get(k) != name})
+    if "Prices" in row:
+        levels = store.price_levels()
+        out["Prices"] = many("ItemPrice", [shape({**p, "useType": levels[p["useTypeID"]]}) for p in row["Prices"]])
+    if name == "ItemMatrix":
         items = [r for r in store.tables["Item"].values() if r["itemMatrixID"] == row["itemMatrixID"]]
-        out["Items"] = many("Item", [present(store, "Item", r, []) for r in items])
-    elif name == "Customer" and "Contact" in relations:
-        out["Contact"] = _contact(store, "Customer", row["customerID"])
-    elif name == "Sale":
-        sale_id = row["saleID"]
-        if "SaleLines" in relations:
-            lines = [r for r in store.tables["SaleLine"].values() if r["saleID"] == sale_id]
-            out["SaleLines"] = many("SaleLine", [shape(r) for r in lines])
-        if "SalePayments" in relations:
-            payments = [r for r in store.tables["SalePayment"].values() if r["saleID"] == sale_id]
-            nested = ["PaymentType"] if "SalePayments.PaymentType" in relations else []
-            out["SalePayments"] = many("SalePayment", [present(store, "SalePayment", p, nested) for p in payments])
-        if "Customer" in relations:
-            customer = store.tables["Customer"].get(row["customerID"])
-            out["Customer"] = shape(customer) if customer else ""
-    elif name == "SalePayment" and "PaymentType" in relations:
-        kind = store.tables["PaymentType"].get(row["paymentTypeID"])
-        out["PaymentType"] = shape(kind) if kind else ""
+        for n in (1, 2):  # the docs print no attribute3Values
+            values = sorted({i["ItemAttributes"][f"attribute{n}"] for i in items} - {""})
+            out[f"attribute{n}Values"] = values[0] if len(values) == 1 else values or ""
+    for relation in (r for r in relations if "." not in r):
+        nested = [r.split(".", 1)[1] for r in relations if r.startswith(relation + ".")]
+        if relation == "Contact":
+            out["Contact"] = _contact(store, name, row[RESOURCES[name].pk])
+        elif relation == "ItemAttributes":
+            out["ItemAttributes"] = shape(row.get("ItemAttributes", ""))
+        else:
+            child, rows = related(store, name, row, relation)
+            shown = [present(store, child, r, nested) for r in rows]
+            out[relation] = many(child, shown) if RESOURCES.get(name).relations[relation] else (shown[0] if shown else "")
     return out

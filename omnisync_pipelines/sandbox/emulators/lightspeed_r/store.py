@@ -9,13 +9,15 @@ from collections.abc import Callable
 
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.xmljson import iso
 
-PRICE_LEVELS = {1: "Default", 2: "MSRP", 3: "Online"}  # useTypeID -> useType, as in the docs' samples
+BUILTIN_PRICE_LEVELS = ("Default", "MSRP", "Online")  # priceLevelID 1..3 = useTypeID, as in the docs' samples
 PK = {"Shop": "shopID", "Register": "registerID", "Employee": "employeeID", "Item": "itemID",
       "ItemShop": "itemShopID", "ItemMatrix": "itemMatrixID", "Category": "categoryID",
       "TaxCategory": "taxCategoryID", "Customer": "customerID", "Sale": "saleID", "SaleLine": "saleLineID",
-      "SalePayment": "salePaymentID", "PaymentType": "paymentTypeID", "InventoryLog": "inventoryLogID"}
+      "SalePayment": "salePaymentID", "PaymentType": "paymentTypeID", "InventoryLog": "inventoryLogID",
+      "PriceLevel": "priceLevelID", "ShipTo": "shipToID", "SaleVoid": "saleVoidID", "Note": "noteID",
+      "InventorySale": "inventorySaleID", "CustomField": "customFieldID", "CustomFieldValue": "customFieldValueID"}
 # tables whose documented field table has no `timeStamp`
-UNSTAMPED = {"InventoryLog", "Register", "PaymentType", "SalePayment"}
+UNSTAMPED = {"InventoryLog", "Register", "PaymentType", "SalePayment", "PriceLevel", "SaleVoid", "InventorySale"}
 
 
 class Store:
@@ -24,6 +26,13 @@ class Store:
         self.rng = random.Random(seed)
         self.tables: dict[str, dict[int, dict]] = {name: {} for name in PK}
         self.contacts: dict[tuple[str, int], dict] = {}  # (owner table, id) -> Contact (native shape)
+        for name in BUILTIN_PRICE_LEVELS:
+            self.insert("PriceLevel", {"name": name, "archived": False, "canBeArchived": False, "type": "fixed",
+                                       "Calculation": ""})
+
+    def price_levels(self) -> dict[int, str]:
+        """useTypeID -> useType: a price level's id and name."""
+        return {i: r["name"] for i, r in self.tables["PriceLevel"].items()}
 
     def now(self) -> str:
         return iso(self.clock())
@@ -60,8 +69,24 @@ class Store:
                     "totalValueNegativeInventory": 0.0, "reorderPoint": 0, "reorderLevel": 0, "timeStamp": "",
                     "itemID": item_id, "shopID": shop_id})
 
+    def available(self, item_id: int, shop_id: int) -> int:
+        """Units free to reserve: on hand minus what layaways, special orders, work orders and outgoing
+        transfers already hold (itemshop.md's counters)."""
+        row = self.item_shop(item_id, shop_id)
+        if row is None:
+            return 0
+        return row["qoh"] - row["onLayaway"] - row["onSpecialOrder"] - row["onWorkorder"] - row["onTransferOut"]
+
+    def hold(self, item_id: int, shop_id: int, units: int) -> None:
+        """Moves `units` (negative: releases) into ItemShop.onLayaway of the shop and the summary row."""
+        for sid in (shop_id, 0):
+            row = self.item_shop(item_id, sid)
+            if row is not None and units:
+                row["onLayaway"] += units
+                self.touch(row)
+
     def set_qoh(self, item_id: int, shop_id: int, qoh: int, reason: str, employee_id: int = 0,
-                sale_id: int = 0, customer_id: int = 0) -> dict | None:
+                sale_id: int = 0, customer_id: int = 0, **refs: int) -> dict | None:
         """Absolute write: the difference is logged; the summary row (shopID 0) follows."""
         row = self.item_shop(item_id, shop_id)
         if row is None or shop_id == 0:
@@ -82,4 +107,4 @@ class Store:
             "costChange": float(item.get("defaultCost", 0.0)), "createTime": self.now(), "automated": False,
             "causedNegative": qoh < 0 <= qoh - change, "reason": reason, "customerID": customer_id,
             "inventoryCountID": 0, "itemImportID": 0, "orderID": 0, "saleID": sale_id, "transferID": 0,
-            "vendorReturnID": 0})
+            "vendorReturnID": 0, **refs})

@@ -1,9 +1,11 @@
-"""The writes of the first cut: Item POST/PUT/DELETE (incl. absolute `ItemShops` qoh, logged),
-Customer POST/PUT (+ Contact), Sale POST (a completed sale must balance; it takes stock and logs)."""
+"""Item POST/PUT/DELETE (prices per price level, absolute `ItemShops` qoh, logged) and Customer
+POST/PUT/DELETE (+ Contact and CustomFieldValues); the typing helpers every write module shares."""
 
 from __future__ import annotations
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_r.store import PRICE_LEVELS, Store
+from omnisync_pipelines.sandbox.emulators.lightspeed_r import customers
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.errors import WriteError
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.store import BUILTIN_PRICE_LEVELS, Store
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.xmljson import unwrap
 
 QOH_REASON = "manualAdjustQOH"  # the docs' InventoryLog sample (their Reasons list says ManualQuantityAdjustment)
@@ -19,13 +21,7 @@ CUSTOMER_DEFAULTS = {"firstName": "", "lastName": "", "dob": "", "archived": Fal
 CUSTOMER_WRITABLE = set(CUSTOMER_DEFAULTS) - {"archived", "createTime", "creditAccountID"}
 
 
-class WriteError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
-
-
-def _typed(default, value):
+def typed(default, value):
     if isinstance(default, bool):
         return value if isinstance(value, bool) else str(value).lower() == "true"
     if isinstance(default, int):
@@ -35,26 +31,51 @@ def _typed(default, value):
     return "" if value is None else str(value)
 
 
-def _assign(row: dict, body: dict, writable: set[str], defaults: dict) -> bool:
+def assign(row: dict, body: dict, writable: set[str], defaults: dict) -> bool:
     changed = False
     for field in writable & set(body):
-        value = _typed(defaults[field], body[field])
+        value = typed(defaults[field], body[field])
         changed |= row.get(field) != value
         row[field] = value
     return changed
 
 
+def need(store: Store, table: str, value, label: str) -> int:
+    """The id of an existing row, or a 400 naming the missing one."""
+    try:
+        ident = int(value or 0)
+    except (TypeError, ValueError):
+        ident = -1
+    if ident not in store.tables[table]:
+        raise WriteError(f"{label} {value} not found.")
+    return ident
+
+
 # Item --------------------------------------------------------------------------------------------
-def _prices(row: dict, body: dict) -> bool:
-    changed = False
+def set_prices(store: Store, row: dict, body: dict) -> bool:
+    """`Prices.ItemPrice[]` by `useTypeID` or `useType` (a PriceLevel's id or name). The three built-in
+    levels are always listed; another level's price is listed once it has been set."""
+    levels, changed = store.price_levels(), False
     for price in unwrap(body.get("Prices"), "ItemPrice"):
-        level = int(price.get("useTypeID") or next((i for i, n in PRICE_LEVELS.items() if n == price.get("useType")), 0))
-        if level not in PRICE_LEVELS:
+        by_name = next((i for i, n in levels.items() if n == price.get("useType")), 0)
+        level = int(price.get("useTypeID") or by_name)
+        if level not in levels:
             raise WriteError(f"Invalid price level: {price.get('useType') or price.get('useTypeID')}")
-        entry = next(p for p in row["Prices"] if p["useTypeID"] == level)
-        changed |= entry["amount"] != float(price.get("amount", 0))
-        entry["amount"] = float(price.get("amount", 0))
+        amount = float(price.get("amount", 0))
+        entry = next((p for p in row["Prices"] if p["useTypeID"] == level), None)
+        if entry is None:
+            entry = {"amount": None, "useTypeID": level}
+            row["Prices"].append(entry)
+        changed |= entry["amount"] != amount
+        entry["amount"] = amount
     return changed
+
+
+def price_for(store: Store, item: dict, shop_id: int) -> float:
+    """What a till charges: the price of the shop's price level if set, else the Default price."""
+    level = store.tables["Shop"].get(shop_id, {}).get("priceLevelID", 1)
+    prices = {p["useTypeID"]: p["amount"] for p in item["Prices"]}
+    return prices.get(level, prices[1])
 
 
 def _item_shops(store: Store, item_id: int, body: dict, employee_id: int) -> None:
@@ -91,13 +112,24 @@ def update_item_shop(store: Store, row: dict, body: dict) -> dict:
 
 
 def new_item(store: Store, body: dict, employee_id: int = 0) -> dict:
+    """An item in a matrix takes the matrix's prices and, without a description of its own,
+    "<ItemMatrix.description> <attributes>" (itemmatrix.md)."""
+    matrix = store.tables["ItemMatrix"].get(int(body.get("itemMatrixID") or 0))
+    if int(body.get("itemMatrixID") or 0) and matrix is None:
+        raise WriteError(f"ItemMatrix {body['itemMatrixID']} not found.")
+    attributes = _attributes(body.get("ItemAttributes"), matrix)
+    if matrix is not None and not str(body.get("description", "")).strip():
+        values = [attributes[f"attribute{n}"] for n in (1, 2, 3) if attributes[f"attribute{n}"]]
+        body = {**body, "description": " ".join([matrix["description"], *values])}
     if not str(body.get("description", "")).strip():
         raise WriteError("description cannot be blank.")
     row = dict(ITEM_DEFAULTS)
-    _assign(row, body, ITEM_WRITABLE, ITEM_DEFAULTS)
+    assign(row, body, ITEM_WRITABLE, ITEM_DEFAULTS)
     row["createTime"] = store.now()
-    row["Prices"] = [{"amount": 0.0, "useTypeID": i, "useType": n} for i, n in PRICE_LEVELS.items()]
-    _prices(row, body)
+    row["Prices"] = [dict(p) for p in matrix["Prices"]] if matrix else \
+        [{"amount": 0.0, "useTypeID": i} for i in range(1, len(BUILTIN_PRICE_LEVELS) + 1)]
+    set_prices(store, row, body)
+    row["ItemAttributes"] = attributes
     row = store.insert("Item", row)
     row["systemSku"] = 210000000000 + row["itemID"]
     store.ensure_item_shops(row["itemID"])
@@ -105,8 +137,25 @@ def new_item(store: Store, body: dict, employee_id: int = 0) -> dict:
     return row
 
 
+def _attributes(given, matrix: dict | None = None) -> dict:
+    """ItemAttributes (item.md): the variant's matrix attribute values and the matrix's attribute set."""
+    given = given if isinstance(given, dict) else {}
+    out = {f"attribute{n}": str(given.get(f"attribute{n}") or "") for n in (1, 2, 3)}
+    return {**out, "itemAttributeSetID": matrix["itemAttributeSetID"] if matrix else 0}
+
+
 def update_item(store: Store, row: dict, body: dict, employee_id: int = 0) -> dict:
-    changed = _assign(row, body, ITEM_WRITABLE, ITEM_DEFAULTS) | _prices(row, body)
+    """item.md: `archived` "can only be set to false on update" (DELETE archives)."""
+    if "archived" in body:
+        if typed(False, body["archived"]):
+            raise WriteError("You can not archive an item by setting the archived flag on an update; use DELETE.")
+        if row["archived"]:
+            row["archived"] = False
+            store.touch(row)
+    if "ItemAttributes" in body:
+        given = {**row["ItemAttributes"], **body["ItemAttributes"]} if isinstance(body["ItemAttributes"], dict) else {}
+        row["ItemAttributes"] = _attributes(given, store.tables["ItemMatrix"].get(row["itemMatrixID"]))
+    changed = assign(row, body, ITEM_WRITABLE, ITEM_DEFAULTS) | set_prices(store, row, body)
     if changed:  # Item.timeStamp ignores related records (ItemShops)
         store.touch(row)
     _item_shops(store, row["itemID"], body, employee_id)
@@ -133,7 +182,7 @@ def _contact(store: Store, customer_id: int, body: dict) -> None:
         "Emails": [], "Websites": [], "timeStamp": store.now()})
     for flag in ("custom", "noEmail", "noPhone", "noMail"):
         if flag in given:
-            contact[flag] = _typed(contact[flag], given[flag])
+            contact[flag] = typed(contact[flag], given[flag])
     for block, child in (("Addresses", "ContactAddress"), ("Phones", "ContactPhone"), ("Emails", "ContactEmail"),
                          ("Websites", "ContactWebsite")):
         if block in given:
@@ -147,89 +196,26 @@ def new_customer(store: Store, body: dict) -> dict:
             or str(body.get("company", "")).strip()):
         raise WriteError("Customer must have a firstName, lastName or company.")
     row = dict(CUSTOMER_DEFAULTS)
-    _assign(row, body, CUSTOMER_WRITABLE, CUSTOMER_DEFAULTS)
+    assign(row, body, CUSTOMER_WRITABLE, CUSTOMER_DEFAULTS)
     row["createTime"] = store.now()
+    customers.check_values(store, body)
     row = store.insert("Customer", row)
     _contact(store, row["customerID"], body)
+    customers.write_values(store, row["customerID"], body)
     return row
 
 
 def update_customer(store: Store, row: dict, body: dict) -> dict:
-    _assign(row, body, CUSTOMER_WRITABLE, CUSTOMER_DEFAULTS)
+    customers.check_values(store, body)
+    assign(row, body, CUSTOMER_WRITABLE | {"archived"}, CUSTOMER_DEFAULTS)
     _contact(store, row["customerID"], body)
+    customers.write_values(store, row["customerID"], body)
     store.touch(row)
     return row
 
 
-# Sale --------------------------------------------------------------------------------------------
-def _need(store: Store, table: str, value, label: str) -> int:
-    try:
-        ident = int(value or 0)
-    except (TypeError, ValueError):
-        ident = -1
-    if ident not in store.tables[table]:
-        raise WriteError(f"{label} {value} not found.")
-    return ident
-
-
-def new_sale(store: Store, body: dict) -> dict:
-    shop_id = _need(store, "Shop", body.get("shopID"), "Shop")
-    register_id = _need(store, "Register", body.get("registerID"), "Register")
-    employee_id = _need(store, "Employee", body.get("employeeID"), "Employee")
-    customer_id = _need(store, "Customer", body["customerID"], "Customer") if int(body.get("customerID") or 0) else 0
-    completed = str(body.get("completed", "false")).lower() == "true"
-    shop = store.tables["Shop"][shop_id]
-    tax_cat = store.tables["TaxCategory"].get(shop.get("taxCategoryID", 0), {})
-    rate1 = float(tax_cat.get("tax1Rate", 0.0))
-    lines, subtotal, tax1 = [], 0.0, 0.0
-    for given in unwrap(body.get("SaleLines"), "SaleLine"):
-        item_id = _need(store, "Item", given.get("itemID"), "Item")
-        item = store.tables["Item"][item_id]
-        qty = int(float(given.get("unitQuantity", 1)))
-        price = float(given.get("unitPrice", item["Prices"][0]["amount"]))
-        line_sub = round(qty * price, 2)
-        line_tax = round(line_sub * rate1, 2) if item["tax"] else 0.0
-        subtotal, tax1 = subtotal + line_sub, tax1 + line_tax
-        lines.append({"createTime": store.now(), "unitQuantity": qty, "unitPrice": price, "normalUnitPrice": price,
-                      "discountAmount": 0.0, "discountPercent": 0.0, "avgCost": item["defaultCost"],
-                      "fifoCost": item["defaultCost"], "tax": item["tax"], "tax1Rate": rate1, "tax2Rate": 0.0,
-                      "isLayaway": False, "isWorkorder": False, "isSpecialOrder": False,
-                      "calcLineDiscount": 0.0, "calcTransactionDiscount": 0.0, "calcTotal": round(line_sub + line_tax, 2),
-                      "calcSubtotal": line_sub, "calcTax1": line_tax, "calcTax2": 0.0, "taxClassID": item["taxClassID"],
-                      "customerID": customer_id, "discountID": 0, "employeeID": employee_id, "itemID": item_id,
-                      "noteID": 0, "parentSaleLineID": int(given.get("parentSaleLineID") or 0), "shopID": shop_id,
-                      "taxCategoryID": shop.get("taxCategoryID", 0)})
-    total = round(subtotal + tax1, 2)
-    payments = []
-    for given in unwrap(body.get("SalePayments"), "SalePayment"):
-        _need(store, "PaymentType", given.get("paymentTypeID"), "PaymentType")
-        payments.append({"amount": float(given.get("amount", 0)), "createTime": store.now(), "archived": False,
-                         "remoteReference": "", "tipAmount": 0.0, "paymentID": 0,
-                         "paymentTypeID": int(given["paymentTypeID"]), "ccChargeID": 0, "refPaymentID": 0,
-                         "registerID": register_id, "employeeID": employee_id, "creditAccountID": 0})
-    paid = round(sum(p["amount"] for p in payments), 2)
-    if completed and abs(paid - total) > 0.005:
-        raise WriteError(f"Sale can not be completed: payments ({paid}) do not balance the total ({total}).", 422)
-    sale = store.insert("Sale", {
-        "discountPercent": 0.0, "completed": completed, "archived": False, "voided": False, "enablePromotions": True,
-        "createTime": store.now(), "updatetime": store.now(), "completeTime": store.now() if completed else "",
-        "referenceNumber": str(body.get("referenceNumber", "")), "referenceNumberSource": str(body.get("referenceNumberSource", "")),
-        "tax1Rate": rate1, "tax2Rate": 0.0, "change": 0.0, "tipEnabled": False, "ticketNumber": "",
-        "calcDiscount": 0.0, "calcTotal": total, "calcSubtotal": round(subtotal, 2), "calcTaxable": round(subtotal, 2),
-        "calcNonTaxable": 0.0, "calcAvgCost": 0.0, "calcFIFOCost": 0.0, "calcTax1": round(tax1, 2), "calcTax2": 0.0,
-        "calcPayments": paid, "calcTips": 0.0, "total": total, "totalDue": total, "displayableTotal": total,
-        "balance": round(total - paid, 2), "customerID": customer_id, "discountID": 0, "employeeID": employee_id,
-        "tipEmployeeID": 0, "quoteID": 0, "registerID": register_id, "shipToID": 0, "shopID": shop_id,
-        "taxCategoryID": shop.get("taxCategoryID", 0)})
-    sale["ticketNumber"] = f"2200000{sale['saleID']:05d}"
-    for line in lines:
-        store.insert("SaleLine", {**line, "saleID": sale["saleID"]})
-        if completed and store.tables["Item"][line["itemID"]]["itemType"] != "non_inventory":
-            shop_row = store.item_shop(line["itemID"], shop_id)
-            if shop_row is not None:
-                reason = "RemoveForTransaction" if line["unitQuantity"] > 0 else "RefundAddInventory"
-                store.set_qoh(line["itemID"], shop_id, shop_row["qoh"] - line["unitQuantity"], reason, employee_id,
-                              sale["saleID"], customer_id)
-    for payment in payments:
-        store.insert("SalePayment", {**payment, "saleID": sale["saleID"]})
-    return sale
+def archive_customer(store: Store, row: dict) -> dict:
+    """DELETE archives (customer.md: undone by a PUT with archived=false)."""
+    row["archived"] = True
+    store.touch(row)
+    return row

@@ -1,8 +1,9 @@
-"""The X-Series OAuth tokens of one retailer, kept between runs in a file only its owner can read.
+"""The OAuth tokens of one account, kept between runs in a file only its owner can read.
 
-X-Series rotates the refresh token on every refresh and revokes the old one, so the newest one
-must outlive the process that received it. It is a secret: it goes to this file (mode 0600,
-replaced atomically) and nowhere else, never the operational store (copied to DuckDB) or a log.
+A system that rotates the refresh token on every refresh and revokes the old one needs the newest
+one to outlive the process that received it (the caller chooses the file's path). It is a secret:
+it goes to this file (mode 0600, replaced atomically) and nowhere else, never the operational store
+(copied to DuckDB) or a log.
 Several processes (Dagster steps, the fast lane) share the file; a lock file serialises refreshes.
 
 The file holds JSON `{"refresh_token", "access_token", "expires_at"}`; an operator may also seed it
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-DEFAULT_TOKEN_FILE = "data/lightspeed_x.tokens"
 OWNER_ONLY = 0o600
 
 
