@@ -234,7 +234,7 @@ def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], 
             store, to_pos = moving
             step(f"store switch: {store} moves from {loaded.store_pos[store]} to {to_pos}")
             with _faults_paused(server):
-                counted = switch_store(loaded, store, to_pos, {p: (None, emulator_of(server, p)) for p in pos})
+                counted = switch_store(loaded, store, to_pos, {p: emulator_of(server, p) for p in pos})
             step(f"  staff counted {counted} units into the new tills; the configuration names {to_pos} for {store}")
             write_config(data / "omnisync.yaml", server, loaded, correction=correction)
             step("playing a second trading day, the moved store on its new tills")

@@ -88,13 +88,13 @@ async def load_world(world: World, ct: httpx.AsyncClient | None, ct_credentials:
     return loaded
 
 
-def switch_store(loaded: LoadedWorld, store: str, to_pos: str, pos_sides: PosSides) -> int:
+def switch_store(loaded: LoadedWorld, store: str, to_pos: str, emulators: dict[str, object]) -> int:
     """The store starts trading on `to_pos` (installed there by `load_world`): staff count every SKU's
     shelf into the new tills (the old POS's count is what is physically there), and the store's
-    location names its new POS. Returns the units counted."""
+    location names its new POS. `emulators`: POS id -> its emulator. Returns the units counted."""
     from_pos = loaded.store_pos[store]
-    old = systems.sandbox_plugin(from_pos).probe(pos_sides[from_pos][1], loaded.pos[from_pos])
-    new = systems.sandbox_plugin(to_pos).probe(pos_sides[to_pos][1], loaded.pos[to_pos])
+    old = systems.sandbox_plugin(from_pos).probe(emulators[from_pos], loaded.pos[from_pos])
+    new = systems.sandbox_plugin(to_pos).probe(emulators[to_pos], loaded.pos[to_pos])
     counted = 0
     for variant in loaded.world.variants:
         units = old.count(variant.sku, store)
