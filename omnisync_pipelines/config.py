@@ -116,8 +116,9 @@ class ReconciliationOptions(_Strict):
     value_minor: int | None = Field(default=None, ge=0)  # ... and this value (difference x unit price)
     max_share_of_estate: float = Field(default=0.05, ge=0, le=1)  # the drift check fails above this share
     top_n: int = Field(default=20, ge=1)
-    # per location: report_only (default) or correct_to_pos (commercetools set to the POS count, idempotently)
-    correction: dict[str, Literal["report_only", "correct_to_pos"]] = {}
+    # per location: report_only (default); correct_to_pos (commercetools moved back to the POS count);
+    # send_to_pos (what changed in commercetools alone, e.g. goods booked in there, is added to the POS count)
+    correction: dict[str, Literal["report_only", "correct_to_pos", "send_to_pos"]] = {}
 
 
 class OmnisyncConfig(_Strict):
@@ -157,6 +158,12 @@ class OmnisyncConfig(_Strict):
             if store != "*" and (other := [f for f in fallbacks if seen[f] != seen[store]]):
                 raise ValueError(f"fulfilment.fallback_stores.{store}: {', '.join(other)} trade on another POS than "
                                  f"{store} ({seen[store]}); a store falls back only to stores of its own POS")
+        for store, policy in self.reconciliation.correction.items():
+            if store not in known:
+                raise ValueError(f"reconciliation.correction: unknown location {store!r}")
+            if policy == "send_to_pos" and not systems.pos_plugin(seen[store]).writes_stock():
+                raise ValueError(f"reconciliation.correction.{store}: send_to_pos needs a POS that takes stock writes; "
+                                 f"{seen[store]} does not (use report_only or correct_to_pos)")
         own_channels = {loc.commercetools.supply_channel_key: loc.key for loc in self.locations}
         for channel, members in self.availability.channels.items():
             if unknown := sorted(set(members) - known):

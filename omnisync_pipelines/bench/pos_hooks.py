@@ -59,6 +59,10 @@ class EmulatorBench(Protocol):
     def budget(self, emulator) -> Budget | None:
         """The request budget the emulator enforces on the connector's credentials (None: none)."""
 
+    def move_counts(self, emulator, moves: list[tuple[str, str, int]]) -> None:
+        """Staff move these counts ((SKU, location key, units) of an account `seed_stock` seeded), straight
+        in the emulator's store, as the back office's adjustments would."""
+
     async def change_loyalty(self, http: httpx.AsyncClient, emulator, email: str, code: str) -> None:
         """At the till: the customer with `email` gets loyalty id `code` (through the POS's API)."""
 

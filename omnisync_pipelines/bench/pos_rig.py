@@ -82,6 +82,7 @@ class PosRig:
     skus: int
     outlets: int
     clock: RigClock
+    connect: Any = None  # () -> a new connector, as the next Dagster step opens its own
 
     async def read_stock_into(self, con: duckdb.DuckDBPyConnection) -> dict:
         """Full stock read (locations checked, then the stock entity) -> `<pos>.stock`. Returns the
@@ -131,12 +132,16 @@ def open_pos_rig(skus: int, outlets: int, *, pos: str = systems.DEFAULT_POS) -> 
     meters.seconds.update(throttle_wait=0.0, retry_sleep=0.0)
     block, secrets = sandbox_system(pos, pos_base_url(pos), emulator)
     plugin = systems.pos_plugin(pos)
-    transport = CountingTransport(EmulatorTransport(TimedApp(emulator.app, meters), default_timeout_s=120), meters,
-                                  resource_at=hooks.resource_at)
-    if paced:
-        transport = InFlight(transport, clock)
-    connector = plugin.build_connector(plugin.settings_model(**block), location_map, secrets, transport=transport)
-    if paced:
-        use_clock(connector_bench(pos), connector, clock)
-    meter_waits(connector, meters)
-    return PosRig(pos, emulator, hooks, connector, meters, skus, outlets, clock)
+
+    def connect():
+        transport = CountingTransport(EmulatorTransport(TimedApp(emulator.app, meters), default_timeout_s=120), meters,
+                                      resource_at=hooks.resource_at)
+        if paced:
+            transport = InFlight(transport, clock)
+        connector = plugin.build_connector(plugin.settings_model(**block), location_map, secrets, transport=transport)
+        if paced:
+            use_clock(connector_bench(pos), connector, clock)
+        meter_waits(connector, meters)
+        return connector
+
+    return PosRig(pos, emulator, hooks, connect(), meters, skus, outlets, clock, connect)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from omnisync_pipelines import systems
 from omnisync_pipelines.bench.results import BenchResult
 
-BENCHMARKS = ("delta", "economy", "latency", "initial_sync", "throughput", "scaling")
+BENCHMARKS = ("delta", "economy", "latency", "initial_sync", "throughput", "scaling", "delta_read")
 
 
 class Gap(Exception):

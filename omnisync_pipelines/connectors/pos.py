@@ -62,6 +62,36 @@ class LiveStock(Protocol):
 
 
 @dataclass(frozen=True)
+class PosStockWrite:
+    """What a write of units to a POS count did: the count read before it, the units added, the units
+    of other movements (a till sale in the window) the write overwrote and put back, and what a later
+    run needs to find the write again (`evidence`)."""
+
+    before: int
+    units: int
+    restored: int
+    evidence: dict
+
+
+class StockWriteUnsettled(Exception):
+    """A write of units that could not be verified (the count kept moving): it stays open and is settled
+    from the POS's evidence by a later run."""
+
+
+class PosStockWriter(Protocol):
+    """Units into a POS count (stock from commercetools to the store), for a POS whose API may only set
+    counts: read, write, verify, put back what a till changed in the window."""
+
+    async def add_units(self, sku: str, location_key: str, units: int,
+                        record_intent: Callable[[dict], None]) -> PosStockWrite:
+        """Add `units` (may be negative) to the count; `record_intent(evidence)` is called after the read
+        and before the write, so a run interrupted in between can ask `settle` what happened."""
+
+    async def settle(self, evidence: dict) -> PosStockWrite | None:
+        """The write `evidence` names, finished (what it overwrote put back) if it was made; None if not."""
+
+
+@dataclass(frozen=True)
 class WebhookSpec:
     """How a POS's webhook deliveries are read and who may send them."""
 
@@ -127,6 +157,18 @@ class PosPlugin:
 
     def live_stock(self, connector: Connector) -> LiveStock:
         raise NotImplementedError(f"{self.system}: no live stock read")
+
+    def stock_writer(self, connector: Connector) -> PosStockWriter:
+        """Units into the POS's counts (`reconciliation.correction: send_to_pos`)."""
+        raise NotImplementedError(f"{self.system}: no stock writer")
+
+    def writes_stock(self) -> bool:
+        return type(self).stock_writer is not PosPlugin.stock_writer
+
+    def request_estimate(self, connector: Connector, records: Mapping[str, int]) -> str | None:
+        """How long reading `records` (entity -> records) takes within the API's budget, in words, for a
+        POS whose budget makes that worth telling (None: nothing to tell)."""
+        return None
 
     def bench_support(self) -> Any:
         """The benchmark rigs' connector-side hooks (`bench/pos_hooks.ConnectorBench`); None: no such

@@ -7,17 +7,19 @@ Both pushes run before the stock plan: the POS counts they moved are read back a
 """
 
 import asyncio
+from dataclasses import replace
 
 import dagster as dg
 import pandas as pd
 
 from omnisync_pipelines import systems
-from omnisync_pipelines.canonical.models import Order, OrderLine
+from omnisync_pipelines.canonical.models import Customer, Order, OrderLine, normalise_email
 from omnisync_pipelines.connectors.pos import WAITING_PICKUP
 from omnisync_pipelines.connectors.registry import build_fulfilment, open_connector
 from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets, resource_keys
 from omnisync_pipelines.defs.runtime import run_mode
 from omnisync_pipelines.defs.specs import configured_pos
+from omnisync_pipelines.engine.customers import customers_from_frame
 from omnisync_pipelines.engine.fulfilment import fulfilment_flow, plan_fulfilment, push_fulfilment
 from omnisync_pipelines.engine.fulfilment_status import assignments, push_fulfilment_status, status_flow
 from omnisync_pipelines.engine.orders import rows_as_records
@@ -38,6 +40,20 @@ def _ct_orders(con) -> tuple[list[Order], list[OrderLine]]:
         con, "commercetools", "order_lines") else pd.DataFrame()
     return (rows_as_records(orders.to_dict("records"), Order) if len(orders) else [],
             rows_as_records(lines.to_dict("records"), OrderLine) if len(lines) else [])
+
+
+def _shoppers(con, orders: list[Order], private_fields: list[str]) -> dict[str, Customer]:
+    """order id -> the commercetools customer who placed it (by the order's customer id, else its email),
+    private fields left out (never copied)."""
+    if not orders or not warehouse.table_exists(con, "commercetools", "customers"):
+        return {}
+    blank = {f: None for f in private_fields if f in Customer.columns()}
+    customers = [replace(c, **blank) for c in customers_from_frame(warehouse.read_table(con, "commercetools", "customers"))]
+    by_id = {c.customer_id: c for c in customers}
+    by_email = {c.email: c for c in customers if c.email}
+    found = {o.order_id: by_id.get(o.customer_ref or "") or by_email.get(normalise_email(o.customer_email) or "")
+             for o in orders}
+    return {order_id: customer for order_id, customer in found.items() if customer is not None}
 
 
 def orders_of_pos(config, pos: str, orders: list[Order]) -> list[Order]:
@@ -118,13 +134,14 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
             rows = warehouse.read_table(con, "plan", flow)
             orders, lines = _ct_orders(con)
             currencies = _store_currencies(con, pos)
+            shoppers = _shoppers(con, orders, config.customers.private_fields)
         by_id = {o.order_id: o for o in orders}
         lines_of: dict[str, list[OrderLine]] = {}
         for line in lines:
             lines_of.setdefault(line.order_id, []).append(line)
         todo = rows[rows["status"] == "to_assign"] if len(rows) else rows
         outcome = _with_both(pos, config, ops, _secrets(context, pos), lambda ct, adapter: push_fulfilment(
-            todo, by_id, lines_of, adapter, ops, flow=flow, store_currencies=currencies)) if len(todo) else None
+            todo, by_id, lines_of, adapter, ops, flow=flow, store_currencies=currencies, shoppers=shoppers)) if len(todo) else None
         done = {r["order_id"]: r for r in (outcome.rows if outcome else [])}
         table = pd.DataFrame([{
             "order_id": r.order_id, "order_number": r.order_number, "fulfilment": r.fulfilment,

@@ -1,6 +1,7 @@
 """Stock reconciliation: fresh absolute counts from both systems, compared per SKU x location,
 measured against the configured thresholds, appended to the drift history, and (where a location
-is set to `correct_to_pos`) corrected through the same idempotent stock push."""
+is set to `correct_to_pos`) corrected through the same idempotent stock push; where a location is set to
+`send_to_pos`, what changed in commercetools alone is added to the POS count (`engine/stock_out.py`)."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -8,13 +9,15 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from omnisync_pipelines import systems as registry
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.defs.resources import OmnisyncResource, estate_secrets, resource_keys
 from omnisync_pipelines.defs.runtime import open_estate
 from omnisync_pipelines.defs.specs import configured_pos
 from omnisync_pipelines.engine import drift
 from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
-from omnisync_pipelines.engine.stock_plan import stock_flow
+from omnisync_pipelines.engine.stock_out import plan_stock_out, push_stock_out
+from omnisync_pipelines.engine.stock_plan import stock_flow, stock_out_flow
 from omnisync_pipelines.engine.stock_push import push_stock
 from omnisync_pipelines.store import warehouse
 from omnisync_pipelines.store.ops import CallLogBuffer
@@ -100,8 +103,8 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
             with omnisync.warehouse() as con:
                 prices = warehouse.read_table(con, "commercetools", "prices")
                 movements = {p: warehouse.read_table(con, p, "stock_movements") for p in systems}
-            frames, fixes, applied = [], [], 0
-            for pos, pos_read in zip(systems, pos_reads, strict=True):
+            frames, fixes, applied, sent = [], [], 0, {"sent_to_pos": 0, "units_sent_to_pos": 0, "left_open": 0}
+            for pos, pos_read, connector in zip(systems, pos_reads, pos_connectors, strict=True):
                 frame = reconcile_stock(
                     own_locations(ct_frame, config, pos),
                     schemas.frame_from_records("stock", pos_read.tables.get("stock", [])),
@@ -113,13 +116,22 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
                 pos_fixes = drift.corrections(frame, config.reconciliation.correction, run_id=context.run_id)
                 stats = await push_stock(pos_fixes, ct, ops, pos_system=pos) if len(pos_fixes) else None
                 applied += stats.applied if stats else 0
+                out_plan = plan_stock_out(frame, config.reconciliation.correction, run_id=context.run_id)
+                plugin = registry.pos_plugin(pos)
+                if plugin.writes_stock() and (len(out_plan) or ops.in_flight(stock_out_flow(pos))):
+                    writer = plugin.stock_writer(connector)
+                    out, units = await push_stock_out(out_plan, writer, ct, ops, pos_system=pos)
+                    context.log.info(out.summary())
+                    sent["sent_to_pos"] += out.applied + out.recovered
+                    sent["left_open"] += out.failed + out.deferred
+                    sent["units_sent_to_pos"] += units
                 frames.append(frame)
                 fixes.append(pos_fixes)
             return (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0],
-                    pd.concat(fixes, ignore_index=True) if len(fixes) > 1 else fixes[0], applied)
+                    pd.concat(fixes, ignore_index=True) if len(fixes) > 1 else fixes[0], applied, sent)
 
     try:
-        frame, fixes, corrections_applied = asyncio.run(reconcile_and_correct())
+        frame, fixes, corrections_applied, sent = asyncio.run(reconcile_and_correct())
     finally:
         call_log.flush()
     history = drift.history_rows(frame, context.run_id, checked_at)
@@ -138,7 +150,7 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
         metadata={
             "rows": len(frame), "match": int(counts.get("match", 0)), "explained": int(counts.get("explained", 0)),
             "drift": int(counts.get("drift", 0)), "above_threshold": int(frame["above_threshold"].sum()),
-            "corrections_applied": corrections_applied,
+            "corrections_applied": corrections_applied, **sent,
             "worst_drift": dg.MetadataValue.md(drift.top_n(frame, config.reconciliation.top_n)),
         },
     )

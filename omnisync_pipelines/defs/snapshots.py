@@ -4,6 +4,10 @@ A full run re-reads everything and replaces the tables; a delta run reads from t
 and merges what changed. Records that cannot be mapped go to the rejected-records table with their
 reason.
 
+For a POS whose API has a budget worth planning against (`PosPlugin.request_estimate`: R-Series's
+leaky bucket), a full read first logs what it will cost and how long it takes at the account's rate,
+sized by the rows the table holds now, and every read records what it cost (`api_budget`).
+
 Every table of a read is validated before anything is written: if one fails its schema, none is
 written (the tables keep their last valid contents, which the `reconcile` job and analysts read
 without re-running this check), the cursor stays where it was, and the failed blocking check
@@ -14,6 +18,7 @@ fails the step so that no plan or push downstream runs.
 import dagster as dg
 import pandera.errors as pa_errors
 
+from omnisync_pipelines import systems
 from omnisync_pipelines.canonical import schemas
 from omnisync_pipelines.connectors.base import LocationMapError
 from omnisync_pipelines.defs.resources import OmnisyncResource
@@ -67,8 +72,17 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
         mode = run_mode(context)
         since = ops.get_cursor(spec.cursor_name) if mode == "delta" else None
         secrets = getattr(context.resources, spec.system).secrets()
+        plugin = systems.pos_plugin(spec.system) if spec.system in config.pos_systems else None
+        expected = _rows_held(omnisync, spec) if mode == "full" and plugin is not None else None
+
+        async def read(connector):
+            if expected and (estimate := plugin.request_estimate(connector, {spec.entity: expected})):
+                context.log.info(f"{spec.system} {spec.entity}: reading about {expected} records: {estimate}")
+            result = await _verified_read(connector, spec.entity, since)
+            return result, plugin.request_estimate(connector, {spec.entity: result.raw_count}) if plugin else None
+
         try:  # a location map the system does not match stops the run here, before any push writes
-            result = with_connector(spec.system, config, secrets, ops, lambda c: _verified_read(c, spec.entity, since))
+            result, cost = with_connector(spec.system, config, secrets, ops, read)
         except LocationMapError as exc:
             raise dg.Failure(str(exc)) from exc
         ops.add_rejections(snapshot_flow(spec.system, spec.entity), result.rejected)
@@ -81,7 +95,8 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
                 for table, key in zip(spec.tables, keys, strict=True):
                     rejected = sum(1 for r in result.rejected if r.entity in (table, spec.entity))
                     yield _write(con, spec.system, table, key, frames, replace=since is None,
-                                 metadata={"mode": mode, "rejected": rejected, "cursor": result.cursor or ""})
+                                 metadata={"mode": mode, "rejected": rejected, "cursor": result.cursor or "",
+                                           **({"api_budget": cost} if cost else {})})
         for table, key in zip(spec.tables, keys, strict=True):
             yield dg.AssetCheckResult(
                 asset_key=key,
@@ -98,6 +113,14 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
             ops.set_cursor(spec.cursor_name, result.cursor, {"mode": mode, "records": result.raw_count, "run_id": context.run_id})
 
     return snapshot
+
+
+def _rows_held(omnisync: OmnisyncResource, spec: SnapshotSpec) -> int | None:
+    """The rows the snapshot's tables hold now: the size of the next full read (None before the first)."""
+    with omnisync.warehouse() as con:
+        held = [con.execute(f"SELECT count(*) FROM {spec.system}.{t}").fetchall()[0][0]
+                for t in spec.tables if warehouse.table_exists(con, spec.system, t)]
+    return max(held) if held else None
 
 
 async def _verified_read(connector, entity: str, since: str | None):

@@ -77,7 +77,8 @@ def diff_loyalty_id(source: str | None, target: str | None) -> FieldChange | Non
 
 
 def diff_consent_marketing(source: bool | None, target: bool | None) -> FieldChange | None:
-    if source is None or bool(source) == target:
+    """Consent is opt-in: a target that records none has none, so a source's "no" does not need writing."""
+    if source is None or bool(source) == bool(target):
         return None
     return FieldChange("consent_marketing", target, bool(source))
 

@@ -13,14 +13,14 @@ orders imported with `inventoryMode` None never move stock themselves, so nothin
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
 
 from omnisync_pipelines.canonical.keys import idempotency_key
-from omnisync_pipelines.canonical.models import Fulfilment, Order, OrderLine, Rejection, StockLevel
+from omnisync_pipelines.canonical.models import Customer, Fulfilment, Order, OrderLine, Rejection, StockLevel
 from omnisync_pipelines.engine.statistics import SyncStatistics
 from omnisync_pipelines.rest.errors import ApiError
 from omnisync_pipelines.store.ops import OpsStore
@@ -39,7 +39,11 @@ class FulfilmentPos(Protocol):
 
     async def stock_levels(self, skus: list[str], location_key: str) -> dict[str, StockLevel | None]: ...
 
-    async def create_sale(self, order: Order, lines: list[OrderLine], location_key: str) -> dict: ...
+    async def create_sale(self, order: Order, lines: list[OrderLine], location_key: str,
+                          shopper: Customer | None = None) -> dict:
+        """`shopper`: the order's commercetools customer (private fields left out), for a POS that must
+        name a customer on the sale and adds one it does not know as the customer flow would."""
+        ...
 
     async def find_sale(self, order_id: str) -> dict | None: ...
 
@@ -88,8 +92,11 @@ def plan_fulfilment(orders: list[Order], lines: list[OrderLine], ops: OpsStore, 
 
 async def push_fulfilment(plan: pd.DataFrame, orders: dict[str, Order], lines: dict[str, list[OrderLine]],
                           pos: FulfilmentPos, ops: OpsStore, *, flow: str,
-                          store_currencies: dict[str, str] | None = None) -> FulfilmentOutcome:
+                          store_currencies: dict[str, str] | None = None,
+                          shoppers: Mapping[str, Customer] | None = None) -> FulfilmentOutcome:
     """Assign each `to_assign` order (in order of arrival, so earlier shoppers are served first).
+
+    `shoppers` (order id -> its commercetools customer) is handed to `create_sale`.
 
     `store_currencies` (location key -> the till's currency) keeps an order away from a store that
     would ring it up in another currency; a store whose currency is unknown is not excluded.
@@ -125,7 +132,7 @@ async def push_fulfilment(plan: pd.DataFrame, orders: dict[str, Order], lines: d
                            "fulfilment": row.fulfilment, "requested": row.requested_location}
                 ops.mark_retrying(key, flow=flow, target=pos.system, source="commercetools", record_ref=row.order_number,
                                   payload=payload)
-                sale = await pos.create_sale(order, order_lines, store)
+                sale = await pos.create_sale(order, order_lines, store, (shoppers or {}).get(order.order_id))
                 stats.api_writes += 1
         except ApiError as exc:
             if ops.ledger_status(key) is not None:

@@ -54,6 +54,11 @@ def stock_flow(pos_system: str) -> str:
     return f"stock_{pos_system}_to_commercetools"
 
 
+def stock_out_flow(pos_system: str) -> str:
+    """Units from commercetools into the POS's counts (`engine/stock_out.py`)."""
+    return f"stock_commercetools_to_{pos_system}"
+
+
 def plan_stock(
     con: duckdb.DuckDBPyConnection, pos_system: str, baselines: pd.DataFrame, *, locations: list[str] | None = None
 ) -> tuple[pd.DataFrame, list[Rejection]]:

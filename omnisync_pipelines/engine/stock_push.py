@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
@@ -21,7 +21,7 @@ from omnisync_pipelines.engine import offline_policy
 from omnisync_pipelines.engine.drift import CORRECTION_FLOW
 from omnisync_pipelines.engine.options import SyncOptions
 from omnisync_pipelines.engine.statistics import SyncStatistics
-from omnisync_pipelines.engine.stock_plan import stock_flow
+from omnisync_pipelines.engine.stock_plan import stock_flow, stock_out_flow
 from omnisync_pipelines.rest.errors import ApiError
 from omnisync_pipelines.store.ops import OpsStore
 
@@ -64,7 +64,8 @@ async def push_stock(
     await recover_in_flight(CORRECTION_FLOW, target, ops, stats)
     statuses = ops.ledger_statuses(plan["idempotency_key"]) if len(plan) else {}
     prefetch = getattr(target, "prefetch_stock", None)  # optional: resolve entries in batches, not per record
-    push = _Push(flow, pos_system, target, ops, stats, statuses, options, asyncio.Semaphore(options.concurrency))
+    push = _Push(flow, pos_system, target, ops, stats, statuses, options, asyncio.Semaphore(options.concurrency),
+                 sending_to_pos={e["record_ref"] for e in ops.in_flight(stock_out_flow(pos_system))})
     try:
         for start in range(0, len(plan), options.batch_size):
             # one batch's rows (and entries) in memory at a time: a first sync's plan has millions
@@ -93,6 +94,8 @@ class _Push:
     statuses: dict[str, str]
     options: SyncOptions
     gate: asyncio.Semaphore
+    # counts with a write from commercetools to the POS still open: their baseline moves when it settles
+    sending_to_pos: set[str] = field(default_factory=set)
 
     async def gated(self, work):
         async with self.gate:
@@ -134,6 +137,9 @@ async def _push_batch(rows: list, push: _Push) -> None:
         released = prior == "rejected" and offline_policy.released(ops, push.flow, f"{row.sku}@{row.location_key}")
         if prior == "rejected" and not released:
             stats.rejected += 1  # stays in the rejected table until an operator retries or releases it
+            continue
+        if f"{row.sku}@{row.location_key}" in push.sending_to_pos:
+            stats.deferred += 1  # settled by the next reconciliation, then planned again
             continue
         (corrections if getattr(row, "kind", None) == "correction" else levels).append((row, released))
     await asyncio.gather(*(push.gated(_push_correction(row, row.idempotency_key, push.flow, push.pos_system, push.target,

@@ -150,6 +150,12 @@ class OpsStore(PlanWatermarks, StoreMoves):
                  "result": None, "error": None, "created_at": stamp, "updated_at": stamp}
                 for key, ref, payload in intents])
 
+    def record_evidence(self, key: str, payload: dict) -> None:
+        """Replace an open write's payload with one that carries what a later run needs to settle it."""
+        with self.engine.begin() as conn:
+            conn.execute(update(t.ledger).where(t.ledger.c.idempotency_key == key)
+                         .values(payload=json.dumps(payload, default=str), updated_at=now()))
+
     def mark_applied_many(self, outcomes: list[tuple[str, dict, dict | None]]) -> None:
         """`mark_applied` for (key, result, baseline) outcomes, in one transaction."""
         if outcomes:

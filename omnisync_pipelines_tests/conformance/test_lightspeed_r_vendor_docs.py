@@ -22,16 +22,27 @@ from omnisync_pipelines.sandbox.transport import EmulatorTransport
 from omnisync_pipelines_tests.conformance.vendor_documents import vendor_dir, vendor_file
 
 PAGES = {name: name.lower() + ".md" for name in RESOURCES} | {"CustomField": "customer-customfield.md",
-                                                              "Refund": "sale-refund.md"}
+                                                              "Refund": "sale-refund.md",
+                                                              "Transfer": "inventory-transfer.md",
+                                                              "TransferItems": "inventory-transfer-transferitems.md"}
 # relation (as embedded by load_relations) -> the resource whose page documents its fields
 RELATED = {"ItemShops": "ItemShop", "Category": "Category", "Items": "Item", "SaleLines": "SaleLine",
            "SalePayments": "SalePayment", "PaymentType": "PaymentType", "Customer": "Customer", "Contact": "Customer",
            "Note": "SaleLine", "InventorySales": "SaleLine", "Item": "Item", "ItemAttributes": "Item",
            "CustomFieldValues": "CustomField", "ShipTo": "ShipTo", "Registers": "Register", "PriceLevel": "PriceLevel",
-           "TaxCategory": "TaxCategory"}
+           "TaxCategory": "TaxCategory", "OrderLines": "OrderLine", "Shop": "Shop", "SendingShop": "Shop",
+           "ReceivingShop": "Shop", "CreatedByEmployee": "Employee", "SentByEmployee": "Employee",
+           "TransferItems": "TransferItem"}
 # a page's obvious copy-paste slip -> what the emulator serves instead (named, never silently)
 SORTABLE_TYPOS = {"PriceLevel": {"orderLineID": "priceLevelID"}}
 VERBS = {"GET/Read (single)": "GET single", "GET/Read (query)": "GET query"}
+ALSO_ON = {"Transfer": ("TransferItems",)}  # a transfer's item actions have their own page
+CHANGELOG_ACTIONS = {"InventoryCount": ("Reconcile",)}  # named (and priced) only by the 2026.03.17 changelog
+# the Inventory Transfer pages list "Available Actions" (links) instead of an "Actions Allowed" table
+AVAILABLE = {"GET Read Multiple": "GET query", "GET Read Single": "GET single", "POST Create": "POST", "PUT Update": "PUT",
+             "POST Archive": "POST Archive", "POST Restore": "POST Restore", "POST Send": "POST Send",
+             "POST Create (single or multiple)": "POST AddItems", "POST Update Multiple)": "POST UpdateItems",
+             "POST Delete Multiple": "POST DeleteItems"}
 
 
 def page(name: str) -> str:
@@ -68,7 +79,8 @@ def documented_fields(name: str) -> frozenset[str]:
     relation prints under its name)."""
     text = page(name)
     fields = set(re.findall(r"^\| ([A-Za-z@][\w]*) \| \(", text, flags=re.M))  # `| field | (type) …` rows
-    fields |= {line[2:].split(".")[0].strip() for line in _section(text, "Additional Relations") if line.startswith("- ")}
+    fields |= {part.strip().rstrip("*") for line in _section(text, "Additional Relations") if line.startswith("- ")
+               for part in line[2:].split(".")}
     for block in re.findall(r"```json\n(.*?)```", text, flags=re.S):
         try:
             _keys(json.loads(block), fields)
@@ -78,13 +90,20 @@ def documented_fields(name: str) -> frozenset[str]:
 
 
 def documented_verbs(name: str) -> set[str]:
-    verbs = set()
+    verbs = {v for other in ALSO_ON.get(name, ()) for v in documented_verbs(other) if v.startswith("POST ")}
+    if name in CHANGELOG_ACTIONS:
+        changelog = vendor_file("lightspeed_r", "docs", "introduction", "changelog.md").read_text(encoding="utf-8")
+        verbs |= {f"POST {a}" for a in CHANGELOG_ACTIONS[name] if f"POST /API/V3/Account/#/{name}/#/{a}" in changelog}
     for line in _section(page(name), "Actions Allowed"):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 2 or cells[1] != "True":
             continue
         action = cells[0].replace("[", "").replace("]", "")
         verbs.add(VERBS.get(action, action.split("/")[0]))
+    for line in _section(page(name), "Available Actions"):
+        found = re.match(r"- \[(.+)\]\(", line.strip())
+        if found:
+            verbs.add(AVAILABLE[found.group(1)])
     return verbs
 
 
@@ -106,7 +125,8 @@ def documented_costs(name: str) -> dict[str, float]:
 
 def served_verbs(name: str) -> set[str]:
     resource = RESOURCES[name]
-    return {"GET query", *(["GET single"] if resource.single else []), *resource.writes}
+    actions = [] if name == "Sale" else [f"POST {a}" for a in resource.actions]  # refund: its own page and test
+    return {"GET query", *(["GET single"] if resource.single else []), *resource.writes, *actions}
 
 
 # one account with a row of every served resource ------------------------------------------------
@@ -161,8 +181,31 @@ def seeded():
             assert order.status_code == 200, order.text
             voided = await c.put(f"{A}/Sale/{order.json()['Sale']['saleID']}.json", json={"voided": True})
             assert voided.status_code == 200, voided.text
+            for body_path, body in stock_writes(items):
+                reply = await c.post(f"{A}/{body_path}.json", json=body)
+                assert reply.status_code == 200, reply.text
     asyncio.run(sales())
+    EMU.check_in_order(1)
+    EMU.receive_transfer(1)
     return tokens["access_token"]
+
+
+def stock_writes(items: list[dict]) -> list[tuple[str, dict]]:
+    """A purchase order with two lines, two transfers (one sent, one open) and a reconciled count."""
+    ids = [i["itemID"] for i in items]
+    return [("Order", {"shopID": 1, "vendorID": 1, "orderedDate": "2026-05-01", "Note": {"note": "spring"}}),
+            ("OrderLine", {"orderID": 1, "itemID": ids[0], "quantity": 6, "price": 7, "numReceived": 6}),
+            ("OrderLine", {"orderID": 1, "itemID": ids[1], "quantity": 2, "price": 7}),
+            ("Inventory/Transfer", {"sendingShopID": 1, "receivingShopID": 2, "note": "restock"}),
+            ("Inventory/Transfer/1/AddItems", {"TransferItems": [{"itemID": ids[0], "toSend": 2},
+                                                                 {"itemID": ids[1], "toSend": 1}]}),
+            ("Inventory/Transfer/1/Send", {}),
+            ("Inventory/Transfer", {"sendingShopID": 2, "receivingShopID": 1}),
+            ("Inventory/Transfer/2/AddItems", {"TransferItems": [{"itemID": ids[2], "toSend": 1}]}),
+            ("InventoryCount", {"name": "May count", "shopID": 1}),
+            ("InventoryCountItem", {"inventoryCountID": 1, "itemID": ids[0], "qty": 3, "employeeID": 1}),
+            ("InventoryCountItem", {"inventoryCountID": 1, "itemID": ids[1], "qty": 9, "employeeID": 1}),
+            ("InventoryCountReconcile", {"inventoryCountID": 1})]
 
 
 def get(token: str, path: str, **params) -> httpx.Response:
@@ -267,6 +310,43 @@ def test_write_costs_are_the_pages_request_costs(seeded, name):
     for verb in RESOURCES[name].writes:
         reply = asyncio.run(probe(verb))
         assert float(reply.headers["X-LS-API-Request-Cost"]) == costs.get(verb, 1.0), f"{name} {verb}"
+
+
+def test_relations_of_one_transfer_are_documented(seeded):
+    """TransferItems (and TransferItems.Item) load "only when getting a single Transfer by ID"."""
+    reply = get(seeded, f"{A}/Inventory/Transfer/1.json", load_relations="all")
+    assert reply.status_code == 200, reply.text
+    row = reply.json()["Transfer"]
+    assert row["TransferItems"] and not _unknown("Transfer", row)
+    assert get(seeded, f"{A}/Inventory/Transfer.json", load_relations='["TransferItems"]').status_code == 400
+
+
+def test_every_definition_on_the_stock_pages_is_routed(seeded):
+    """Each `> Definition` of the Order, Inventory Transfer and InventoryCount pages answers with its
+    documented verb (ids of the seeded rows filled in): never "unknown resource" nor 405."""
+    ids = {"accountID": str(EMU.account_id), "orderID": "1", "orderLineID": "1", "transferID": "2",
+           "transferItemID": "3", "inventoryCountID": "1", "inventoryCountItemID": "1", "inventoryCountCalcID": "1",
+           "inventoryCountReconcileID": "1"}
+    pages = ("order.md", "orderline.md", "inventory-transfer.md", "inventory-transfer-transferitems.md",
+             "inventorycount.md", "inventorycountitem.md", "inventorycountcalc.md", "inventorycountreconcile.md",
+             "transferitem.md")
+    read = [(verb, path) for name in pages
+            for verb, path in re.findall(r"> Definition\s*```\s*(GET|POST|PUT|DELETE) (/API/V3/\S+)\s*```",
+                                         vendor_file("lightspeed_r", "docs", "endpoints", name).read_text("utf-8"))]
+    assert len(read) > 30
+    writes_last = sorted(read, key=lambda d: (d[0] == "DELETE", "Send" in d[1] or "Delete" in d[1]))
+
+    async def probe():
+        async with httpx.AsyncClient(transport=EmulatorTransport(EMU.app), base_url="https://api.test",
+                                     headers={"Authorization": f"Bearer {seeded}"}) as c:
+            answers = []
+            for verb, path in writes_last:
+                url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
+                reply = await c.request(verb, url, json=None if verb in ("GET", "DELETE") else {})
+                answers.append((verb, path, reply.status_code, reply.text[:120]))
+            return answers
+    for verb, path, status, text in asyncio.run(probe()):
+        assert status not in (404, 405) or "not found" in text and "Unknown" not in text, (verb, path, status, text)
 
 
 def _sort_value(text: str):

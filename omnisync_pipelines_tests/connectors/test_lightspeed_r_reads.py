@@ -226,3 +226,70 @@ def test_the_counts_of_a_shop_whose_store_trades_on_its_old_tills_yet_are_left_o
     assert not stock.rejected and not movements.rejected
     unmapped, _ = run(lambda: scenario(set()))
     assert any(r.field == "shopID" and hamburg_id in r.reason for r in unmapped.rejected)
+
+
+def test_units_sent_on_a_transfer_leave_the_count_at_once_and_its_receipt_moves_nothing_more():
+    """A transfer stays in the sender's qoh until the other shop completes it in the UI, but the units have
+    left: the count omnisync mirrors drops when they are sent (`onTransferOut`), not a day later."""
+    world = berlin_shop()
+    emu, tee = world["emu"], world["tee"]["itemID"]
+    hamburg = emu.seed_shop("Hamburg", "Europe/Berlin", world["shop"]["taxCategoryID"])
+
+    async def scenario():
+        connector = connect(world)
+        counts = await connector.read("stock")
+        world["clock"].now += 60
+        sent = await connector.client.call("POST", "Inventory/Transfer", json={
+            "sendingShopID": world["shop"]["shopID"], "receivingShopID": hamburg["shopID"]})
+        transfer_id = int(sent["Transfer"]["transferID"])
+        await connector.client.call("POST", f"Inventory/Transfer/{transfer_id}/AddItems",
+                                    json={"TransferItems": [{"itemID": tee, "toSend": 3}]})
+        await connector.client.call("POST", f"Inventory/Transfer/{transfer_id}/Send", json={})
+        in_transit = await connector.read("stock", since=counts.cursor)
+        world["clock"].now += 60
+        emu.receive_transfer(transfer_id)
+        received = await connector.read("stock", since=in_transit.cursor)
+        await connector.aclose()
+        return in_transit, received
+
+    in_transit, received = run(scenario)
+    assert [(s.sku, s.on_hand) for s in in_transit.tables["stock"]] == [("TEE-BLU-M", 7)]
+    assert [(s.sku, s.on_hand) for s in received.tables["stock"]] == [("TEE-BLU-M", 7)]
+
+
+def test_a_delta_costs_what_changed_not_the_catalog():
+    """Each Dagster step opens its own connector, with no SKU index in memory. A delta after one till sale
+    in a shop of 250 items asks for the sold item (and any item sharing its SKU), not for every Item page:
+    at 100,000 SKUs the index alone would be 1,000 requests of the account's drip every few minutes."""
+    world = berlin_shop()
+    emu = world["emu"]
+    for n in range(248):
+        world["clock"].now += 1  # a catalog built over time, not in one second
+        emu.seed_item(f"Sock {n}", f"SOCK-{n:03d}", 5.0, qoh={world["shop"]["shopID"]: 3})
+    calls: list[dict] = []
+
+    async def scenario():
+        first = connect(world)
+        counts, log, sales = await first.read("stock"), await first.read("stock_movements"), await first.read("orders")
+        await first.aclose()
+        world["clock"].now += 60
+        till = connect(world)
+        await sell(till, world, [(world["tee"]["itemID"], 1, 27.90)], [(emu.card["paymentTypeID"], 27.90)])
+        await till.aclose()
+        shop_id = str(world["shop"]["shopID"])
+        settings = LightspeedRSettings(account_id=str(emu.account_id), base_url="http://r.test", client_id="sandbox-client",
+                                       client_secret="sandbox-secret", refresh_token=emu.issue_tokens()["refresh_token"])
+        client = build_client(settings, transport=httpx.ASGITransport(app=emu.app), call_log=calls.append)
+        delta = LightspeedRConnector(client, {shop_id: "berlin"}, currency_of_location={shop_id: "EUR"})
+        read = [await delta.read("stock", since=counts.cursor), await delta.read("stock_movements", since=log.cursor),
+                await delta.read("orders", since=sales.cursor)]
+        await delta.aclose()
+        return read
+
+    stock, moved, orders = run(scenario)
+    assert ("TEE-BLU-M", 9) in [(s.sku, s.on_hand) for s in stock.tables["stock"]]
+    assert [(m.sku, m.quantity) for m in moved.tables["stock_movements"]] == [("TEE-BLU-M", -1)]
+    assert [line.sku for line in orders.tables["order_lines"]] == ["TEE-BLU-M"]
+    item_reads = [c for c in calls if c["method"] == "GET" and "/Item.json" in c["path"]]
+    assert len(item_reads) == 6  # per read: the sold item by id, then the live items sharing its SKU
+    assert all("IN" in c["path"] for c in item_reads)

@@ -9,7 +9,10 @@ records of the same run are applied; the stock path can be materialized on its o
 import duckdb
 import pandas as pd
 import pytest
+from dagster import DagsterEventType
 
+from omnisync_pipelines import systems
+from omnisync_pipelines.connectors.pos import PosPlugin
 from omnisync_pipelines.defs.jobs import launch_tags
 from omnisync_pipelines.demo import play_served
 from omnisync_pipelines.runs import load_definitions, run_job
@@ -54,12 +57,7 @@ def test_full_sync_then_a_trading_day_then_delta_sync_converge(sandbox, instance
     assert open_rejections.empty, open_rejections[["record_ref", "field", "reason"]].to_string()
 
 
-def test_a_second_delta_sync_applies_nothing(sandbox, instance, request):
-    if sandbox.pos == "lightspeed_r":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "known gap: a layaway needs a customer, so R-Series fulfilment adds a shopper the till does not know "
-            "(named after the order) after that run's customer snapshot; the next run's customer flow then "
-            "completes it from commercetools (names, consent): one write each way")))
+def test_a_second_delta_sync_applies_nothing(sandbox, instance):
     before = ledger_counts(sandbox)
     calls_before = len(OpsStore.from_url(sandbox.env["OMNISYNC_OPS_URL"]).table_frame("api_calls"))
     outcome = run_job("delta_sync", instance=instance)
@@ -136,3 +134,21 @@ def test_the_stock_path_materializes_on_its_own(sandbox, instance):
     [entry] = [e for e in sandbox.ct.store.all("inventory-entry")
                if e["sku"] == sku and (e.get("supplyChannel") or {}).get("id") == channel]
     assert entry["quantityOnStock"] == written_off == before - 1
+
+
+def test_a_full_sync_tells_what_its_reads_cost_where_the_api_has_a_budget(sandbox, instance):
+    """R-Series charges every request against a leaky bucket: a full read says beforehand how long it
+    will take at the account's rate (sized by what the snapshot holds), and records what it cost."""
+    outcome = run_job("full_sync", instance=instance)
+    assert outcome.success, outcome.summary()
+    budgeted = type(systems.pos_plugin(sandbox.pos)).request_estimate is not PosPlugin.request_estimate
+    costs = {tuple(e.asset_materialization.asset_key.path): e.asset_materialization.metadata.get("api_budget")
+             for e in instance.all_logs(outcome.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)}
+    stock_cost = costs[(sandbox.pos, "stock")]
+    said = [e.message for e in instance.all_logs(outcome.run_id) if "reading about" in (e.message or "")]
+    if not budgeted:
+        assert stock_cost is None and not said
+        return
+    assert "calls" in stock_cost.value and "at the drip rate" in stock_cost.value
+    held = query(sandbox, f"SELECT count(*) AS n FROM {sandbox.pos}.stock")["n"][0]
+    assert any(f"{sandbox.pos} stock: reading about {held} records" in m for m in said), said

@@ -5,21 +5,25 @@ every record once and back; `timeStamp=>,…` returns only changes; `load_relati
 JSON is XML-shaped (strings, one child an object, several an array, none ""); an absolute qoh write
 logs the difference in InventoryLog and a completed sale takes stock; refresh tokens rotate and a used
 one fails once its successor is used; the leaky bucket (90, 1/s, 2026-03-17 costs) answers 429 with
-Retry-After and drains at the drip rate on an injected clock; the burst limiter; fault injection.
+Retry-After and drains at the drip rate on an injected clock; the burst limiter; fault injection;
+stock documents (purchase orders checked in, transfers sent then received in the UI, counts reconciled),
+each logged against its document; PKCE and refresh-token revocation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import math
+import secrets
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_r import LightspeedREmulator
+from omnisync_pipelines.sandbox.emulators.lightspeed_r import LightspeedREmulator, transfers
 from omnisync_pipelines.sandbox.transport import EmulatorTransport
 
 START = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -656,10 +660,260 @@ def test_transfers_and_receiving_are_logged_movements():
     EMU.seed_shop("Outlet")
     item = EMU.seed_item("Socks", "SOCKS-1", qoh={1: 10})
     outlet = max(EMU.store.tables["Shop"])
-    EMU.transfer_stock(item["itemID"], 1, outlet, 4, transfer_id=7)
-    EMU.receive_stock(item["itemID"], 1, 12, order_id=3)
+    transfer = EMU.transfer_stock(item["itemID"], 1, outlet, 4)
+    order = EMU.receive_stock(item["itemID"], 1, 12)
     assert (EMU.qoh(item["itemID"], 1), EMU.qoh(item["itemID"], outlet)) == (18, 4)
     assert log_reasons(item["itemID"])[1:] == [("-4", "RemoveForTransfer"), ("4", "AddForTransfer"), ("12", "GenericReason")]
+    refs = [(r["transferID"], r["orderID"]) for r in EMU.store.tables["InventoryLog"].values() if r["itemID"] == item["itemID"]]
+    assert refs[1:] == [(transfer["transferID"], 0), (transfer["transferID"], 0), (0, order["orderID"])]
+
+
+# stock documents: purchase orders, transfers, inventory counts (order.md, inventory-transfer*.md,
+# inventorycount*.md, the inventory-levels tutorial) ----------------------------------------------------
+def item_shop_counters(item_id: int, shop_id: int) -> dict[str, int]:
+    row = EMU.store.item_shop(item_id, shop_id)
+    return {k: row[k] for k in ("qoh", "backorder", "onTransferOut", "onTransferIn")}
+
+
+def logs_of(item_id: int, since: int = 0) -> list[dict]:
+    return [r for r in EMU.store.tables["InventoryLog"].values() if r["itemID"] == item_id and r["inventoryLogID"] > since]
+
+
+def test_a_purchase_order_of_12_received_at_hamburg_raises_its_count_by_12_and_logs_it_against_the_order():
+    hamburg = EMU.seed_shop("Hamburg", time_zone="Europe/Berlin")["shopID"]
+    tee = EMU.seed_item("Tee Hamburg", "TEE-HH", defaultCost=4.5, qoh={hamburg: 3})
+
+    async def scenario():
+        async with client() as c:
+            missing_shop = await c.post(f"{A}/Order.json", json={"vendorID": 2})
+            assert missing_shop.status_code == 400  # the tutorial: the receiving shop is required
+            order = (await ok(await c.post(f"{A}/Order.json", json={
+                "vendorID": 2, "shopID": hamburg, "shipCost": 7.5, "orderedDate": "2026-05-01",
+                "Note": {"note": "spring restock"}})))["Order"]
+            assert (order["complete"], order["shopID"], order["orderedDate"]) == ("false", str(hamburg),
+                                                                               "2026-05-01T00:00:00+00:00")
+            assert order["Note"]["note"] == "spring restock"
+            line = (await ok(await c.post(f"{A}/OrderLine.json", json={
+                "orderID": order["orderID"], "itemID": tee["itemID"], "quantity": 12, "price": 4.5})))["OrderLine"]
+            assert (line["quantity"], line["total"], line["checkedIn"], line["numReceived"]) == ("12", "54", "0", "0")
+            assert item_shop_counters(tee["itemID"], hamburg) == {"qoh": 3, "backorder": 12, "onTransferOut": 0,
+                                                                  "onTransferIn": 0}
+            # the boxes arrive: received through the API, not yet checked in, so not yet on hand
+            await ok(await c.put(f"{A}/OrderLine/{line['orderLineID']}.json", json={"numReceived": 12}))
+            assert EMU.qoh(tee["itemID"], hamburg) == 3
+            read = (await ok(await c.get(f"{A}/Order/{order['orderID']}.json",
+                                         params={"load_relations": '["OrderLines"]'})))["Order"]
+            assert (read["totalQuantity"], read["subTotalCost"], read["totalCost"]) == ("12", "54", "61.5")
+            assert read["OrderLines"]["OrderLine"]["numReceived"] == "12"
+            since = max(EMU.store.tables["InventoryLog"])
+            EMU.check_in_order(int(order["orderID"]))  # the check-in button in Retail POS
+            assert item_shop_counters(tee["itemID"], hamburg) == {"qoh": 15, "backorder": 0, "onTransferOut": 0,
+                                                                  "onTransferIn": 0}
+            logged = logs_of(tee["itemID"], since)
+            assert [(r["qohChange"], r["reason"], r["orderID"], r["shopID"]) for r in logged] == [
+                (12, "GenericReason", int(order["orderID"]), hamburg)]
+            after = (await ok(await c.get(f"{A}/OrderLine/{line['orderLineID']}.json")))["OrderLine"]
+            assert (after["checkedIn"], after["numReceived"]) == ("12", "0")
+            done = (await ok(await c.get(f"{A}/Order.json", params={"orderID": order["orderID"]})))["Order"]
+            assert done["complete"] == "true" and done["receivedDate"]
+            locked = await c.put(f"{A}/OrderLine/{line['orderLineID']}.json", json={"numReceived": 13})
+            assert locked.status_code == 422
+            archived = (await ok(await c.delete(f"{A}/Order/{order['orderID']}.json")))["Order"]
+            assert archived["archived"] == "true"
+            assert "Order" not in await ok(await c.get(f"{A}/Order.json", params={"orderID": order["orderID"]}))
+    run(scenario)
+
+
+def test_an_order_line_removed_before_arrival_is_no_longer_on_backorder():
+    item = EMU.seed_item("Cap", "CAP-1")
+
+    async def scenario():
+        async with client() as c:
+            order = (await ok(await c.post(f"{A}/Order.json", json={"shopID": 1})))["Order"]
+            line = (await ok(await c.post(f"{A}/OrderLine.json", json={"orderID": order["orderID"],
+                                                                      "itemID": item["itemID"], "quantity": 5})))
+            assert EMU.store.item_shop(item["itemID"], 1)["backorder"] == 5
+            assert EMU.store.item_shop(item["itemID"], 0)["backorder"] == 5  # the all-shops row follows
+            await ok(await c.delete(f"{A}/OrderLine/{line['OrderLine']['orderLineID']}.json"))
+            assert EMU.store.item_shop(item["itemID"], 1)["backorder"] == 0
+            gone = await c.get(f"{A}/OrderLine/{line['OrderLine']['orderLineID']}.json")
+            assert gone.status_code == 404
+    run(scenario)
+
+
+def test_a_transfer_sent_from_one_shop_holds_its_units_in_transit_until_the_other_shop_receives_them():
+    munich = EMU.seed_shop("Munich")["shopID"]
+    jeans, belt = EMU.seed_item("Jeans", "JEANS-1", qoh={1: 10}), EMU.seed_item("Belt", "BELT-1", qoh={1: 3})
+    T = f"{A}/Inventory/Transfer"
+
+    async def scenario():
+        async with client() as c:
+            same = await c.post(f"{T}.json", json={"sendingShopID": 1, "receivingShopID": 1})
+            assert same.status_code == 400
+            made = (await ok(await c.post(f"{T}.json", json={"sendingShopID": 1, "receivingShopID": munich,
+                                                             "note": "weekend", "needBy": "2026-06-01T10:00:00+00:00"})))
+            transfer = made["Transfer"]
+            assert (transfer["status"], transfer["SendingShop"]["shopID"], transfer["ReceivingShop"]["shopID"]) == (
+                "open", "1", str(munich))
+            tid = transfer["transferID"]
+            added = await ok(await c.post(f"{T}/{tid}/AddItems.json", json={"TransferItems": [
+                {"itemID": jeans["itemID"], "toSend": 4}, {"itemID": belt["itemID"], "toSend": 1}]}))
+            assert "@attributes" not in added and [i["toSend"] for i in added["TransferItem"]] == ["4", "1"]
+            twice = await c.post(f"{T}/{tid}/AddItems.json", json={"TransferItems": [{"itemID": jeans["itemID"],
+                                                                                    "toSend": 1}]})
+            assert twice.status_code == 400  # an item appears once on a transfer
+            changed = await ok(await c.post(f"{T}/{tid}/UpdateItems.json", json={"TransferItems": [
+                {"itemID": jeans["itemID"], "toSend": 5}]}))
+            assert changed["TransferItem"]["toSend"] == "5"
+            await ok(await c.post(f"{T}/{tid}/DeleteItems.json", json={"TransferItems": [{"itemID": belt["itemID"]}]}))
+            assert item_shop_counters(jeans["itemID"], 1)["qoh"] == 10  # adding items moves nothing
+            since = max(EMU.store.tables["InventoryLog"])
+            sent = (await ok(await c.post(f"{T}/{tid}/Send.json", json={})))["Transfer"]
+            assert sent["status"] == "sent" and sent["sentOn"] and sent["sentByEmployeeID"] == "1"
+            # in transit: counted out of Berlin and into Munich, still on Berlin's hand until received
+            assert item_shop_counters(jeans["itemID"], 1) == {"qoh": 10, "backorder": 0, "onTransferOut": 5,
+                                                              "onTransferIn": 0}
+            assert item_shop_counters(jeans["itemID"], munich)["onTransferIn"] == 5
+            assert logs_of(jeans["itemID"], since) == []
+            assert (await c.put(f"{T}/{tid}.json", json={"note": "late"})).status_code == 422
+            assert (await c.post(f"{T}/{tid}/AddItems.json", json={"TransferItems": [
+                {"itemID": belt["itemID"], "toSend": 1}]})).status_code == 422
+            assert (await c.post(f"{T}/{tid}/Receive.json", json={})).status_code == 404  # no API receipt
+            one = (await ok(await c.get(f"{T}/{tid}.json", params={"load_relations": '["TransferItems"]'})))
+            assert one["Transfer"]["TransferItems"]["TransferItem"]["sent"] == "5"
+            listed = await c.get(f"{T}.json", params={"load_relations": '["TransferItems"]'})
+            assert listed.status_code == 400  # TransferItems load only on a single transfer
+            EMU.receive_transfer(int(tid))  # the receipt in Retail POS at Munich
+            assert item_shop_counters(jeans["itemID"], 1) == {"qoh": 5, "backorder": 0, "onTransferOut": 0,
+                                                              "onTransferIn": 0}
+            assert item_shop_counters(jeans["itemID"], munich)["qoh"] == 5
+            assert [(r["qohChange"], r["reason"], r["shopID"], r["transferID"]) for r in logs_of(jeans["itemID"], since)] == [
+                (-5, "RemoveForTransfer", 1, int(tid)), (5, "AddForTransfer", munich, int(tid))]
+            items = (await ok(await c.get(f"{T}/{tid}/TransferItems.json")))["TransferItem"]
+            assert (items["received"], items["toReceive"]) == ("5", "5")
+            assert (await ok(await c.get(f"{T}/{tid}.json")))["Transfer"]["status"] == "received"
+    run(scenario)
+
+
+def test_a_transfer_short_on_arrival_adds_only_what_arrived():
+    munich = EMU.seed_shop("Munich Outlet")["shopID"]
+    shirt = EMU.seed_item("Shirt", "SHIRT-1", qoh={1: 6})
+    transfer = transfers.new_transfer(EMU.store, {"sendingShopID": 1, "receivingShopID": munich})
+    transfers.add_items(EMU.store, transfer, {"TransferItems": [{"itemID": shirt["itemID"], "toSend": 4}]})
+    transfers.send(EMU.store, transfer, {})
+    EMU.receive_transfer(transfer["transferID"], received={shirt["itemID"]: 3})
+    assert (EMU.qoh(shirt["itemID"], 1), EMU.qoh(shirt["itemID"], munich)) == (2, 3)
+
+
+def test_a_count_reconciled_sets_the_counted_quantity_and_the_log_names_the_count():
+    mug, pen = EMU.seed_item("Count Mug", "MUG-C", qoh={1: 10}, defaultCost=2.0), EMU.seed_item("Pen", "PEN-C", qoh={1: 1})
+
+    async def scenario():
+        async with client() as c:
+            count = (await ok(await c.post(f"{A}/InventoryCount.json", json={"name": "June", "shopID": 1})))
+            cid = count["InventoryCount"]["inventoryCountID"]
+            for qty in (3, 4):  # two shelves of mugs
+                await ok(await c.post(f"{A}/InventoryCountItem.json", json={
+                    "inventoryCountID": cid, "itemID": mug["itemID"], "qty": qty, "employeeID": 1}))
+            await ok(await c.post(f"{A}/InventoryCountItem.json", json={
+                "inventoryCountID": cid, "itemID": pen["itemID"], "qty": 5, "employeeID": 1}))
+            no_employee = await c.post(f"{A}/InventoryCountItem.json", json={"inventoryCountID": cid,
+                                                                            "itemID": pen["itemID"], "qty": 1})
+            assert no_employee.status_code == 400
+            assert EMU.qoh(mug["itemID"], 1) == 10  # not adjusted until reconciled
+            calc = (await ok(await c.get(f"{A}/InventoryCountCalc.json", params={"inventoryCountID": cid,
+                                                                                "itemID": mug["itemID"]})))
+            assert (calc["InventoryCountCalc"]["calcQoh"], calc["InventoryCountCalc"]["countedQoh"]) == ("10", "7")
+            since = max(EMU.store.tables["InventoryLog"])
+            one = await c.post(f"{A}/InventoryCountReconcile.json", json={"inventoryCountID": cid, "itemID": mug["itemID"]})
+            assert one.headers["X-LS-API-Request-Cost"] == "10"
+            reconciled = (await ok(one))["InventoryCountReconcile"]
+            assert (reconciled["qohChange"], reconciled["costChange"]) == ("-3", "-6")
+            assert EMU.qoh(mug["itemID"], 1) == 7
+            assert [(r["qohChange"], r["reason"], r["inventoryCountID"]) for r in logs_of(mug["itemID"], since)] == [
+                (-3, "RemoveForInventoryCount", int(cid))]
+            again = await c.post(f"{A}/InventoryCountReconcile.json", json={"inventoryCountID": cid,
+                                                                           "itemID": mug["itemID"]})
+            assert again.status_code == 422  # a reconcile can not be undone nor repeated
+            late = await c.post(f"{A}/InventoryCountItem.json", json={"inventoryCountID": cid, "itemID": mug["itemID"],
+                                                                     "qty": 1, "employeeID": 1})
+            assert late.status_code == 422
+            rest = await c.post(f"{A}/InventoryCount/{cid}/Reconcile.json", json={})  # changelog 2026.03.17
+            assert rest.headers["X-LS-API-Request-Cost"] == "10"
+            assert (await ok(rest))["InventoryCountReconcile"]["itemID"] == str(pen["itemID"])
+            assert EMU.qoh(pen["itemID"], 1) == 5
+            assert [(r["qohChange"], r["reason"]) for r in logs_of(pen["itemID"], since)] == [(4, "AddInventoryForCount")]
+            assert (await c.post(f"{A}/InventoryCount/{cid}/Reconcile.json", json={})).status_code == 422
+    run(scenario)
+
+
+# OAuth: PKCE and revocation (authentication/authorization-code-grant.md, refresh-token.md) -------------
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+
+
+def test_a_code_authorized_with_a_pkce_challenge_is_exchanged_only_with_its_verifier():
+    form = {"client_id": "sandbox-client", "client_secret": "sandbox-secret", "grant_type": "authorization_code"}
+
+    async def scenario():
+        async with client("none") as c:
+            verifier, challenge = pkce_pair()
+            wrong = await c.post("/auth/oauth/token", data={**form, "code": EMU.authorize(challenge),
+                                                            "code_verifier": pkce_pair()[0]})
+            assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+            missing = await c.post("/auth/oauth/token", data={**form, "code": EMU.authorize(challenge)})
+            assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+            short = await c.post("/auth/oauth/token", data={**form, "code": EMU.authorize(challenge), "code_verifier": "abc"})
+            assert short.status_code == 400 and short.json()["error"] == "invalid_request"
+            good = await ok(await c.post("/auth/oauth/token", json={**form, "code": EMU.authorize(challenge),
+                                                                    "code_verifier": verifier}))
+            assert (await c.get("/API/V3/Account.json", headers={"Authorization": f"Bearer {good['access_token']}"})).status_code == 200
+            plain = await c.post("/auth/oauth/token", data={**form, "code": EMU.authorize(verifier, "plain"),
+                                                            "code_verifier": verifier})
+            assert plain.status_code == 200
+    run(scenario)
+
+
+def test_a_publicly_distributed_client_uses_pkce_without_its_secret():
+    app = LightspeedREmulator(seed=4, clock=CLOCK, public_client=True)
+    verifier, challenge = pkce_pair()
+    with pytest.raises(ValueError):
+        app.authorize()  # PKCE is mandatory for publicly distributed clients
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=EmulatorTransport(app.app), base_url="https://cloud.test") as c:
+            reply = await c.post("/auth/oauth/token", data={"client_id": "sandbox-client", "code_verifier": verifier,
+                                                            "grant_type": "authorization_code",
+                                                            "code": app.authorize(challenge)})
+            assert reply.status_code == 200, reply.text
+            assert "refresh_token" in app.issue_tokens()
+    run(scenario)
+
+
+def test_a_revoked_refresh_token_breaks_the_link_until_the_merchant_authorizes_again():
+    creds = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
+
+    async def scenario():
+        async with client("none") as c:
+            pair = EMU.issue_tokens()
+            refreshed = await ok(await c.post("/auth/oauth/token", data={**creds, "grant_type": "refresh_token",
+                                                                        "refresh_token": pair["refresh_token"]}))
+            unauthenticated = await c.post("/auth/oauth/revoke", data={"client_id": "sandbox-client",
+                                                                      "client_secret": "wrong",
+                                                                      "refresh_token": refreshed["refresh_token"]})
+            assert unauthenticated.status_code == 400 and unauthenticated.json()["error"] == "invalid_client"
+            assert (await c.post("/auth/oauth/revoke", data=creds)).status_code == 400  # no refresh_token
+            revoked = await c.post("/auth/oauth/revoke", json={**creds, "refresh_token": refreshed["refresh_token"]})
+            assert revoked.status_code == 200
+            denied = await c.get("/API/V3/Account.json", headers={"Authorization": f"Bearer {refreshed['access_token']}"})
+            assert denied.status_code == 401 and denied.json()["hint"] == "Access token has been revoked"
+            for old in (refreshed["refresh_token"], pair["refresh_token"]):  # neither the token nor its parent
+                again = await c.post("/auth/oauth/token", data={**creds, "grant_type": "refresh_token",
+                                                               "refresh_token": old})
+                assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+            assert (await c.get("/auth/oauth/revoke")).status_code == 405
+    run(scenario)
 
 
 def test_an_archived_item_comes_back_with_a_put_but_is_archived_only_by_delete():

@@ -55,7 +55,8 @@ def rules(private=frozenset()):
         (diff_loyalty_id, None, "L-1", None),
         (diff_consent_marketing, True, True, None),
         (diff_consent_marketing, False, True, FieldChange("consent_marketing", True, False)),
-        (diff_consent_marketing, False, None, FieldChange("consent_marketing", None, False)),
+        (diff_consent_marketing, False, None, None),  # opt-in: "none recorded" is already "no"
+        (diff_consent_marketing, True, None, FieldChange("consent_marketing", None, True)),
         (diff_consent_marketing, None, True, None),
     ],
 )

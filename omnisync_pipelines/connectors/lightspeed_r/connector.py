@@ -73,6 +73,26 @@ class LightspeedRConnector:
     async def sku_of(self) -> dict[str, str]:
         return mapping.sku_index(await self.items())
 
+    async def skus_of_items(self, item_ids) -> dict[str, str]:
+        """itemID -> SKU of these items, read by id so that a delta's cost follows its changes, not the
+        catalog: the items, then every live item sharing their SKUs (a SKU two items share maps to neither)."""
+        wanted = sorted({i for i in item_ids if i}, key=int)
+        if not wanted or self._items is not None:
+            index = await self.sku_of() if wanted else {}
+            return {i: index[i] for i in wanted if i in index}
+        found = await self.items_where("itemID", [int(i) for i in wanted])
+        sharing = await self.items_where("customSku", sorted({s for r in found if (s := _sku_text(r))}))
+        index = mapping.sku_index(list({shapes.text(r.get("itemID")): r for r in found + sharing}.values()))
+        return {i: index[i] for i in wanted if i in index}
+
+    async def items_where(self, field: str, values: list) -> list[dict]:
+        """Live items whose `field` is one of `values`, one `IN` query per 100."""
+        rows: list[dict] = []
+        for start in range(0, len(values), IN_BATCH):
+            batch = values[start:start + IN_BATCH]
+            rows += await self.client.rows("Item", params={field: f"IN,{json.dumps(batch)}"})
+        return rows
+
     async def shops(self) -> list[dict]:
         if self._shops is None:
             self._shops = await self.client.rows("Shop", params={"archived": "true"})
@@ -124,7 +144,9 @@ class LightspeedRConnector:
 
     async def _catalog(self, since: str | None) -> ReadResult:
         rows, cursor = await self._changed("Item", since, params={"archived": "true"})
-        shared = mapping.duplicate_skus(await self.items() if since else rows)
+        # a delta asks only which live items share the changed items' SKUs, not for the whole catalog
+        shared = mapping.duplicate_skus(await self.items_where("customSku", sorted({s for r in rows if (s := _sku_text(r))}))
+                                        if since else rows)
         currency = self.default_currency or next(iter(self.currencies()), None)  # the account's: supply costs
         results = [rejection("catalog", r, MappingError("customSku", f"SKU {mapping.item_sku(r)} is shared by several items"))
                    if shapes.text(r.get("customSku")).strip() in shared and not shapes.flag(r.get("archived"))
@@ -158,7 +180,7 @@ class LightspeedRConnector:
                                          _moment)
         # shopID 0: the all-shops summary; a shop counted by the POS its store trades on now: not ours
         rows = [r for r in rows if shapes.ident(r.get("shopID")) and shapes.text(r.get("shopID")) not in self.counted_elsewhere]
-        sku_of = await self.sku_of()
+        sku_of = await self.skus_of_items(shapes.text(r.get("itemID")) for r in rows)
         levels, rejected = split([mapping.map_item_shop(r, sku_of=sku_of, location_map=self.location_map) for r in rows])
         return ReadResult({"stock": levels}, rejected, cursor, len(rows))
 
@@ -166,7 +188,7 @@ class LightspeedRConnector:
         query = {"sort": "inventoryLogID", **({"inventoryLogID": f">,{int(since)}"} if since else {})}
         read = await self.client.rows("InventoryLog", params=query)
         rows = [r for r in read if shapes.text(r.get("shopID")) not in self.counted_elsewhere]
-        sku_of = await self.sku_of() if rows else {}
+        sku_of = await self.skus_of_items(shapes.text(r.get("itemID")) for r in rows)
         moved, rejected = split([mapping.map_inventory_log(r, sku_of=sku_of, location_map=self.location_map)
                                  for r in rows])
         last = max((shapes.integer(r.get("inventoryLogID")) for r in read), default=None)
@@ -175,7 +197,7 @@ class LightspeedRConnector:
     async def _orders(self, since: str | None) -> ReadResult:
         rows, cursor = await self._changed("Sale", since, column="updatetime", relations=sales_mapping.SALE_RELATIONS)
         wanted = [r for r in rows if sales_mapping.is_store_order(r)]
-        sku_of = await self.sku_of() if wanted else {}
+        sku_of = await self.skus_of_items(_line_items(wanted))
         email_of = await self.emails({c for r in wanted if (c := shapes.ident(r.get("customerID")))})
         tables: dict[str, list] = {"orders": [], "order_lines": [], "order_payments": []}
         rejected: list[Rejection] = []
@@ -209,7 +231,7 @@ class LightspeedRConnector:
     async def _returns(self, since: str | None) -> ReadResult:
         rows, cursor = await self._changed("Sale", since, column="updatetime", relations=sales_mapping.RETURN_RELATIONS)
         wanted = [r for r in rows if sales_mapping.is_settled(r) and sales_mapping.is_return(r)]
-        sku_of = await self.sku_of() if wanted else {}
+        sku_of = await self.skus_of_items(_line_items(wanted))
         sale_of_line = await self.sales_of_lines({ref for r in wanted for ref in sales_mapping.original_line_ids(r)})
         results = []
         for raw in wanted:
@@ -242,6 +264,14 @@ class LightspeedRConnector:
 def _id_of(resource: str) -> Callable[[dict], str]:
     key = resource[0].lower() + resource[1:] + "ID"
     return lambda row: shapes.text(row.get(key))
+
+
+def _sku_text(item: dict) -> str:
+    return shapes.text(item.get("customSku")).strip()
+
+
+def _line_items(sales: list[dict]) -> set[str]:
+    return {shapes.text(line.get("itemID")) for sale in sales for line in shapes.many(sale.get("SaleLines"), "SaleLine")}
 
 
 def _batches(ids: list[str]) -> list[list[int]]:

@@ -19,13 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from decimal import Decimal
 
-from omnisync_pipelines.canonical.models import Fulfilment, Order, OrderLine, StockLevel, normalise_email
+from omnisync_pipelines.canonical.models import (
+    Customer,
+    Fulfilment,
+    Order,
+    OrderLine,
+    StockLevel,
+    normalise_email,
+)
 from omnisync_pipelines.canonical.money import currency_digits
 from omnisync_pipelines.connectors import pos
 from omnisync_pipelines.connectors.lightspeed_r import mapping
 from omnisync_pipelines.connectors.lightspeed_r.connector import LightspeedRConnector
+from omnisync_pipelines.connectors.lightspeed_r.customer_target import LightspeedRCustomers
 from omnisync_pipelines.connectors.lightspeed_r.settings import SYSTEM
 from omnisync_pipelines.connectors.lightspeed_r.shapes import flag, integer, many, text
 from omnisync_pipelines.rest.errors import ApiError, ApiTransportError
@@ -103,10 +112,16 @@ class LightspeedRFulfilment:
             levels[sku] = level_of(row, sku, location_key) if row else None
         return levels
 
-    async def _customer_id(self, order: Order) -> str:
+    async def _customer_id(self, order: Order, shopper: Customer | None) -> str:
         """The shopper's R customer: a layaway needs one (saleline.md: customerID "Required if isLayaway").
-        Found by email; a shopper the till does not know is added with the email (or, without one, named
-        after the order) so the store can hand the goods over."""
+        Found by email; a shopper the till does not know is added as the customer flow adds one (their
+        commercetools fields and id, through the customer target), so the next customer run finds both
+        sides agreeing; a guest is added with the email (or, without one, named after the order)."""
+        if shopper is not None:
+            target = LightspeedRCustomers(self.client)
+            # no opt-in in commercetools: the till records "no email", which R-Series's default would read as consent
+            shopper = replace(shopper, consent_marketing=shopper.consent_marketing is True)
+            return (await target.find(shopper) or await target.create(shopper)).customer_id
         email = normalise_email(order.customer_email)
         if email:
             rows = await self.client.rows("Customer", params={"Contact.email": f"~,{email}"}, relations=["Contact"])
@@ -118,7 +133,8 @@ class LightspeedRFulfilment:
             body["Contact"] = {"Emails": {"ContactEmail": [{"address": email, "useType": "Primary"}]}}
         return text((await self.client.create("Customer", body)).get("customerID"))
 
-    async def create_sale(self, order: Order, lines: list[OrderLine], location_key: str) -> dict:
+    async def create_sale(self, order: Order, lines: list[OrderLine], location_key: str,
+                          shopper: Customer | None = None) -> dict:
         shop = self.shop_of[location_key]
         till = await self._till_context()
         if shop not in till["register_of"]:
@@ -127,7 +143,7 @@ class LightspeedRFulfilment:
         missing = sorted({line.sku for line in lines} - set(items))
         if missing:
             raise ValueError(f"{SYSTEM} has no item for SKU {', '.join(missing)}")
-        customer = await self._customer_id(order)
+        customer = await self._customer_id(order, shopper)
         reserved = await self._reserve(order, lines, items, shop, customer, till["employee"])
         body = {"shopID": shop, "registerID": till["register_of"][shop], "employeeID": till["employee"],
                 "customerID": customer, "completed": False, "referenceNumber": order.order_id,

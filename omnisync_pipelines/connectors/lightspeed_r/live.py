@@ -41,7 +41,8 @@ class LightspeedRLiveStock:
     async def items_for_skus(self, skus: set[str]) -> dict[str, str]:
         if not skus:
             return {}
-        return {sku: item_id for item_id, sku in (await self.connector.sku_of()).items() if sku in skus}
+        found = await self.connector.items_where("customSku", sorted(skus))
+        return {sku: item_id for item_id, sku in sku_index(found).items() if sku in skus}
 
     async def read_sale(self, sale_id: str) -> tuple[Order, list[OrderLine], list[Payment]] | Rejection | None:
         raw = await self.client.one("Sale", sale_id, relations=sales_mapping.SALE_RELATIONS)
@@ -53,4 +54,5 @@ class LightspeedRLiveStock:
                              f"voided {raw.get('voided')!r})", "")
         customer = shapes.ident(raw.get("customerID"))
         email_of = await self.connector.emails({customer}) if customer else {}
-        return await self.connector.map_sale(raw, await self.connector.sku_of(), email_of)
+        items = {shapes.text(line.get("itemID")) for line in shapes.many(raw.get("SaleLines"), "SaleLine")}
+        return await self.connector.map_sale(raw, await self.connector.skus_of_items(items), email_of)

@@ -4,7 +4,7 @@ naming the field; it never raises for a bad record. Sales and refunds are in `sa
 
 Conventions (docs/lightspeed_r.md): SKU = `customSku`, barcode = `ean` (else `upc`), the `Default`
 price level (useTypeID 1) is the base gross price and a store's own price is the level its Shop names
-in `priceLevelID`; available = qoh - onLayaway; the customer keys are the "External ID" and "Loyalty
+in `priceLevelID`; available = qoh - onLayaway - onTransferOut; the customer keys are the "External ID" and "Loyalty
 ID" custom fields.
 """
 
@@ -208,8 +208,11 @@ def _stock_level(row: dict, sku_of: dict[str, str], location_map: dict[str, str]
         raise MappingError("shopID", f"item shop {row.get('itemShopID')}: shop {shop_id} is not in the location map")
     # the count omnisync mirrors leaves out units on layaway: a layaway is how an online order's goods
     # are set aside at a shop, and those units are the order's, as X-Series' store sale takes them off
+    # and units sent on a transfer: they stay in the sender's qoh until the receiving shop completes it
+    # in the UI (inventory-transfer-transferitems.md), but they have left the shop
     reserved = whole(row, "onLayaway") if shapes.text(row.get("onLayaway")) else 0
-    on_hand = whole(row, "qoh") - reserved
+    in_transit = whole(row, "onTransferOut") if shapes.text(row.get("onTransferOut")) else 0
+    on_hand = whole(row, "qoh") - reserved - in_transit
     return StockLevel(SYSTEM, sku_of[item_id], location_map[shop_id], on_hand, reserved, on_hand,
                       shapes.text(row.get("itemShopID")), version_of(row.get("timeStamp")), timestamp(row.get("timeStamp")))
 
@@ -223,8 +226,9 @@ MOVEMENT_KINDS = (  # InventoryLog reason (lower case) contains -> kind; first m
     ("addfortransfer", MovementKind.TRANSFER_IN), ("fromtransfer", MovementKind.TRANSFER_IN),
     ("removefortransfer", MovementKind.TRANSFER_OUT), ("transaction", MovementKind.SALE),
     ("layaway", MovementKind.SALE), ("forsale", MovementKind.SALE), ("count", MovementKind.ADJUSTMENT),
-    ("manual", MovementKind.ADJUSTMENT), ("order", MovementKind.RECEIVING), ("receiv", MovementKind.RECEIVING),
-)
+    ("manual", MovementKind.ADJUSTMENT), ("receiv", MovementKind.RECEIVING),
+)  # no "order" word: it matched RemoveForWorkorder/RemoveForSpecialOrder; a purchase order's check-in is a
+#   GenericReason row with its orderID, which movement_kind reads first
 REFERENCES = (("saleID", "sale"), ("transferID", "transfer"), ("orderID", "order"), ("inventoryCountID", "count"),
               ("vendorReturnID", "vendor_return"))
 

@@ -69,6 +69,14 @@ class LightspeedRPlugin(PosPlugin):
 
         return LightspeedRLiveStock(connector)
 
+    def stock_writer(self, connector):
+        from omnisync_pipelines.connectors.lightspeed_r.stock_writer import LightspeedRStockWriter
+
+        return LightspeedRStockWriter(connector)
+
+    def request_estimate(self, connector, records):
+        return connector.plan(dict(records)).describe()
+
     def bench_support(self):
         from omnisync_pipelines.connectors.lightspeed_r.bench_support import SUPPORT
 

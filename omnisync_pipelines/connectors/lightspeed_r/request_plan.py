@@ -140,7 +140,7 @@ def plan_reads(counts: Mapping[str, int], registers: int = 1) -> RequestPlan:
     """A run's reads: `counts` = entity -> records it will read (ENTITY_READS names what each asks for)."""
     calls, units = 0, 0.0
     for entity, records in counts.items():
-        for resource, relations in ENTITY_READS[entity]:
+        for resource, relations in ENTITY_READS.get(entity, ()):
             n = pages(records)
             calls += n
             units += n * request_cost("GET", resource, relations=list(relations))

@@ -94,7 +94,7 @@ class LightspeedXFulfilment:
             found[sku] = level if isinstance(level, StockLevel) else None
         return found
 
-    async def create_sale(self, order: Order, lines: list[OrderLine], location_key: str) -> dict:
+    async def create_sale(self, order: Order, lines: list[OrderLine], location_key: str, shopper=None) -> dict:
         lookups = await self._lookups()
         outlet_id = self.outlet_of[location_key]
         tax = lookups["taxes"].get((lookups["outlets"].get(outlet_id) or {}).get("default_tax_id")) or next(

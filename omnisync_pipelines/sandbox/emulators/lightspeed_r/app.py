@@ -1,4 +1,5 @@
-"""Routes: `/auth/oauth/token` and `/API/V3/Account[/{accountID}[/{Resource}[/{id}]]].json`."""
+"""Routes: `/auth/oauth/token`, `/auth/oauth/revoke` and
+`/API/V3/Account[/{accountID}[/{Resource}[/{id}[/{action}]]]].json`."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.auth import DENIED
-from omnisync_pipelines.sandbox.emulators.lightspeed_r.dispatch import HANDLERS
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.dispatch import HANDLERS, PRINTED_AS
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.errors import WriteError
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.query import QueryError, archived_ok, filters, page
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.refunds import find_sale
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.resources import (
+    BY_PATH,
     RESOURCES,
     Resource,
     present,
@@ -24,7 +26,7 @@ from omnisync_pipelines.sandbox.emulators.lightspeed_r.resources import (
     relations_asked,
     search_rows,
 )
-from omnisync_pipelines.sandbox.emulators.lightspeed_r.xmljson import unwrap
+from omnisync_pipelines.sandbox.emulators.lightspeed_r.xmljson import many, unwrap
 
 if TYPE_CHECKING:
     from omnisync_pipelines.sandbox.emulators.lightspeed_r.emulator import LightspeedREmulator
@@ -42,7 +44,8 @@ def error(status: int, message: str, error_class: str = "Exception", headers: di
 
 def request_cost(name: str, method: str, params: dict, body: dict | None, relations: float, action: str = "") -> float:
     """Costs since 2026-03-17 (rate-limiting.md, changelog, endpoint pages): 1 a request; Sale writes 2
-    (+3 with completed=true), SaleLine writes 2, Category writes 10 (category.md), a refund 10;
+    (+3 with completed=true), SaleLine writes 2, Category writes 10 (category.md), a refund 10, a count
+    reconcile 10 (inventorycountreconcile.md, and `InventoryCount/{id}/Reconcile` in the changelog);
     +0.5 per nested entity in a write body; count=1 costs 10;
     `or` over several fields +1 per operand (over several entities the docs charge more: not modeled)."""
     if params.get("count") == "1":
@@ -52,7 +55,7 @@ def request_cost(name: str, method: str, params: dict, body: dict | None, relati
     if len(set(operands)) > 1:  # `or` over several fields of one entity: +1 per operand
         cost += len(operands)
     if method != "GET":
-        if action == "refund" or name == "Category":
+        if action in ("refund", "Reconcile") or name in ("Category", "InventoryCountReconcile"):
             cost = 10.0
         elif name in ("Sale", "SaleLine"):
             cost = 2.0 + (3.0 if name == "Sale" and str((body or {}).get("completed", "")).lower() == "true" else 0.0)
@@ -73,21 +76,25 @@ def nested_entities(node: dict) -> int:
     return count
 
 
-def resolve(rest: list[str]) -> tuple[Resource | None, str | None, str]:
-    """(resource, id, action) of the path after the account id: `{Resource}[/{id}]`,
-    `Customer/CustomField[/{id}]` and `Sale/{id or ticketNumber}/refund`."""
-    if rest[:2] == ["Customer", "CustomField"]:
-        rest = ["CustomField", *rest[2:]]
-    resource = RESOURCES.get(rest[0]) if rest else None
-    if resource is None or len(rest) > 3 or len(rest) == 3 and (resource.name, rest[2]) != ("Sale", "refund"):
-        return None, None, ""
-    return resource, (rest[1] if len(rest) > 1 else None), (rest[2] if len(rest) == 3 else "")
+def resolve(rest: list[str]) -> tuple[Resource | None, str | None, str, dict]:
+    """(resource, id, action, scope) of the path after the account id: `{path}[/{id}[/{action}]]` (a
+    path may have two parts: `Customer/CustomField`, `Inventory/Transfer`), and a transfer's own items
+    `Inventory/Transfer/{id}/TransferItems[/{transferItemID}]` (scope: {"transferID": id})."""
+    size = next((n for n in (2, 1) if len(rest) >= n and "/".join(rest[:n]) in BY_PATH), 0)
+    if not size:
+        return None, None, "", {}
+    resource, tail = BY_PATH["/".join(rest[:size])], rest[size:]
+    if resource.name == "Transfer" and len(tail) in (2, 3) and tail[1] == "TransferItems":
+        return RESOURCES["TransferItem"], (tail[2] if len(tail) == 3 else None), "", {"transferID": tail[0]}
+    if len(tail) > 2 or len(tail) == 2 and tail[1] not in resource.actions:
+        return None, None, "", {}
+    return resource, (tail[0] if tail else None), (tail[1] if len(tail) == 2 else ""), {}
 
 
 def build_app(emu: LightspeedREmulator) -> Starlette:
     store = emu.store
 
-    async def token(request: Request):
+    async def oauth_form(request: Request, answer):
         if request.method != "POST":
             return JSONResponse({"error": "invalid_request", "error_description": "The request method must be POST"}, 405)
         raw = await request.body()
@@ -98,8 +105,14 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
                 return JSONResponse({"error": "invalid_request", "error_description": "Malformed JSON body"}, 400)
         else:
             form = dict(await request.form())
-        status, body = emu.oauth.grant(form)
+        status, body = answer(form)
         return JSONResponse(body, status)
+
+    async def token(request: Request):
+        return await oauth_form(request, emu.oauth.grant)
+
+    async def revoke(request: Request):
+        return await oauth_form(request, emu.oauth.revoke)
 
     async def api(request: Request):
         bearer = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
@@ -115,12 +128,12 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
                 assert isinstance(body, dict)
             except (json.JSONDecodeError, AssertionError):
                 return error(400, "Invalid JSON payload.")
-        resource, ident, action = resolve(parts[2:])
+        resource, ident, action, scope = resolve(parts[2:])
+        listing = ident is None and request.method == "GET"
         try:
-            relations = relations_asked(resource, params.get("load_relations")) if resource else []
+            relations = relations_asked(resource, params.get("load_relations"), listing) if resource else []
         except ValueError as exc:
             return error(400, str(exc))
-        listing = ident is None and request.method == "GET"
         extra = relation_cost(resource, relations, listing) if resource else 0.0
         cost = request_cost(resource.name if resource else "", request.method, params, body, extra, action)
         allowed, headers = emu.bucket.take(cost)
@@ -129,13 +142,13 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
             return error(429, "Rate limit exceeded" if "leaky" in headers["X-LS-API-RateLimit-Type"]
                          else "burst rate limit exceeded", "RateLimitException", headers)
         async with emu.lock:
-            response = handle(request.method, parts, params, body or {}, (resource, ident, action), relations,
+            response = handle(request.method, parts, params, body or {}, (resource, ident, action, scope), relations,
                               str(request.url).split("?")[0])
         response.headers.update(headers)
         return response
 
     def handle(method, parts, params, body, target, relations, base_url):
-        resource, ident, action = target
+        resource, ident, action, scope = target
         if parts[0] != "Account":
             return error(404, "Not Found")
         if len(parts) == 1 or len(parts) == 2 and parts[1] == str(emu.account_id):
@@ -147,20 +160,26 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
         if resource is None:
             return error(404, f"Unknown resource: {'/'.join(parts[2:])}")
         table = store.tables[resource.name]
-        if action == "refund":
+        if action:
             if method != "POST":
                 return error(405, f"{method} is not allowed on {'/'.join(parts[2:])}.")
-            original = find_sale(store, ident)
-            if original is None:
-                return error(404, f"Sale {ident} not found.")
-            return write(resource, ("Sale", "refund"), original, body)
+            row = find_sale(store, ident) if action == "refund" else table.get(int(ident)) if ident.isdigit() else None
+            if row is None:
+                return error(404, f"{resource.name} {ident} not found.")
+            return write(resource, (resource.name, action), row, body)
+        if scope:
+            if method != "GET":
+                return error(405, f"{method} is not allowed on {'/'.join(parts[2:])}.")
+            if not scope["transferID"].isdigit() or int(scope["transferID"]) not in store.tables["Transfer"]:
+                return error(404, f"Transfer {scope['transferID']} not found.")
+            scope = {"transferID": int(scope["transferID"])}
         if method == "GET" and ident is None:
-            return read_many(resource, params, relations, base_url)
+            return read_many(resource, params, relations, base_url, scope)
         if method == "GET":
             if not resource.single:
                 return error(405, f"{resource.name} can not be read one by one.")
             row = table.get(int(ident)) if ident.isdigit() else None
-            if row is None:
+            if row is None or any(row.get(k) != v for k, v in scope.items()):
                 return error(404, f"{resource.name} {ident} not found.")
             return JSONResponse({"@attributes": {"count": "1"}, resource.name: present(store, resource.name, row, relations)})
         if method not in resource.writes or (method == "POST") != (ident is None):
@@ -177,10 +196,15 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
             row, shown = HANDLERS[key](store, row, body)
         except WriteError as exc:
             return error(exc.status, str(exc))
+        if key in PRINTED_AS:
+            name, counted = PRINTED_AS[key]
+            printed = many(name, [present(store, name, r, shown) for r in row]) or {name: ""}
+            return JSONResponse({"@attributes": {"count": str(len(row))}, **printed} if counted else printed)
         return JSONResponse({"@attributes": {"count": "1"}, resource.name: present(store, resource.name, row, shown)})
 
-    def read_many(resource, params, relations, base_url):
-        rows = [r for r in store.tables[resource.name].values() if archived_ok(r, params.get("archived", "false"))]
+    def read_many(resource, params, relations, base_url, scope):
+        rows = [r for r in store.tables[resource.name].values() if archived_ok(r, params.get("archived", "false"))
+                and all(r.get(k) == v for k, v in scope.items())]
         try:
             tests = filters(list(params.items()), relations,
                             lambda row, relation: search_rows(store, resource.name, row, relation))
@@ -201,5 +225,6 @@ def build_app(emu: LightspeedREmulator) -> Starlette:
 
     return Starlette(routes=[
         Route("/auth/oauth/token", token, methods=["GET", "POST"]),
+        Route("/auth/oauth/revoke", revoke, methods=["GET", "POST"]),
         Route("/API/V3/{rest:path}", api, methods=["GET", "POST", "PUT", "DELETE"]),
     ])

@@ -62,6 +62,14 @@ class LightspeedRBenchHooks:
                                              "ItemShops": {"ItemShop": shops}})
         return {str(shop_id): key for shop_id, key in zip(shop_ids, locations, strict=True)}
 
+    def move_counts(self, emulator, moves: list[tuple[str, str, int]]) -> None:
+        store = emulator.store
+        item_of = {row["customSku"]: item_id for item_id, row in store.tables["Item"].items()}
+        shop_of = {row["name"]: shop_id for shop_id, row in store.tables["Shop"].items()}
+        for sku, location, units in moves:
+            item, shop = item_of[sku], shop_of[location]
+            store.set_qoh(item, shop, store.item_shop(item, shop)["qoh"] + units, "manualAdjustQOH")
+
     def use_clock(self, emulator, clock) -> None:
         registers = (emulator.bucket.size - BASE_BUCKET) // 10 + 1
         burst = BASE_BURST if emulator.bucket.burst_limit is not None else None

@@ -1,14 +1,18 @@
 """Which function answers a write: (resource, verb) -> handler(store, row, body) -> (row, relations to
-print with it). `refund` is `POST Sale/{id}/refund`."""
+print with it). `refund` is `POST Sale/{id}/refund`; other actions are the `POST {path}/{id}/{action}`
+of Inventory/Transfer and InventoryCount."""
 
 from __future__ import annotations
 
 from omnisync_pipelines.sandbox.emulators.lightspeed_r import (
     catalog,
+    counts,
     customers,
+    purchase_orders,
     refunds,
     reservations,
     sales,
+    transfers,
     writes,
 )
 
@@ -25,6 +29,14 @@ def _changed(change, shown):
 
 def _removed(remove, shown):
     return lambda store, row, body: (remove(store, row), shown)
+
+
+def _noted(write):
+    """An Order write prints its Note when it has one (order.md's samples)."""
+    def handler(store, row, body):
+        row = write(store, body) if row is None else write(store, row, body)
+        return row, (["Note"] if row["noteID"] else [])
+    return handler
 
 
 HANDLERS = {
@@ -56,4 +68,32 @@ HANDLERS = {
     ("Category", "POST"): _created(catalog.new_category, []),
     ("Category", "PUT"): _changed(catalog.update_category, []),
     ("Category", "DELETE"): _removed(catalog.delete_category, []),
+    ("Order", "POST"): _noted(purchase_orders.new_order),
+    ("Order", "PUT"): _noted(purchase_orders.update_order),
+    ("Order", "DELETE"): _removed(purchase_orders.archive_order, []),
+    ("OrderLine", "POST"): _created(purchase_orders.new_line, []),
+    ("OrderLine", "PUT"): _changed(purchase_orders.update_line, []),
+    ("OrderLine", "DELETE"): _removed(purchase_orders.delete_line, []),
+    ("Transfer", "POST"): _created(transfers.new_transfer, transfers.SHOWN),
+    ("Transfer", "PUT"): _changed(transfers.update_transfer, transfers.SHOWN),
+    ("Transfer", "Archive"): _changed(transfers.archive, transfers.SHOWN),
+    ("Transfer", "Restore"): _changed(transfers.restore, transfers.SHOWN),
+    ("Transfer", "Send"): _changed(transfers.send, transfers.SHOWN),
+    ("Transfer", "AddItems"): _changed(transfers.add_items, []),
+    ("Transfer", "UpdateItems"): _changed(transfers.update_items, []),
+    ("Transfer", "DeleteItems"): _changed(transfers.delete_items, []),
+    ("InventoryCount", "POST"): _created(counts.new_count, []),
+    ("InventoryCount", "PUT"): _changed(counts.update_count, []),
+    ("InventoryCount", "DELETE"): _removed(counts.delete_count, []),
+    ("InventoryCount", "Reconcile"): _changed(counts.reconcile_count, []),
+    ("InventoryCountItem", "POST"): _created(counts.new_item, []),
+    ("InventoryCountItem", "PUT"): _changed(counts.update_item, []),
+    ("InventoryCountItem", "DELETE"): _removed(counts.delete_item, []),
+    ("InventoryCountReconcile", "POST"): _created(counts.reconcile, []),
 }
+# writes that answer with other rows than the one written: (resource printed, with `@attributes.count`?);
+# the TransferItems samples print no @attributes
+PRINTED_AS = {("Transfer", "AddItems"): ("TransferItem", False), ("Transfer", "UpdateItems"): ("TransferItem", False),
+              ("Transfer", "DeleteItems"): ("TransferItem", False),
+              ("InventoryCount", "Reconcile"): ("InventoryCountReconcile", True),
+              ("InventoryCountReconcile", "POST"): ("InventoryCountReconcile", True)}

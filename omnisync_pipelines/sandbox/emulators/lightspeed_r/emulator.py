@@ -7,7 +7,13 @@ import json
 import time
 from collections.abc import Callable
 
-from omnisync_pipelines.sandbox.emulators.lightspeed_r import catalog, customers, writes
+from omnisync_pipelines.sandbox.emulators.lightspeed_r import (
+    catalog,
+    customers,
+    purchase_orders,
+    transfers,
+    writes,
+)
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.app import MESSAGES, build_app
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.auth import OAuth
 from omnisync_pipelines.sandbox.emulators.lightspeed_r.ratelimit import LeakyBucket, fmt
@@ -18,18 +24,19 @@ from omnisync_pipelines.sandbox.faults import FaultMiddleware, FaultPlan
 class LightspeedREmulator:
     """`clock` (epoch seconds) drives token expiry, the bucket's drip and every `timeStamp`;
     `registers` is the subscription's register limit (it sizes the bucket); `burst_limit=None` turns
-    the 1-s burst limiter off. Seeds one shop, register, employee, tax category and payment types."""
+    the 1-s burst limiter off; `public_client`: a publicly distributed client (no secret, PKCE). Seeds
+    one shop, register, employee, tax category and payment types."""
 
     def __init__(self, seed: int = 0, *, client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
                  faults: FaultPlan | None = None, clock: Callable[[], float] = time.time, registers: int = 1,
-                 burst_limit: int | None = 20, account_name: str = "Omnisync Sandbox"):
+                 burst_limit: int | None = 20, account_name: str = "Omnisync Sandbox", public_client: bool = False):
         self.seed = seed
         self.clock = clock
         self.account_id = 80000 + seed  # the account id is numeric in every docs sample
         self.account_name = account_name
         self.oauth_client_number = str(50000 + seed)
         self.store = Store(clock, seed)
-        self.oauth = OAuth(clock, client_id, client_secret)
+        self.oauth = OAuth(clock, client_id, client_secret, public=public_client)
         self.bucket = LeakyBucket(clock, registers, burst_limit)
         self.faults = faults or FaultPlan(seed=seed)
         self.lock = asyncio.Lock()
@@ -48,9 +55,10 @@ class LightspeedREmulator:
         return {"base_url": base_url, "account_id": str(self.account_id), "client_id": self.oauth.client_id,
                 "client_secret": self.oauth.client_secret, "refresh_token": self.issue_tokens()["refresh_token"]}
 
-    def authorize(self) -> str:
-        """The code the merchant's consent screen hands the app's redirect URI (single use, 60 s)."""
-        return self.oauth.authorize()
+    def authorize(self, code_challenge: str = "", code_challenge_method: str = "S256") -> str:
+        """The code the merchant's consent screen hands the app's redirect URI (single use, 60 s); with a
+        PKCE `code_challenge` only its `code_verifier` exchanges it."""
+        return self.oauth.authorize(code_challenge, code_challenge_method)
 
     def issue_tokens(self) -> dict:
         """Token response for a fresh authorization (skips the consent screen)."""
@@ -127,16 +135,34 @@ class LightspeedREmulator:
                                                           for name, value in (custom or {}).items()]}
         return writes.new_customer(self.store, body)
 
-    def transfer_stock(self, item_id: int, from_shop: int, to_shop: int, units: int, transfer_id: int = 0) -> None:
-        """A transfer sent and received (the API can send transfers, only the UI receives them)."""
-        self.store.set_qoh(item_id, from_shop, self.qoh(item_id, from_shop) - units, "RemoveForTransfer",
-                           transferID=transfer_id)
-        self.store.set_qoh(item_id, to_shop, self.qoh(item_id, to_shop) + units, "AddForTransfer",
-                           transferID=transfer_id)
+    # what only Retail POS's screens do ------------------------------------------------------------
+    def check_in_order(self, order_id: int, employee_id: int = 0) -> dict:
+        """The purchase order's check-in in Retail POS (the API only records `numReceived`): received
+        units go to the shop's qoh, logged with the orderID; the order is complete."""
+        return purchase_orders.check_in(self.store, self.store.tables["Order"][order_id], employee_id)
 
-    def receive_stock(self, item_id: int, shop_id: int, units: int, order_id: int = 0) -> None:
-        """Units of a purchase order received at a shop (no Reasons entry fits: GenericReason + orderID)."""
-        self.store.set_qoh(item_id, shop_id, self.qoh(item_id, shop_id) + units, "GenericReason", orderID=order_id)
+    def receive_transfer(self, transfer_id: int, received: dict[int, int] | None = None, employee_id: int = 0) -> dict:
+        """A sent transfer received in Retail POS (the API can not receive): `received` is itemID -> units
+        that arrived (default: all that were sent)."""
+        return transfers.receive(self.store, self.store.tables["Transfer"][transfer_id], received, employee_id)
+
+    def transfer_stock(self, item_id: int, from_shop: int, to_shop: int, units: int) -> dict:
+        """A transfer of one item created, sent (as the API does) and received (as the UI does)."""
+        transfer = transfers.new_transfer(self.store, {"sendingShopID": from_shop, "receivingShopID": to_shop})
+        transfers.add_items(self.store, transfer, {"TransferItems": [{"itemID": item_id, "toSend": units}]})
+        transfers.send(self.store, transfer, {})
+        return self.receive_transfer(transfer["transferID"])
+
+    def receive_stock(self, item_id: int, shop_id: int, units: int, order_id: int = 0) -> dict:
+        """Units of a purchase order received at a shop: a line on the open Order `order_id` (0: a new
+        order), `numReceived` as the API sets it, then checked in as the UI does."""
+        order = (self.store.tables["Order"][order_id] if order_id
+                 else purchase_orders.new_order(self.store, {"shopID": shop_id}))
+        if order["shopID"] != shop_id:
+            raise ValueError(f"Order {order_id} is for shop {order['shopID']}, not {shop_id}")
+        purchase_orders.new_line(self.store, {"orderID": order["orderID"], "itemID": item_id, "quantity": units,
+                                              "numReceived": units})
+        return self.check_in_order(order["orderID"])
 
     def qoh(self, item_id: int, shop_id: int) -> int:
         return self.store.item_shop(item_id, shop_id)["qoh"]

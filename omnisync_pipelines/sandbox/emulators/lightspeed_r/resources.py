@@ -21,6 +21,8 @@ class Resource:
     writes: tuple[str, ...] = ()  # of POST, PUT, DELETE
     relations: dict[str, bool] = field(default_factory=dict)  # relation -> X-to-many
     path: str = ""  # under the account, when it is not the name
+    actions: tuple[str, ...] = ()  # POST {path}/{id}/{action}
+    single_only: frozenset[str] = frozenset()  # relations loaded only when reading one row by id
 
     @property
     def url_path(self) -> str:
@@ -45,7 +47,7 @@ RESOURCES = {r.name: r for r in (
              relations={"Contact": False, "CustomFieldValues": True}),
     Resource("CustomField", "customFieldID", ("customFieldID", "timeStamp", "name"), writes=CRUD,
              path="Customer/CustomField"),
-    Resource("Sale", "saleID", ("saleID", "timeStamp", "completeTime", "updatetime"), writes=CRUD,
+    Resource("Sale", "saleID", ("saleID", "timeStamp", "completeTime", "updatetime"), writes=CRUD, actions=("refund",),
              relations={"SaleLines": True, "SaleLines.Note": False, "SaleLines.InventorySales": True,
                         "SaleLines.Item": False, "SalePayments": True, "SalePayments.PaymentType": False,
                         "Customer": False, "Customer.Contact": False, "ShipTo": False, "ShipTo.Contact": False,
@@ -57,16 +59,36 @@ RESOURCES = {r.name: r for r in (
     Resource("ShipTo", "shipToID", ("shipToID", "timeStamp", "saleID"), relations={"Contact": False}),
     Resource("SaleVoid", "saleVoidID", ("saleVoidID", "saleID")),
     Resource("InventoryLog", "inventoryLogID", ("inventoryLogID", "itemID"), single=False),
+    Resource("Order", "orderID", ("orderID", "timeStamp"), writes=CRUD,
+             relations={"OrderLines": True, "Note": False, "Shop": False}),
+    Resource("OrderLine", "orderLineID", ("orderLineID", "timeStamp", "orderID"), writes=CRUD),
+    Resource("Transfer", "transferID", ("transferID", "timeStamp"), writes=("POST", "PUT"), path="Inventory/Transfer",
+             relations={"SendingShop": False, "SendingShop.Contact": False, "CreatedByEmployee": False,
+                        "CreatedByEmployee.Contact": False, "SentByEmployee": False, "SentByEmployee.Contact": False,
+                        "ReceivingShop": False, "ReceivingShop.Contact": False, "TransferItems": True,
+                        "TransferItems.Item": False},
+             single_only=frozenset({"TransferItems", "TransferItems.Item"}),
+             actions=("Archive", "Restore", "Send", "AddItems", "UpdateItems", "DeleteItems")),
+    # the deprecated read-only `TransferItem.json` (transferitem.md); a transfer's own are under
+    # Inventory/Transfer/{id}/TransferItems
+    Resource("TransferItem", "transferItemID", ("transferItemID", "timeStamp", "transferID")),
+    Resource("InventoryCount", "inventoryCountID", ("inventoryCountID",), writes=CRUD, actions=("Reconcile",)),
+    Resource("InventoryCountItem", "inventoryCountItemID", ("inventoryCountItemID", "inventoryCountID", "itemID"),
+             writes=CRUD),
+    Resource("InventoryCountCalc", "inventoryCountCalcID", ("inventoryCountCalcID", "inventoryCountID", "itemID")),
+    Resource("InventoryCountReconcile", "inventoryCountReconcileID",
+             ("inventoryCountReconcileID", "inventoryCountID", "itemID"), writes=("POST",)),
 )}
+BY_PATH = {r.url_path: r for r in RESOURCES.values()}
 ONLY_WHEN_NAMED = {"CustomFieldValues"}  # relations.md: `all` loads everything except CustomFieldValues
 HIDDEN = {"saleLineID": "InventorySale", "customerID": "CustomFieldValue"}  # our join keys, not API fields
 
 
-def relations_asked(resource: Resource, raw: str | None) -> list[str]:
+def relations_asked(resource: Resource, raw: str | None, listing: bool = False) -> list[str]:
     if not raw:
         return []
     if raw == "all":
-        return [n for n in resource.relations if n not in ONLY_WHEN_NAMED]
+        return [n for n in resource.relations if n not in ONLY_WHEN_NAMED and not (listing and n in resource.single_only)]
     try:
         names = json.loads(raw)
         assert isinstance(names, list) and all(isinstance(n, str) for n in names)
@@ -75,6 +97,9 @@ def relations_asked(resource: Resource, raw: str | None) -> list[str]:
     unknown = [n for n in names if n not in resource.relations]
     if unknown:
         raise ValueError(f"Invalid relation(s) for {resource.name}: {', '.join(unknown)}")
+    single = [n for n in names if n in resource.single_only] if listing else []
+    if single:
+        raise ValueError(f"{', '.join(single)} can only be loaded when getting a single {resource.name} by ID")
     return names
 
 
@@ -108,6 +133,14 @@ def related(store: Store, name: str, row: dict, relation: str) -> tuple[str, lis
         "InventorySales": lambda: ("InventorySale", [s for s in t["InventorySale"].values()
                                                      if s["saleLineID"] == row["saleLineID"]]),
         "CustomFieldValues": lambda: ("CustomFieldValue", customers.printed_values(store, row["customerID"])),
+        "OrderLines": lambda: ("OrderLine", [r for r in t["OrderLine"].values() if r["orderID"] == row["orderID"]]),
+        "Shop": lambda: ("Shop", _one(t["Shop"], row.get("shopID"))),
+        "SendingShop": lambda: ("Shop", _one(t["Shop"], row.get("sendingShopID"))),
+        "ReceivingShop": lambda: ("Shop", _one(t["Shop"], row.get("receivingShopID"))),
+        "CreatedByEmployee": lambda: ("Employee", _one(t["Employee"], row.get("createdByEmployeeID"))),
+        "SentByEmployee": lambda: ("Employee", _one(t["Employee"], row.get("sentByEmployeeID"))),
+        "TransferItems": lambda: ("TransferItem", [r for r in t["TransferItem"].values()
+                                                   if r["transferID"] == row["transferID"]]),
     }
     return by[relation]()
 
@@ -158,5 +191,6 @@ def present(store: Store, name: str, row: dict, relations: list[str]) -> dict:
         else:
             child, rows = related(store, name, row, relation)
             shown = [present(store, child, r, nested) for r in rows]
-            out[relation] = many(child, shown) if RESOURCES.get(name).relations[relation] else (shown[0] if shown else "")
+            to_many = RESOURCES[name].relations.get(relation, False)
+            out[relation] = many(child, shown) if to_many else (shown[0] if shown else "")
     return out

@@ -15,9 +15,13 @@ PK = {"Shop": "shopID", "Register": "registerID", "Employee": "employeeID", "Ite
       "TaxCategory": "taxCategoryID", "Customer": "customerID", "Sale": "saleID", "SaleLine": "saleLineID",
       "SalePayment": "salePaymentID", "PaymentType": "paymentTypeID", "InventoryLog": "inventoryLogID",
       "PriceLevel": "priceLevelID", "ShipTo": "shipToID", "SaleVoid": "saleVoidID", "Note": "noteID",
-      "InventorySale": "inventorySaleID", "CustomField": "customFieldID", "CustomFieldValue": "customFieldValueID"}
+      "InventorySale": "inventorySaleID", "CustomField": "customFieldID", "CustomFieldValue": "customFieldValueID",
+      "Order": "orderID", "OrderLine": "orderLineID", "Transfer": "transferID", "TransferItem": "transferItemID",
+      "InventoryCount": "inventoryCountID", "InventoryCountItem": "inventoryCountItemID",
+      "InventoryCountReconcile": "inventoryCountReconcileID", "InventoryCountCalc": "inventoryCountCalcID"}
 # tables whose documented field table has no `timeStamp`
-UNSTAMPED = {"InventoryLog", "Register", "PaymentType", "SalePayment", "PriceLevel", "SaleVoid", "InventorySale"}
+UNSTAMPED = {"InventoryLog", "Register", "PaymentType", "SalePayment", "PriceLevel", "SaleVoid", "InventorySale",
+             "InventoryCountReconcile"}
 
 
 class Store:
@@ -79,10 +83,14 @@ class Store:
 
     def hold(self, item_id: int, shop_id: int, units: int) -> None:
         """Moves `units` (negative: releases) into ItemShop.onLayaway of the shop and the summary row."""
+        self.bump(item_id, shop_id, "onLayaway", units)
+
+    def bump(self, item_id: int, shop_id: int, counter: str, units: int) -> None:
+        """Adds `units` to an ItemShop counter (onLayaway, onTransferOut, backorder…) of the shop and the summary row."""
         for sid in (shop_id, 0):
             row = self.item_shop(item_id, sid)
             if row is not None and units:
-                row["onLayaway"] += units
+                row[counter] += units
                 self.touch(row)
 
     def set_qoh(self, item_id: int, shop_id: int, qoh: int, reason: str, employee_id: int = 0,

@@ -35,6 +35,12 @@ class LightspeedXBenchHooks:
                                   {"sku": sku, "price_excluding_tax": 10.0, "inventory": inventory})
         return dict(zip(outlet_ids, locations, strict=True))
 
+    def move_counts(self, emulator, moves: list[tuple[str, str, int]]) -> None:
+        product_of = {row.get("sku"): product_id for product_id, row in emulator.store.rows["products"].items()}
+        outlet_of = {row["name"]: outlet_id for outlet_id, row in emulator.store.rows["outlets"].items()}
+        for sku, location, units in moves:
+            emulator.adjust_inventory(product_of[sku], outlet_of[location], units, "STOCK_COUNT")
+
     def budget(self, emulator) -> Budget:
         limiter = emulator.limiter  # per token; a rig's connector is the only client sending requests
         used = next(iter(limiter.windows.values()), (0.0, 0))[1]
