@@ -165,9 +165,11 @@ class PosPlugin:
     def writes_stock(self) -> bool:
         return type(self).stock_writer is not PosPlugin.stock_writer
 
-    def request_estimate(self, connector: Connector, records: Mapping[str, int]) -> str | None:
-        """How long reading `records` (entity -> records) takes within the API's budget, in words, for a
-        POS whose budget makes that worth telling (None: nothing to tell)."""
+    def request_estimate(self, connector: Connector, records: Mapping[str, int],
+                         writes: Mapping[str, int] | None = None) -> str | None:
+        """How long reading `records` (entity -> records) and writing `writes` (flow kind, e.g. "catalog",
+        -> records) take within the API's budget, in words, for a POS whose budget makes that worth
+        telling (None: nothing to tell)."""
         return None
 
     def bench_support(self) -> Any:

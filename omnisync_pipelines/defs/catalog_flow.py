@@ -17,6 +17,7 @@ from dataclasses import replace
 import dagster as dg
 import pandas as pd
 
+from omnisync_pipelines import systems
 from omnisync_pipelines.connectors.registry import build_catalog_target, open_connector
 from omnisync_pipelines.defs.resources import OmnisyncResource, pos_secrets
 from omnisync_pipelines.defs.specs import configured_pos
@@ -89,9 +90,13 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
         settle_unplanned(ops, flow, set(rows["sku"]) if len(rows) else set())
         secrets = pos_secrets(context, pos)
         call_log = CallLogBuffer(ops)
+        budget: dict[str, str] = {}
 
         async def main():
             async with open_connector(pos, config, secrets, call_log=call_log) as connector:
+                if estimate := systems.pos_plugin(pos).request_estimate(connector, {}, {"catalog": len(rows)}):
+                    context.log.info(f"{flow}: {len(rows)} items to write: {estimate}")
+                    budget["api_budget"] = estimate
                 target = build_catalog_target(connector, config)
                 target.expect(rows, pos_catalog, pos_prices)
                 return await push_catalog(rows, target, ops, pos_system=pos)
@@ -105,7 +110,7 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
         statuses = ops.ledger_statuses(rows["idempotency_key"]) if len(rows) else {}
         with omnisync.warehouse() as con:
             warehouse.replace_table(con, "push", flow, _outcomes(rows, statuses))
-        summary = stats.as_dict() if stats else {"processed": 0}
+        summary = {**(stats.as_dict() if stats else {"processed": 0}), **budget}
         context.log.info(stats.summary() if stats else f"{flow}: nothing to push")
         if stats and stats.failed:
             raise dg.Failure(f"{stats.failed} catalog writes failed transiently; they are retried next run: "

@@ -9,6 +9,7 @@ import asyncio
 import httpx
 
 from omnisync_pipelines.connectors.lightspeed_r.client import build_client
+from omnisync_pipelines.connectors.lightspeed_r.connector import LightspeedRConnector
 from omnisync_pipelines.connectors.lightspeed_r.request_plan import plan_reads, request_cost
 from omnisync_pipelines.connectors.lightspeed_r.settings import LightspeedRSettings
 from omnisync_pipelines.sandbox.emulators.lightspeed_r import LightspeedREmulator
@@ -85,3 +86,12 @@ def test_request_costs_follow_the_vendor_price_list():
     plan = plan_reads({"catalog": 250, "stock": 250}, registers=3)
     assert (plan.calls, plan.units, plan.bucket, plan.drip_per_s) == (6, 7.2, 110, 2)  # 3 Item pages, 3 more with ItemShops
     assert plan.describe().startswith("6 calls, 7.2 units, ~4 s at the drip rate")
+
+
+def test_a_first_catalog_push_says_how_long_its_writes_take_at_the_drip_rate():
+    """100,000 items to write on a one-register account: each `PUT Item` with its prices costs 2.5 units
+    (1 + 0.5 × 3 nested), so the push takes about 250,000 s (≈ 69 h) at 1 unit/s: worth saying before it starts."""
+    connector = LightspeedRConnector(client=None, location_map={}, currency_of_location={}, registers=1)
+    plan = connector.plan({}, {"catalog": 100_000})
+    assert (plan.calls, plan.units, plan.drip_per_s) == (100_000, 250_000.0, 1)
+    assert plan.describe().startswith("100000 calls, 250000 units, ~250000 s at the drip rate")

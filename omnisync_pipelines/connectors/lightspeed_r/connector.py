@@ -16,11 +16,17 @@ from omnisync_pipelines.connectors.base import ReadResult, UnknownEntity, unknow
 from omnisync_pipelines.connectors.lightspeed_r import delta_cursor, mapping, sales_mapping, shapes
 from omnisync_pipelines.connectors.lightspeed_r.client import LightspeedRClient
 from omnisync_pipelines.connectors.lightspeed_r.mapping import MappingError, rejection, split
-from omnisync_pipelines.connectors.lightspeed_r.request_plan import RequestPlan, log_plan, plan_reads
+from omnisync_pipelines.connectors.lightspeed_r.request_plan import (
+    RequestPlan,
+    log_plan,
+    plan_reads,
+    plan_writes,
+)
 from omnisync_pipelines.connectors.lightspeed_r.settings import SYSTEM
 
 ENTITIES = ("locations", "catalog", "prices", "stock", "stock_movements", "orders", "returns", "customers")
 IN_BATCH = 100  # values an `IN` operator takes
+ITEM_WRITE_NESTED = 3  # `Prices` and a base and a store price level in one Item write (0.5 units each)
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -59,9 +65,13 @@ class LightspeedRConnector:
             raise UnknownEntity(SYSTEM, entity)
         return await readers[entity](since)
 
-    def plan(self, counts: dict[str, int]) -> RequestPlan:
-        """What reading `counts` (entity -> records) will cost, logged as calls, units and time."""
-        return log_plan(plan_reads(counts, self.registers), "reads")
+    def plan(self, counts: dict[str, int], writes: dict[str, int] | None = None) -> RequestPlan:
+        """What reading `counts` (entity -> records) and writing `writes` ("catalog": items) will cost,
+        logged as calls, units and time. An item's write carries its prices (`ITEM_WRITE_NESTED`)."""
+        planned = plan_reads(counts, self.registers)
+        if (writes or {}).get("catalog"):
+            planned = planned + plan_writes({("PUT", "Item"): (writes["catalog"], ITEM_WRITE_NESTED)}, self.registers)
+        return log_plan(planned, "run")
 
     # cached reference data ----------------------------------------------------------------------
     async def items(self) -> list[dict]:

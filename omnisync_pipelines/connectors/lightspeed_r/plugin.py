@@ -74,8 +74,8 @@ class LightspeedRPlugin(PosPlugin):
 
         return LightspeedRStockWriter(connector)
 
-    def request_estimate(self, connector, records):
-        return connector.plan(dict(records)).describe()
+    def request_estimate(self, connector, records, writes=None):
+        return connector.plan(dict(records), dict(writes or {})).describe()
 
     def bench_support(self):
         from omnisync_pipelines.connectors.lightspeed_r.bench_support import SUPPORT
