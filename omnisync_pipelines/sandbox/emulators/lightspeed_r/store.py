@@ -29,8 +29,6 @@ class Store:
         self.clock = clock
         self.rng = random.Random(seed)
         self.tables: dict[str, dict[int, dict]] = {name: {} for name in PK}
-        self._last_id: dict[str, int] = {}  # ids grow like the API's, never reused, without a scan per insert
-        self._shops_of_item: dict[int, dict[int, dict]] = {}  # itemID -> shopID -> ItemShop row
         self.contacts: dict[tuple[str, int], dict] = {}  # (owner table, id) -> Contact (native shape)
         for name in BUILTIN_PRICE_LEVELS:
             self.insert("PriceLevel", {"name": name, "archived": False, "canBeArchived": False, "type": "fixed",
@@ -45,14 +43,11 @@ class Store:
 
     def insert(self, table: str, row: dict) -> dict:
         pk = PK[table]
-        last = self._last_id[table] if table in self._last_id else max(self.tables[table], default=0)
-        row[pk] = self._last_id[table] = last + 1
+        row[pk] = max(self.tables[table], default=0) + 1
         row = {pk: row.pop(pk), **row}
         if table not in UNSTAMPED:
             row["timeStamp"] = self.now()
         self.tables[table][row[pk]] = row
-        if table == "ItemShop":
-            self._shops_of_item.setdefault(row["itemID"], {})[row["shopID"]] = row
         return row
 
     def touch(self, row: dict) -> None:
@@ -60,10 +55,10 @@ class Store:
 
     # stock ------------------------------------------------------------------------------------
     def item_shops(self, item_id: int) -> list[dict]:
-        return list(self._shops_of_item.get(item_id, {}).values())
+        return [r for r in self.tables["ItemShop"].values() if r["itemID"] == item_id]
 
     def item_shop(self, item_id: int, shop_id: int) -> dict | None:
-        return self._shops_of_item.get(item_id, {}).get(shop_id)
+        return next((r for r in self.item_shops(item_id) if r["shopID"] == shop_id), None)
 
     def ensure_item_shops(self, item_id: int) -> None:
         for shop_id in [0, *self.tables["Shop"]]:
