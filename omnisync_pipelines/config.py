@@ -113,7 +113,9 @@ class CustomerOptions(_Strict):
 class ReconciliationOptions(_Strict):
     drift_units_threshold: int = Field(default=0, ge=0)  # |difference| must exceed this many units
     velocity_days: float | None = Field(default=None, gt=0)  # ... and this many days of the SKU's sales there
-    value_minor: int | None = Field(default=None, ge=0)  # ... and this value (difference x unit price)
+    # ... and this value (|difference| x unit price), in minor units of each store's own currency (no FX:
+    # 5000 is 50.00 EUR at a euro store, 50.00 GBP at a pound store)
+    value_minor: int | None = Field(default=None, ge=0)
     max_share_of_estate: float = Field(default=0.05, ge=0, le=1)  # the drift check fails above this share
     top_n: int = Field(default=20, ge=1)
     # per location: report_only (default); correct_to_pos (commercetools moved back to the POS count);

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from omnisync_pipelines.store import read_copy
+
 SNAPSHOT_TABLES = ("locations", "catalog", "prices", "stock", "stock_movements", "orders", "returns", "customers")
 
 
@@ -69,7 +71,9 @@ def print_summary(data_dir: Path, outcomes, server, echo: Callable[[str], None])
     if injected:
         echo(f"  faults injected: {injected}")
     schemas = ", ".join([*served, "plan", "push", "reconciliation", "drift", "ops"])
-    echo(f"  analysts: duckdb {data_dir / 'omnisync.duckdb'}  (schemas {schemas})")
+    copy = read_copy.analysts_path(str(data_dir / "omnisync.duckdb"))
+    echo(f"  analysts: .venv/bin/duckdb -readonly {copy}  (schemas {schemas}; a copy published after every run, "
+         "so a session left open never holds up a sync)")
 
 
 def _exists(con, schema: str, table: str) -> bool:

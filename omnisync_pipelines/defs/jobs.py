@@ -25,7 +25,8 @@ from omnisync_pipelines.defs.specs import MODE_TAG, configured_pos
 from omnisync_pipelines.defs.stock_flow import LOCATIONS
 
 SYNC_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.groups("reconciliation", "ops")
-RECONCILE_SELECTION = dg.AssetSelection.groups("reconciliation", "ops")
+# Every job ends with the analysts' copy (group "analysts"; `defs/analysts_copy.py`).
+RECONCILE_SELECTION = dg.AssetSelection.groups("reconciliation", "ops", "analysts")
 
 full_sync = dg.define_asset_job(
     "full_sync",
@@ -50,7 +51,8 @@ reconcile = dg.define_asset_job(
 def build_stock_sync(pos_systems: tuple[str, ...]):
     return dg.define_asset_job(
         "stock_sync",
-        selection=dg.AssetSelection.assets(*[[pos, "stock"] for pos in pos_systems]) | dg.AssetSelection.groups("stock"),
+        selection=dg.AssetSelection.assets(*[[pos, "stock"] for pos in pos_systems])
+        | dg.AssetSelection.groups("stock", "analysts"),
         tags={MODE_TAG: "delta"},
         description="Re-sync the stock of one store (pick its partition) or several (a backfill: one run per "
         "store): read the POS stock since the cursor, then plan and push only those stores' counts.",

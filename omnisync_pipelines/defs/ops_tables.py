@@ -4,7 +4,7 @@
 import dagster as dg
 
 from omnisync_pipelines.defs.resources import OmnisyncResource
-from omnisync_pipelines.store import warehouse
+from omnisync_pipelines.store import warehouse, warehouse_schema
 
 OPS_TABLES = {
     "ledger": "Every write omnisync made or attempted: idempotency key, flow, status (applied, rejected, retrying, superseded).",
@@ -16,17 +16,25 @@ OPS_TABLES = {
 }
 
 
+def column_schema(name: str) -> dg.TableSchema:
+    """The declared columns of ops.<name> (types and comments from `store/warehouse_schema.py`)."""
+    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.comment)
+                                   for c in warehouse_schema.OPS[name].columns])
+
+
 @dg.multi_asset(
     name="ops_tables",
     specs=[
         dg.AssetSpec(["ops", name], group_name="ops", kinds={"duckdb"}, description=text,
-                     deps=[dg.AssetKey(["drift", "stock_history"]), dg.AssetKey(["drift", "orders_history"])])
+                     deps=[dg.AssetKey(["drift", "stock_history"]), dg.AssetKey(["drift", "orders_history"])],
+                     metadata={"dagster/column_schema": column_schema(name)})
         for name, text in OPS_TABLES.items()
     ],
     pool="duckdb",
 )
 def ops_tables(omnisync: OmnisyncResource):
-    """Copies the operational store's tables into the DuckDB schema `ops`."""
+    """Copies the operational store's tables into the DuckDB schema `ops`, with their declared types
+    (timestamps with time zone: the store's naive timestamps are UTC) and comments."""
     ops = omnisync.ops_store()
     with omnisync.warehouse() as con:
         for name in OPS_TABLES:

@@ -61,12 +61,12 @@ def build_reconciliation_stock(pos_systems: tuple[str, ...]) -> dg.AssetsDefinit
             dg.AssetSpec(
                 ["reconciliation", "stock"],
                 deps=[dg.AssetKey(["push", stock_flow(pos)]) for pos in pos_systems]
-                + [dg.AssetKey(["commercetools", "prices"])],
+                + [dg.AssetKey(["commercetools", "prices"])] + [dg.AssetKey([pos, "locations"]) for pos in pos_systems],
                 group_name="reconciliation", kinds={"duckdb"},
                 description="Per SKU x location (every store, whatever its POS): commercetools on hand vs POS on hand, "
                 "read fresh after the push; difference (commercetools minus POS), in-flight units, status match / "
-                "explained (a POS change still in flight) / drift, sales velocity, unit price, value, and whether it "
-                "is above the configured threshold.",
+                "explained (a POS change still in flight) / drift, sales velocity, unit price and value in the store's "
+                "currency (with that currency), and whether it is above the configured threshold.",
             ),
             dg.AssetSpec(
                 ["drift", "stock_history"], deps=[dg.AssetKey(["reconciliation", "stock"])],
@@ -103,6 +103,8 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
             with omnisync.warehouse() as con:
                 prices = warehouse.read_table(con, "commercetools", "prices")
                 movements = {p: warehouse.read_table(con, p, "stock_movements") for p in systems}
+                countries = {loc.key: loc.country for loc in config.locations}
+                stores = {p: drift.store_currencies(warehouse.read_table(con, p, "locations"), countries) for p in systems}
             frames, fixes, applied, sent = [], [], 0, {"sent_to_pos": 0, "units_sent_to_pos": 0, "left_open": 0}
             for pos, pos_read, connector in zip(systems, pos_reads, pos_connectors, strict=True):
                 frame = reconcile_stock(
@@ -112,7 +114,7 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
                 )
                 velocity = drift.sales_velocity(movements[pos], as_of=checked_at) if len(movements[pos]) else movements[pos]
                 frame = drift.apply_thresholds(frame, velocity if len(velocity) else _no_velocity(),
-                                               prices if len(prices) else _no_prices(), thresholds)
+                                               prices if len(prices) else _no_prices(), thresholds, stores[pos])
                 pos_fixes = drift.corrections(frame, config.reconciliation.correction, run_id=context.run_id)
                 stats = await push_stock(pos_fixes, ct, ops, pos_system=pos) if len(pos_fixes) else None
                 applied += stats.applied if stats else 0

@@ -19,8 +19,9 @@ from omnisync_pipelines.defs.reconciliation import append_history
 from omnisync_pipelines.defs.resources import OmnisyncResource, estate_secrets, resource_keys
 from omnisync_pipelines.defs.runtime import open_estate
 from omnisync_pipelines.defs.snapshots import snapshot_flow
-from omnisync_pipelines.defs.specs import configured_pos
+from omnisync_pipelines.defs.specs import COMMERCETOOLS, configured_pos
 from omnisync_pipelines.engine import drift
+from omnisync_pipelines.engine.customers import customers_flow
 from omnisync_pipelines.engine.orders import orders_flow
 from omnisync_pipelines.engine.reconcile_customers import reconcile_customers
 from omnisync_pipelines.engine.reconcile_orders import reconcile_orders
@@ -102,6 +103,8 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
         in_flight_orders |= _ids(pos_tables["orders"], "order_id") - synced_sales
         in_flight_returns = {e["record_ref"] for e in ops.in_flight(returns_flow(pos))}
         in_flight_returns |= _ids(pos_tables["returns"], "return_id") - synced_returns
+        in_flight_customers = ({(pos, e["record_ref"]) for e in ops.in_flight(customers_flow(pos, COMMERCETOOLS))}
+                               | {(COMMERCETOOLS, e["record_ref"]) for e in ops.in_flight(customers_flow(COMMERCETOOLS, pos))})
         per_pos.append((pos, reconcile_orders(
             pos_tables["orders"], ct_order_frame, pos_system=pos,
             pos_payments=pos_tables["order_payments"], ct_payments=ct_payments if len(ct_payments) else None,
@@ -112,7 +115,7 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
             pos_system=pos, in_flight=in_flight_returns, checked_at=checked_at,
         ), reconcile_customers(
             pos_tables["customers"], ct_customer_frame, pos_system=pos, links=Crosswalk(ops).mapping("customer"),
-            options=sync_options(config), checked_at=checked_at,
+            options=sync_options(config), in_flight=in_flight_customers, checked_at=checked_at,
         )))
     orders = estate_orders(config, [(pos, frame) for pos, frame, _, _ in per_pos])
     returns = _concat([r for _, _, r, _ in per_pos])
@@ -125,7 +128,7 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
         append_history(con, "orders_history", history)
     yield dg.MaterializeResult(asset_key=["reconciliation", "orders"], metadata=_counts(orders, "status"))
     yield dg.MaterializeResult(asset_key=["reconciliation", "returns"], metadata=_counts(returns, "status"))
-    yield dg.MaterializeResult(asset_key=["reconciliation", "customers"], metadata=_counts(customers, "issue"))
+    yield dg.MaterializeResult(asset_key=["reconciliation", "customers"], metadata=_counts(customers, "status"))
     yield dg.MaterializeResult(asset_key=["drift", "orders_history"], metadata={"rows_added": len(history)})
 
 

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 
 from omnisync_pipelines.config import OmnisyncConfig, load_config
-from omnisync_pipelines.store import warehouse
+from omnisync_pipelines.store import read_copy, warehouse
 from omnisync_pipelines.store.ops import DEFAULT_OPS_URL, OpsStore
 from omnisync_pipelines.systems import pos_plugin
 
@@ -23,6 +23,9 @@ class OmnisyncResource(dg.ConfigurableResource):
 
     def load_config(self) -> OmnisyncConfig:
         return load_config(self.config_path)
+
+    def analysts_copy_path(self) -> str:
+        return read_copy.analysts_path(self.duckdb_path)
 
     def ops_store(self) -> OpsStore:
         return OpsStore.from_url(self.ops_url)

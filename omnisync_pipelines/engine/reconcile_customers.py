@@ -16,12 +16,24 @@ as in `customer_fields`. Fields without an owner are reported with `owner`/`wron
     duplicate_of        duplicate_suspect within one system: the other customer id of that system
     rule, score         duplicate rule and score (duplicate_suspect), as `customers.DUPLICATE_COLUMNS`
     held                unmatched customer named in a duplicate row: waits for an operator
+    status              what the finding means, in the vocabulary of the sibling tables (the table
+                        lists findings only, so there is no `match` row):
+                          drift       field_mismatch of an owned field: after the sync the side that
+                                      does not own the field still holds another value
+                          missing_in_commercetools / missing_in_pos   an unmatched customer, not held
+                          held        a duplicate suspect, or an unmatched customer named in one:
+                                      waits for an operator (the flow neither merges nor creates it)
+                          unowned     field_mismatch of a field no side owns: nothing syncs it, so
+                                      neither side is wrong
+                          explained   the customer's write is in flight (`in_flight`: its ledger key
+                                      is retrying, or it changed after the sync read it); the next
+                                      push settles it
     checked_at
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import duckdb
@@ -37,8 +49,10 @@ from omnisync_pipelines.engine.customers import (
 
 CUSTOMERS_COLUMNS = [
     "pos_system", "issue", "pos_customer_id", "commercetools_customer_id", "email", "field", "pos_value",
-    "commercetools_value", "owner", "wrong_side", "duplicate_of", "rule", "score", "held", "checked_at",
+    "commercetools_value", "owner", "wrong_side", "duplicate_of", "rule", "score", "held", "status", "checked_at",
 ]
+_TEXT_COLUMNS = [c for c in CUSTOMERS_COLUMNS if c not in ("score", "held", "checked_at")]
+STATUSES = ("drift", "missing_in_commercetools", "missing_in_pos", "held", "unowned", "explained")
 
 
 def reconcile_customers(
@@ -49,8 +63,10 @@ def reconcile_customers(
     links: Mapping[tuple[str, str], str] | None = None,
     options: CustomerSyncOptions = CustomerSyncOptions(),
     checked_at: datetime | None = None,
+    in_flight: Collection[tuple[str, str]] = (),
 ) -> pd.DataFrame:
-    """Frames: canonical `customers` snapshots; links: `Crosswalk.mapping("customer")`."""
+    """Frames: canonical `customers` snapshots; links: `Crosswalk.mapping("customer")`; in_flight:
+    (system, customer id) of customers whose write is in flight (their findings are `explained`)."""
     pos, _ = validate_customers(customers_from_frame(pos_customers))
     ct, _ = validate_customers(customers_from_frame(ct_customers))
     m = match_customers(pos, ct, links or {})
@@ -86,7 +102,21 @@ def reconcile_customers(
             ids, other = dict([left, right]), None
         rows.append(_row("duplicate_suspect", ids.get(pos_system), ids.get(COMMERCETOOLS), None,
                          duplicate_of=other, rule=d["rule"], score=d["score"], held=True))
+    flying = {tuple(ref) for ref in in_flight}
+    for row in rows:
+        row["status"] = _status(row, pos_system, flying)
     return _frame(rows, pos_system, checked_at)
+
+
+def _status(row: dict, pos_system: str, in_flight: set[tuple[str, str]]) -> str:
+    refs = {(pos_system, row["pos_customer_id"]), (COMMERCETOOLS, row["commercetools_customer_id"])}
+    if row["held"]:
+        return "held"
+    if refs & in_flight:
+        return "explained"
+    if row["issue"] == "field_mismatch":
+        return "drift" if row["owner"] is not None else "unowned"
+    return row["issue"]
 
 
 def _frame(rows: list[dict], pos_system: str, checked_at: datetime | None) -> pd.DataFrame:
@@ -106,6 +136,9 @@ def _frame(rows: list[dict], pos_system: str, checked_at: datetime | None) -> pd
     out["pos_system"] = pos_system
     out["checked_at"] = pd.Timestamp(checked_at or datetime.now(UTC))
     out["held"] = out["held"].astype(bool)
+    out["score"] = out["score"].astype(float)
+    for column in _TEXT_COLUMNS:  # a column of no values comes back typed NULL (<NA>, even Int32): None
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out[CUSTOMERS_COLUMNS]
 
 

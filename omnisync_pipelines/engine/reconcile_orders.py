@@ -51,6 +51,7 @@ ORDERS_COLUMNS = [
 _ORDER = ["order_id", "order_number", "channel", "currency", "total_gross", "total_tax", "created_at", "location_key"]
 _INT_COLUMNS = [c for c in ORDERS_COLUMNS if c.startswith(("pos_total", "commercetools_total", "pos_pay",
                                                               "commercetools_pay")) or c.endswith("difference")]
+_TEXT_COLUMNS = [c for c in ORDERS_COLUMNS if c not in (*_INT_COLUMNS, "in_flight", "checked_at")]
 
 
 def reconcile_orders(
@@ -99,6 +100,8 @@ def reconcile_orders(
     for column in _INT_COLUMNS:
         frame[column] = frame[column].astype("Int64")
     frame["in_flight"] = frame["in_flight"].astype(bool)
+    for column in _TEXT_COLUMNS:  # a column of no values comes back typed NULL (<NA>, even Int32): None
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame[ORDERS_COLUMNS]
 
 

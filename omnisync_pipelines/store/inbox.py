@@ -38,9 +38,10 @@ class Inbox:
                 payload=event.payload_json, received_at=now(),
             )
             .on_conflict_do_nothing(index_elements=["system", "event_id"])
+            .returning(t.inbox.c.id)
         )
-        with self.ops.engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+        with self.ops.engine.begin() as conn:  # a row back, not rowcount: psycopg 3 reports -1 with RETURNING
+            return conn.execute(stmt).first() is not None
 
     def pending(self, after_id: int = 0, limit: int = 500, *, system: str | None = None) -> list[dict]:
         """Unprocessed events with id > after_id, oldest first (optionally of one system)."""

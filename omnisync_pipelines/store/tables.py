@@ -1,4 +1,7 @@
-"""Operational tables: ledger, stock baselines, cursors, rejected records, API call log, inbox."""
+"""Operational tables: ledger, stock baselines, cursors, rejected records, API call log, inbox.
+
+The head of the schema: a change here needs a revision in store/migrations/versions/ (docs: Upgrading).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +38,9 @@ ledger = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+# A flow's writes by status and record (migration 0002): `in_flight(flow, record_refs)`, the lookup by
+# record the stock push makes per batch, seeks each record's open writes, not its whole history.
+LEDGER_BY_FLOW_STATUS_RECORD = Index("ix_ledger_flow_status_record", ledger.c.flow, ledger.c.status, ledger.c.record_ref)
 
 # The last POS count of each (sku, location) whose change has been applied to commercetools.
 stock_baseline = Table(

@@ -18,9 +18,9 @@ SANDBOX_POS = [pos for pos in systems.pos_ids() if systems.sandbox_plugin(pos)]
 
 
 class Sandbox:
-    def __init__(self, data_dir: Path, seed: int = 3, pos: str = systems.DEFAULT_POS):
+    def __init__(self, data_dir: Path, seed: int = 3, pos: str = systems.DEFAULT_POS, stores: int = 2):
         self.pos = pos
-        self.world = build_world(seed, stores=2, products=3, customers=6)
+        self.world = build_world(seed, stores=stores, products=3, customers=6)
         self.server, self.loaded = start_sandbox(seed, pos=(pos,), world=self.world)
         self.ct = emulator_of(self.server, systems.COMMERCETOOLS)
         self.pos_emulator = emulator_of(self.server, pos)

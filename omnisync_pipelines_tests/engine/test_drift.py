@@ -1,5 +1,6 @@
-"""Drift: stock scenarios, thresholds (units / velocity / value), the estate share, top-N, history,
-the analyst queries on a small history, the chart, and auto-corrections per location policy."""
+"""Drift: stock scenarios, thresholds (units / velocity / value), valuation in the store's own
+currency, the estate share, top-N, history, the analyst queries on a small history, the chart, and
+auto-corrections per location policy."""
 
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ from omnisync_pipelines.canonical.models import Price, StockMovement
 from omnisync_pipelines.canonical.schemas import frame_from_records
 from omnisync_pipelines.engine.drift import (
     DRIFT_PER_DAY,
+    DRIFT_VALUE_PER_CURRENCY,
     SINCE_WHEN_SKU_OFF,
     WHICH_STORES_DRIFT_MOST,
     DriftThresholds,
@@ -21,9 +23,10 @@ from omnisync_pipelines.engine.drift import (
     run_row,
     sales_velocity,
     share_check,
+    store_currencies,
     top_n,
 )
-from omnisync_pipelines.engine.reconcile_stock import reconcile_stock
+from omnisync_pipelines.engine.reconcile_stock import RECONCILIATION_COLUMNS, reconcile_stock
 from omnisync_pipelines.engine.stock_plan import PLAN_COLUMNS
 
 CHECKED = datetime(2025, 3, 2, 6, 0, tzinfo=UTC)
@@ -44,8 +47,24 @@ def no_velocity():
 
 
 def prices(rows):
+    """(sku, store, amount) in EUR, no country: the currency-only price (store None) or a store's own."""
     return frame_from_records("prices", [Price("commercetools", sku, "EUR", amount, f"p-{sku}-{loc}", location_key=loc)
                                          for sku, loc, amount in rows])
+
+
+def priced(*rows):
+    """(sku, currency, amount, country, store) commercetools base prices."""
+    return frame_from_records("prices", [
+        Price("commercetools", sku, currency, amount, f"p-{sku}-{currency}-{country}-{loc}", country=country,
+              location_key=loc) for sku, currency, amount, country, loc in rows])
+
+
+def stores(*rows):
+    """(store, currency, country) as `store_currencies` gives them."""
+    return pd.DataFrame(rows, columns=["location_key", "currency", "country"])
+
+
+GERMAN_STORES = stores(("ber", "EUR", "DE"), ("ham", "EUR", "DE"))
 
 
 # stock scenarios ---------------------------------------------------------------------------------
@@ -78,7 +97,7 @@ ESTATE = (
 
 def above(thresholds, velocity=None, price_rows=()):
     frame = apply_thresholds(reconcile(*ESTATE), no_velocity() if velocity is None else velocity,
-                             prices(price_rows), thresholds)
+                             prices(price_rows), thresholds, GERMAN_STORES)
     return frame.set_index("sku")["above_threshold"].to_dict()
 
 
@@ -97,9 +116,10 @@ def test_value_threshold_uses_the_location_price_before_the_base_price():
     price_rows = [("A", None, 100), ("B", None, 5000), ("C", None, 100), ("C", "ham", 300)]
     # A 5 x 100 = 500, B 1 x 5000 = 5000, C 2 x 300 = 600 (the ham price)
     assert above(DriftThresholds(value_minor=550), price_rows=price_rows) == {"A": False, "B": True, "C": True, "D": False}
-    frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices(price_rows), DriftThresholds())
+    frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices(price_rows), DriftThresholds(), GERMAN_STORES)
     values = frame.set_index("sku")["value_minor"]
     assert values[["A", "B", "C"]].tolist() == [500, 5000, 600] and pd.isna(values["D"])  # D: no price
+    assert frame["currency"].tolist() == ["EUR"] * 4
 
 
 def test_a_discrepancy_without_a_price_is_not_hidden_by_the_value_threshold():
@@ -125,12 +145,145 @@ def test_share_of_the_estate_drifting_and_the_check():
 
 def test_top_n_markdown_lists_the_worst_first():
     frame = apply_thresholds(reconcile(*ESTATE), no_velocity(), prices([("B", None, 5000), ("A", None, 100),
-                                                                        ("C", None, 100)]), DriftThresholds())
+                                                                        ("C", None, 100)]), DriftThresholds(), GERMAN_STORES)
     table = top_n(frame, n=2).splitlines()
-    assert table[0].split("|")[1].strip() == "sku" and len(table) == 4
+    assert [c.strip() for c in table[0].split("|")[1:-1]] == [
+        "sku", "location_key", "commercetools_on_hand", "pos_on_hand", "difference", "value_minor", "currency", "status"]
     assert [line.split("|")[1].strip() for line in table[2:]] == ["B", "A"]  # 5000 then 500 in value
     assert top_n(reconcile(*ESTATE)).splitlines()[2].split("|")[1].strip() == "A"  # no prices: by units
     assert top_n(reconcile([("A", "ber", 1)], [("A", "ber", 1)], [("A", "ber", 1)])) == "no drift"
+
+
+# valuation in the store's currency ----------------------------------------------------------------
+# Berlin Mitte (DE, EUR) and London Soho (GB, GBP) both stock the waxed jacket, priced 99.98 EUR in
+# Germany and 85.98 GBP in Britain; each store's count is one unit off.
+
+JACKET = ("JACKET-OLIVE-M", "EUR", 9998, "DE", None), ("JACKET-OLIVE-M", "GBP", 8598, "GB", None)
+BERLIN_AND_LONDON = stores(("berlin", "EUR", "DE"), ("london", "GBP", "GB"))
+
+
+def one_unit_off(*skus, stores_=("berlin", "london")):
+    rows = [(sku, store, 4) for sku in skus for store in stores_]
+    return reconcile([(sku, store, 5) for sku, store, _ in rows], rows, rows)
+
+
+def valued(stock, price_frame, store_frame=BERLIN_AND_LONDON, thresholds=DriftThresholds()):
+    frame = apply_thresholds(stock, no_velocity(), price_frame, thresholds, store_frame)
+    return {(r.sku, r.location_key): (r.unit_price, r.value_minor, r.currency, r.above_threshold)
+            for r in frame.itertuples()}
+
+
+def test_each_store_is_valued_at_its_own_countrys_price_in_its_own_currency():
+    assert valued(one_unit_off("JACKET-OLIVE-M"), priced(*JACKET)) == {
+        ("JACKET-OLIVE-M", "berlin"): (9998, 9998, "EUR", True),
+        ("JACKET-OLIVE-M", "london"): (8598, 8598, "GBP", True),
+    }
+
+
+def test_the_currency_column_sits_right_after_the_money_columns():
+    frame = apply_thresholds(one_unit_off("JACKET-OLIVE-M"), no_velocity(), priced(*JACKET), DriftThresholds(),
+                             BERLIN_AND_LONDON)
+    assert list(frame.columns) == [*RECONCILIATION_COLUMNS, "velocity_daily_units", "unit_price", "value_minor",
+                                   "currency", "above_threshold"]
+
+
+def test_a_store_price_wins_over_the_country_price_and_applies_only_at_that_store():
+    # London Soho runs its own price on the jacket (79.99 GBP); Berlin keeps the German price
+    london_price = ("JACKET-OLIVE-M", "GBP", 7999, "GB", "london")
+    values = valued(one_unit_off("JACKET-OLIVE-M"), priced(*JACKET, london_price))
+    assert values[("JACKET-OLIVE-M", "london")][:3] == (7999, 7999, "GBP")
+    assert values[("JACKET-OLIVE-M", "berlin")][:3] == (9998, 9998, "EUR")
+
+
+def test_the_country_price_wins_over_a_currency_only_price_and_another_countrys_never_applies():
+    # a euro list price for the whole eurozone, the German price, and an Austrian one
+    rows = [("SCARF", "EUR", 2500, None, None), ("SCARF", "EUR", 2990, "DE", None), ("SCARF", "EUR", 2790, "AT", None)]
+    assert valued(one_unit_off("SCARF", stores_=("berlin",)), priced(*rows))[("SCARF", "berlin")][:3] == (
+        2990, 2990, "EUR")
+    # without the German price Berlin falls back to the euro list price, not the Austrian one
+    assert valued(one_unit_off("SCARF", stores_=("berlin",)), priced(rows[0], rows[2]))[("SCARF", "berlin")][:3] == (
+        2500, 2500, "EUR")
+
+
+def test_a_sku_priced_only_in_pounds_leaves_the_euro_store_unpriced():
+    # the British-only tweed cap is miscounted at both stores: London values it, Berlin cannot
+    values = valued(one_unit_off("CAP-TWEED"), priced(("CAP-TWEED", "GBP", 2400, "GB", None)),
+                    thresholds=DriftThresholds(value_minor=5000))
+    assert values[("CAP-TWEED", "london")] == (2400, 2400, "GBP", False)  # 24.00 GBP: under the 50.00 threshold
+    unit_price, value, currency, is_above = values[("CAP-TWEED", "berlin")]
+    assert (pd.isna(unit_price), pd.isna(value), currency, is_above) == (True, True, "EUR", True)  # unpriced: shown
+
+
+def test_the_value_threshold_compares_in_each_stores_own_currency():
+    # threshold 90.00: Berlin's 99.98 EUR is above it, London's 85.98 GBP is not (no exchange rate applied)
+    values = valued(one_unit_off("JACKET-OLIVE-M"), priced(*JACKET), thresholds=DriftThresholds(value_minor=9000))
+    assert {key: v[3] for key, v in values.items()} == {("JACKET-OLIVE-M", "berlin"): True,
+                                                       ("JACKET-OLIVE-M", "london"): False}
+
+
+def test_a_store_without_a_till_currency_takes_its_countrys_currency_else_stays_unpriced():
+    stock = one_unit_off("JACKET-OLIVE-M", stores_=("berlin", "zurich", "popup"))
+    # berlin: no currency from its outlet, but Germany is priced in EUR only; zurich: Switzerland is
+    # priced in both CHF and EUR, so which one is not guessed; popup: neither currency nor country
+    swiss = [("JACKET-OLIVE-M", "CHF", 10990, "CH", None), ("JACKET-OLIVE-M", "EUR", 10500, "CH", None)]
+    values = valued(stock, priced(*JACKET, *swiss),
+                    stores(("berlin", None, "DE"), ("zurich", None, "CH"), ("popup", None, None)))
+    assert values[("JACKET-OLIVE-M", "berlin")][:3] == (9998, 9998, "EUR")
+    for store in ("zurich", "popup"):
+        unit_price, value, currency, _ = values[("JACKET-OLIVE-M", store)]
+        assert (pd.isna(unit_price), pd.isna(value), currency) == (True, True, None)
+
+
+def test_store_currencies_from_the_outlets_with_the_configured_country_first():
+    outlets = pd.DataFrame([
+        {"location_key": "berlin", "currency": "EUR", "country": "DE"},
+        {"location_key": "london", "currency": "GBP", "country": None},
+        {"location_key": None, "currency": "EUR", "country": "DE"},  # an unmapped outlet
+    ])
+    result = store_currencies(outlets, {"berlin": None, "london": "GB", "leeds": "GB"})
+    assert result.values.tolist() == [["berlin", "EUR", "DE"], ["london", "GBP", "GB"], ["leeds", None, "GB"]]
+    assert store_currencies(pd.DataFrame(), {}).empty  # no locations snapshot yet
+
+
+def test_top_n_ranks_within_each_currency_never_across_them():
+    # London is 3 jackets off (257.94 GBP); Berlin 2 jackets (199.96 EUR) and, unpriced in EUR, 4 caps;
+    # the pop-up store has no known currency: 5 jackets off, unvalued
+    ct, pos = [("JACKET-OLIVE-M", "berlin", 6), ("JACKET-OLIVE-M", "london", 7), ("CAP-TWEED", "berlin", 6),
+               ("JACKET-OLIVE-M", "popup", 9)], [
+              ("JACKET-OLIVE-M", "berlin", 4), ("JACKET-OLIVE-M", "london", 4), ("CAP-TWEED", "berlin", 2),
+              ("JACKET-OLIVE-M", "popup", 4)]
+    frame = apply_thresholds(reconcile(ct, pos, pos), no_velocity(),
+                             priced(*JACKET, ("CAP-TWEED", "GBP", 2400, "GB", None)), DriftThresholds(),
+                             stores(("berlin", "EUR", "DE"), ("london", "GBP", "GB"), ("popup", None, None)))
+
+    def rows(table):
+        return [tuple(c.strip() for c in line.split("|")[1:-1]) for line in table.splitlines()[2:]]
+    # each currency's worst first, currency by currency: 25794 GBP does not outrank 19996 EUR
+    assert [(r[0], r[1], r[5], r[6]) for r in rows(top_n(frame, n=5))] == [
+        ("JACKET-OLIVE-M", "berlin", "19996", "EUR"), ("CAP-TWEED", "berlin", "<NA>", "EUR"),
+        ("JACKET-OLIVE-M", "london", "25794", "GBP"), ("JACKET-OLIVE-M", "popup", "<NA>", "")]
+    # n applies per currency: each currency keeps its own worst
+    assert [(r[1], r[6]) for r in rows(top_n(frame, n=1))] == [("berlin", "EUR"), ("london", "GBP"), ("popup", "")]
+    assert rows(top_n(frame, n=1))[0][0] == "JACKET-OLIVE-M"  # priced 19996 before the unpriced 4 caps
+
+
+def test_history_carries_the_currency_and_drift_value_is_summed_per_currency():
+    stock = reconcile([("JACKET-OLIVE-M", "berlin", 6), ("JACKET-OLIVE-M", "london", 7), ("CAP-TWEED", "berlin", 3),
+                       ("SCARF", "hamburg", 5)],
+                      [("JACKET-OLIVE-M", "berlin", 4), ("JACKET-OLIVE-M", "london", 4), ("CAP-TWEED", "berlin", 2),
+                       ("SCARF", "hamburg", 4)],
+                      [("JACKET-OLIVE-M", "berlin", 4), ("JACKET-OLIVE-M", "london", 4), ("CAP-TWEED", "berlin", 2),
+                       ("SCARF", "hamburg", 4)])
+    frame = apply_thresholds(stock, no_velocity(), priced(*JACKET, ("SCARF", "EUR", 2990, "DE", None)),
+                             DriftThresholds(), stores(("berlin", "EUR", "DE"), ("london", "GBP", "GB"),
+                                                       ("hamburg", "EUR", "DE")))
+    history = history_rows(frame, "r1", CHECKED)
+    assert history[["sku", "location_key", "value_minor", "currency"]].astype(object).where(
+        history[["sku", "location_key", "value_minor", "currency"]].notna(), None).values.tolist() == [
+        ["CAP-TWEED", "berlin", None, "EUR"], ["JACKET-OLIVE-M", "berlin", 19996, "EUR"],
+        ["SCARF", "hamburg", 2990, "EUR"], ["JACKET-OLIVE-M", "london", 25794, "GBP"]]
+    result = run_query(DRIFT_VALUE_PER_CURRENCY, stock_history=history)
+    assert result.values.tolist() == [["EUR", 3, 3, 4, 22986, 1], ["GBP", 1, 1, 3, 25794, 0]]
 
 
 # history and analyst queries ----------------------------------------------------------------------

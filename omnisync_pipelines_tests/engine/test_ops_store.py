@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from omnisync_pipelines.canonical.models import Rejection
 from omnisync_pipelines.store.ops import OpsStore
-from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_ops_store
+from omnisync_pipelines_tests.postgres import pg_ops_url, require_pg_server, throwaway_ops_store
 
 
 def store(tmp_path):
@@ -133,15 +133,18 @@ def test_baselines_are_looked_up_by_key_in_batches(ops, monkeypatch):
 POS, FLOW = "lightspeed_x", "stock_lightspeed_x_to_commercetools"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql+psycopg", marks=pytest.mark.postgres),
+                        pytest.param("postgresql+psycopg2", marks=pytest.mark.postgres)])
 def any_ops(request, tmp_path):
-    """The ops store on SQLite (the default) and on PostgreSQL (production), in a schema of its own."""
+    """The ops store on SQLite (the default) and on PostgreSQL (production), in a schema of its own:
+    through psycopg 3 (what `postgresql://` means) and psycopg2 (still taken when a URL names it)."""
     if request.param == "sqlite":
         yield store(tmp_path)
         return
-    url = pg_server_url()
+    url = pg_ops_url()
     require_pg_server(url)
-    with throwaway_ops_store(url) as ops:
+    with throwaway_ops_store(url, driver=request.param) as ops:
+        assert ops.engine.dialect.driver == request.param.partition("+")[2]
         yield ops
 
 
@@ -228,7 +231,18 @@ def test_a_store_made_before_the_rejections_had_a_key_index_gets_it(tmp_path):
     from sqlalchemy import inspect, text
 
     store(tmp_path).engine.dispose()
-    with store(tmp_path).engine.begin() as conn:
-        conn.execute(text("DROP INDEX ix_rejected_idempotency_key"))  # as an ops.sqlite of an earlier release
+    with store(tmp_path).engine.begin() as conn:  # as an ops.sqlite of a release before migrations and that index
+        conn.execute(text("DROP INDEX ix_rejected_idempotency_key"))
+        conn.execute(text("DROP TABLE ops_alembic_version"))
     indexes = {index["name"] for index in inspect(store(tmp_path).engine).get_indexes("rejected")}
     assert "ix_rejected_idempotency_key" in indexes
+
+
+def test_baselines_are_found_by_position_across_statements(any_ops, monkeypatch):
+    """`baselines_for` answers each pair by its position, also past the first statement's batch."""
+    import omnisync_pipelines.store.ops as ops_module
+
+    monkeypatch.setattr(ops_module, "BASELINE_LOOKUP_BATCH", 3)
+    any_ops.mark_applied_many([(f"k{n}", {}, _count(f"TEE-{n}", "berlin", n, 10 + n)) for n in range(0, 8, 2)])
+    wanted = [(f"TEE-{n}", "berlin") for n in range(8)] + [("TEE-2", "hamburg")]
+    assert any_ops.baselines_for(POS, wanted) == {(f"TEE-{n}", "berlin"): (n, 10 + n) for n in range(0, 8, 2)}

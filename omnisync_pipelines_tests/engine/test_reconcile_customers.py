@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from omnisync_pipelines.canonical.models import Customer
 from omnisync_pipelines.canonical.schemas import frame_from_records
-from omnisync_pipelines.engine.reconcile_customers import CUSTOMERS_COLUMNS, reconcile_customers
+from omnisync_pipelines.engine.reconcile_customers import CUSTOMERS_COLUMNS, STATUSES, reconcile_customers
 
 CHECKED = datetime(2025, 3, 2, tzinfo=UTC)
 POS_SYSTEM = "lightspeed_x"
@@ -36,6 +36,7 @@ def test_a_pos_owned_loyalty_id_that_disagrees_is_reported_with_owner_pos():
     assert frame[["issue", "pos_customer_id", "commercetools_customer_id", "field", "pos_value",
                   "commercetools_value", "owner", "wrong_side"]].values.tolist() == [
         ["field_mismatch", "p1", "c1", "loyalty_id", "L-NEW", "L-OLD", "pos", "commercetools"]]
+    assert frame["status"].tolist() == ["drift"]
 
 
 def test_a_commercetools_owned_name_that_disagrees_blames_the_pos():
@@ -57,6 +58,7 @@ def test_unmatched_customers_are_reported_per_side():
         ["missing_in_commercetools", "p1", None, "ann@example.com", False],
         ["missing_in_pos", None, "c9", "bob@example.com", False],
     ]
+    assert frame["status"].tolist() == ["missing_in_commercetools", "missing_in_pos"]
 
 
 def test_a_duplicate_customer_is_reported_and_held():
@@ -66,6 +68,7 @@ def test_a_duplicate_customer_is_reported_and_held():
         ["p1", None, "p2", "same_email", 1.0]]
     missing = frame[frame["issue"] == "missing_in_commercetools"]
     assert missing[["pos_customer_id", "held"]].values.tolist() == [["p1", True], ["p2", True]]
+    assert set(frame["status"]) == {"held"}
 
 
 def test_a_cross_system_duplicate_names_both_sides():
@@ -74,3 +77,24 @@ def test_a_cross_system_duplicate_names_both_sides():
     dupes = frame[frame["issue"] == "duplicate_suspect"]
     assert dupes[["pos_customer_id", "commercetools_customer_id", "duplicate_of", "rule"]].values.tolist() == [
         ["p1", "c1", None, "same_name_phone"]]
+
+
+def test_a_field_no_side_owns_is_unowned_and_neither_side_is_wrong():
+    from omnisync_pipelines.engine.customers import CustomerSyncOptions
+
+    options = CustomerSyncOptions(ownership={"last_name": "commercetools"})
+    frame = reconcile_customers(frame_from_records("customers", [pos("p1", "ann@example.com", first_name="Ann")]),
+                                frame_from_records("customers", [ct("c1", "ann@example.com", first_name="Anne")]),
+                                pos_system=POS_SYSTEM, options=options, checked_at=CHECKED)
+    assert frame[["field", "owner", "wrong_side", "status"]].values.tolist() == [["first_name", None, None, "unowned"]]
+
+
+def test_a_customer_whose_write_is_in_flight_is_explained():
+    frame = reconcile_customers(frame_from_records("customers", [pos("p1", "ann@example.com", loyalty_id="L-NEW"),
+                                                                 pos("p2", "bob@example.com")]),
+                                frame_from_records("customers", [ct("c1", "ann@example.com", loyalty_id="L-OLD")]),
+                                pos_system=POS_SYSTEM, checked_at=CHECKED,
+                                in_flight={(POS_SYSTEM, "p1"), (POS_SYSTEM, "p2")})
+    assert frame[["issue", "pos_customer_id", "status"]].values.tolist() == [
+        ["field_mismatch", "p1", "explained"], ["missing_in_commercetools", "p2", "explained"]]
+    assert set(frame["status"]) <= set(STATUSES)

@@ -98,8 +98,10 @@ def test_a_history_written_before_orders_had_a_reason_takes_the_new_column():
 
     con = duckdb.connect()
     con.execute("CREATE SCHEMA drift")
-    append_history(con, "orders_history", pd.DataFrame({"pos_order_id": ["s1"], "status": ["missing_in_commercetools"]}))
+    # the table as a version before `reason` (and before declared types) left it
+    con.execute("CREATE TABLE drift.orders_history (pos_order_id VARCHAR, status VARCHAR)")
+    con.execute("INSERT INTO drift.orders_history VALUES ('s1', 'missing_in_commercetools')")
     append_history(con, "orders_history", pd.DataFrame({"pos_order_id": ["s2"], "status": ["rejected"],
                                                         "reason": ["rejected: payments: unknown tender"]}))
-    assert con.execute("SELECT * FROM drift.orders_history ORDER BY pos_order_id").fetchall() == [
+    assert con.execute("SELECT pos_order_id, status, reason FROM drift.orders_history ORDER BY pos_order_id").fetchall() == [
         ("s1", "missing_in_commercetools", None), ("s2", "rejected", "rejected: payments: unknown tender")]

@@ -1,6 +1,9 @@
 """PostgreSQL test helpers: the test server's URL, a throwaway schema or database per test.
 
-Tests marked `postgres` read OMNISYNC_TEST_PG_URL. An unreachable server skips them with the reason,
+Tests marked `postgres` read OMNISYNC_TEST_PG_URL. Two drivers: the ops store goes through psycopg 3
+(`pg_ops_url`, what `OpsStore.from_url` picks for `postgresql://`), Dagster's instance storage
+(dagster-postgres) through psycopg2 (`pg_server_url`). `throwaway_ops_store` uses psycopg 3 whatever
+driver its URL names, unless told otherwise. An unreachable server skips them with the reason,
 except under CI=true, where it fails them: CI must not pass by skipping.
 """
 
@@ -19,9 +22,18 @@ PG_URL_ENV = "OMNISYNC_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+OPS_DRIVER = "postgresql+psycopg"  # psycopg 3, the ops store's driver
+DAGSTER_DRIVER = "postgresql+psycopg2"  # dagster-postgres's
+
+
 def pg_server_url() -> URL:
-    """The test server's URL with the psycopg2 driver (SQLAlchemy 2.1 would pick psycopg v3)."""
-    return make_url(os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)).set(drivername="postgresql+psycopg2")
+    """The test server's URL with the psycopg2 driver, for Dagster's storage (dagster-postgres)."""
+    return make_url(os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)).set(drivername=DAGSTER_DRIVER)
+
+
+def pg_ops_url() -> URL:
+    """The test server's URL with psycopg 3, the ops store's driver."""
+    return pg_server_url().set(drivername=OPS_DRIVER)
 
 
 def require_pg_server(url: URL) -> None:
@@ -74,12 +86,13 @@ def throwaway_database(url: URL) -> Iterator[URL]:
 
 
 @contextmanager
-def throwaway_ops_store(url: URL) -> Iterator:
-    """An OpsStore whose tables live in a throwaway schema of the server at `url`."""
+def throwaway_ops_store(url: URL, driver: str = OPS_DRIVER) -> Iterator:
+    """An OpsStore (through `driver`: psycopg 3 by default) whose tables live in a throwaway schema of
+    the server at `url`."""
     from omnisync_pipelines.store.ops import OpsStore
 
     with throwaway_schema(url) as connect_args:
-        ops = OpsStore.from_url(url.render_as_string(hide_password=False), connect_args=connect_args)
+        ops = OpsStore.from_url(url.set(drivername=driver).render_as_string(hide_password=False), connect_args=connect_args)
         try:
             yield ops
         finally:

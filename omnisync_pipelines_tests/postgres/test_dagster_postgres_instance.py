@@ -45,7 +45,7 @@ def test_the_production_instance_config_runs_a_job_on_postgres(pg_url, tmp_path,
             assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
             assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
             assert instance.run_storage.postgres_url.startswith("postgresql+psycopg2://")
-            assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+            assert instance.get_concurrency_config().pool_config.default_pool_limit == 8  # the lake takes writers at once
             assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
 
             result = tiny_job.execute_in_process(instance=instance)

@@ -34,7 +34,7 @@ def pg_sandbox(tmp_path_factory):
     require_pg_server(url)
     with throwaway_database(url) as ops_db, throwaway_database(url) as dagster_db:
         box = Sandbox(tmp_path_factory.mktemp("omnisync_pg"))
-        box.env["OMNISYNC_OPS_URL"] = ops_db.render_as_string(hide_password=False)
+        box.env["OMNISYNC_OPS_URL"] = ops_db.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         saved = {k: os.environ.get(k) for k in box.env}
         os.environ.update(box.env)
         storage = {"postgres": {"postgres_url": dagster_db.render_as_string(hide_password=False)}}

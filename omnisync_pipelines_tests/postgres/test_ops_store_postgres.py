@@ -4,6 +4,7 @@ Same expectations as engine/test_ops_store.py: applying a key advances its stock
 same transaction and leaves nothing in flight; a record rejected twice is one row with two
 attempts; applying a rejected key resolves its rejection; cursors advance and keep their evidence.
 Each test's tables live in a schema of its own (the search_path comes from `connect_args`).
+The store goes through psycopg 3 (`postgresql://`), and through psycopg2 when a URL names it.
 """
 
 import pytest
@@ -60,3 +61,25 @@ def test_cursors_keep_their_evidence(pg_ops):
     pg_ops.set_cursor("lightspeed_x/stock", "150", {"records": 1})
     assert pg_ops.get_cursor("lightspeed_x/stock") == "150"
     assert pg_ops.table_frame("cursors")["evidence"].tolist() == ['{"records": 1}']
+
+
+def test_the_store_goes_through_psycopg_3_and_psycopg2_only_when_named(pg_ops, pg_ops_server):
+    """`postgresql://` means psycopg 3, whose executemany (the ledger's many-row UPDATE) runs in
+    pipeline mode; a URL naming psycopg2 keeps it, with its batched executemany."""
+    import psycopg
+
+    from omnisync_pipelines.store.ops import OpsStore
+
+    assert pg_ops.engine.dialect.driver == "psycopg" and psycopg.Pipeline.is_supported()
+    with pg_ops.engine.connect() as conn:
+        schema = conn.execute(text("select current_schema()")).scalar()
+    base = pg_ops_server.render_as_string(hide_password=False).partition("://")[2]
+    for scheme, driver in (("postgresql", "psycopg"), ("postgresql+psycopg2", "psycopg2")):
+        ops = OpsStore.from_url(f"{scheme}://{base}", create=False, connect_args={"options": f"-csearch_path={schema}"})
+        try:
+            assert ops.engine.dialect.driver == driver
+            if driver == "psycopg2":
+                assert ops.engine.dialect.executemany_mode is not None
+            assert ops.ledger_statuses(["nothing"]) == {}
+        finally:
+            ops.engine.dispose()

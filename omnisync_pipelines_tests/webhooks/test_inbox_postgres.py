@@ -12,7 +12,7 @@ import pytest
 
 from omnisync_pipelines.store.inbox import Inbox, InboxEvent
 from omnisync_pipelines.store.ops import OpsStore
-from omnisync_pipelines_tests.postgres import pg_server_url, require_pg_server, throwaway_schema
+from omnisync_pipelines_tests.postgres import pg_ops_url, require_pg_server, throwaway_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_store_args():
     """(url, connect_args) of an ops store in a schema of this test's own (tables created)."""
-    url = pg_server_url()
+    url = pg_ops_url()
     require_pg_server(url)
     with throwaway_schema(url) as connect_args:
         url_text = url.render_as_string(hide_password=False)
