@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from omnisync_pipelines import systems
+from omnisync_pipelines.store.tables import REJECTED_STATUSES
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keep commercetools and your POS telling the same truth.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="The sandbox: emulators of the public APIs.")
@@ -121,16 +122,39 @@ def sandbox_serve(
     sandbox.stop()
 
 
-@rejected_app.command("list")
-def rejected_list(status: Annotated[str, typer.Option(help="open, held, resolved, released or all")] = "open") -> None:
-    """Show rejected records with their reasons."""
-    from omnisync_pipelines.store.ops import OpsStore
+REJECTED_STATUS_CHOICES = (*REJECTED_STATUSES, "all")
 
-    frame = OpsStore.from_url().rejected_frame(None if status == "all" else status)
+
+@rejected_app.command("list")
+def rejected_list(
+    status: Annotated[str, typer.Option(help="|".join(REJECTED_STATUS_CHOICES))] = "open",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout: every column of each record, payload included.")] = False,
+) -> None:
+    """Show rejected records with their reasons."""
+    from omnisync_pipelines.operator_commands import rejected_table
+
+    if status not in REJECTED_STATUS_CHOICES:
+        typer.echo(f"Error: --status {status!r} is not one of {'|'.join(REJECTED_STATUS_CHOICES)}", err=True)
+        raise typer.Exit(2)
+    frame = _existing_ops_store().rejected_frame(None if status == "all" else status)
+    if as_json:
+        typer.echo(frame.to_json(orient="records", date_format="iso", indent=1) if len(frame) else "[]")
+        return
     if not len(frame):
         typer.echo(f"no {status} rejected records")
         return
-    typer.echo(frame[["id", "flow", "system", "entity", "record_ref", "field", "reason", "status", "attempts"]].to_string(index=False))
+    typer.echo(rejected_table(frame))
+
+
+def _existing_ops_store():
+    """The operational store, or one short error (exit 2) when the one it names does not exist."""
+    from omnisync_pipelines.operator_commands import OpsStoreMissing, existing_ops_store
+
+    try:
+        return existing_ops_store()
+    except OpsStoreMissing as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @rejected_app.command("retry")
@@ -145,7 +169,8 @@ def rejected_retry(
 
     if not id and not flow:
         raise typer.BadParameter("name records with --id N (repeatable) or --flow FLOW")
-    raise typer.Exit(0 if retry_rejected(id or [], flow, actor_name(by), reason, typer.echo) else 1)
+    ops = _existing_ops_store()
+    raise typer.Exit(0 if retry_rejected(id or [], flow, actor_name(by), reason, typer.echo, ops=ops) else 1)
 
 
 @rejected_app.command("release")
@@ -157,10 +182,10 @@ def rejected_release(
     """Let a held or open record through as it is (the next push applies it); it is never retried."""
     from omnisync_pipelines.engine.reprocess import NothingToDo, release
     from omnisync_pipelines.operator_commands import actor_name
-    from omnisync_pipelines.store.ops import OpsStore
 
+    ops = _existing_ops_store()
     try:
-        release(OpsStore.from_url(), id, actor=actor_name(by), reason=reason)
+        release(ops, id, actor=actor_name(by), reason=reason)
     except NothingToDo as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

@@ -9,8 +9,47 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from omnisync_pipelines.store.ops import OpsStore
+
+
+class OpsStoreMissing(Exception):
+    """The operational store a command would read does not exist (wrong folder, or OMNISYNC_OPS_URL unset)."""
+
+
+def existing_ops_store() -> OpsStore:
+    """The operational store of `OMNISYNC_OPS_URL`; a SQLite file that is not there is an operator's
+    mistake (run from another folder), not an empty store to create and report nothing from."""
+    from sqlalchemy import make_url
+
+    from omnisync_pipelines.store.ops import DEFAULT_OPS_URL, ops_url_from_env
+
+    url = ops_url_from_env()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.exists():
+            named = "OMNISYNC_OPS_URL" if os.environ.get("OMNISYNC_OPS_URL") else f"OMNISYNC_OPS_URL unset, default {DEFAULT_OPS_URL}"
+            raise OpsStoreMissing(f"no operational store at {path.resolve()} ({named}): run from the deployment's "
+                                  "folder or set OMNISYNC_OPS_URL to its store")
+    return OpsStore.from_url(url)
+
+
+def rejected_table(frame, width: int = 60) -> str:
+    """The rejected records as a table a terminal shows: one line each, long reasons cut to `width`."""
+    from tabulate import tabulate
+
+    rows = [[r.id, r.flow, r.record_ref, r.field, _cut(r.reason, width), r.status, r.attempts,
+             r.updated_at.strftime("%Y-%m-%d %H:%M") if r.updated_at is not None else ""]
+            for r in frame.itertuples()]
+    return tabulate(rows, headers=["id", "flow", "record", "field", "reason", "status", "attempts", "updated (UTC)"],
+                    tablefmt="simple")
+
+
+def _cut(text: str | None, width: int) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def actor_name(given: str | None) -> str:
@@ -22,12 +61,13 @@ def actor_name(given: str | None) -> str:
         return os.environ.get("USER", "operator")
 
 
-def retry_rejected(ids: list[int], flow: str | None, actor: str, reason: str | None, echo: Callable[[str], None]) -> bool:
+def retry_rejected(ids: list[int], flow: str | None, actor: str, reason: str | None, echo: Callable[[str], None],
+                   ops: OpsStore | None = None) -> bool:
     """Queue the records, then run `reprocess_rejected` as a real Dagster run (DAGSTER_HOME)."""
     from omnisync_pipelines.engine.reprocess import queue_retry
     from omnisync_pipelines.runs import QUIET, dagster_instance, load_definitions
 
-    queued = queue_retry(OpsStore.from_url(), ids=ids or None, flow=flow, actor=actor, reason=reason)
+    queued = queue_retry(ops or OpsStore.from_url(), ids=ids or None, flow=flow, actor=actor, reason=reason)
     if not queued:
         echo("nothing to retry: no open or held record matches (released and resolved records are never retried)")
         return True

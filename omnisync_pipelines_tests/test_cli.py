@@ -19,6 +19,7 @@ from omnisync_pipelines.runs import DagsterHomeMissing, run_job
 from omnisync_pipelines.store.ops import OpsStore
 
 SCRIPT = Path(sys.executable).parent / "omnisync"
+ROOT = Path(__file__).resolve().parents[1]
 OMNISYNC = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "omnisync_pipelines.cli"]
 
 
@@ -105,6 +106,7 @@ def test_sandbox_serve_writes_the_configuration_that_maps_each_store_to_its_emul
 
 def test_rejected_list_on_a_fresh_ops_store_says_there_is_nothing(tmp_path):
     ops_url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    OpsStore.from_url(ops_url).engine.dispose()
     outcome = CliRunner().invoke(app, ["rejected", "list"], env={"OMNISYNC_OPS_URL": ops_url})
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.strip() == "no open rejected records"
@@ -132,3 +134,46 @@ def test_a_dagster_home_that_is_not_a_directory_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     with pytest.raises(DagsterHomeMissing, match=r"DAGSTER_HOME=.*dagster_home is not an existing directory"):
         run_job("delta_sync")
+
+
+def test_rejected_list_from_the_wrong_folder_names_the_store_it_looked_for(tmp_path):
+    """Run where no ops store is, it says so (exit 2) instead of creating an empty one and reporting nothing."""
+    env = {k: v for k, v in os.environ.items() if k != "OMNISYNC_OPS_URL"}
+    for command in (["rejected", "list"], ["rejected", "release", "--id", "1", "--reason", "x"]):
+        finished = subprocess.run([*OMNISYNC, *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 2, finished.stderr
+        assert finished.stderr.strip().splitlines() == [
+            f"Error: no operational store at {tmp_path.resolve() / 'data' / 'ops.sqlite'} (OMNISYNC_OPS_URL unset, "
+            "default sqlite:///data/ops.sqlite): run from the deployment's folder or set OMNISYNC_OPS_URL to its store"]
+        assert not (tmp_path / "data").exists()
+
+
+def test_rejected_list_takes_only_the_statuses_the_store_knows(tmp_path):
+    from omnisync_pipelines.store.tables import REJECTED_STATUSES
+
+    ops_url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    OpsStore.from_url(ops_url).engine.dispose()
+    outcome = CliRunner().invoke(app, ["rejected", "list", "--status", "retry"], env={"OMNISYNC_OPS_URL": ops_url})
+    assert outcome.exit_code == 2
+    choices = "|".join((*REJECTED_STATUSES, "all"))
+    assert f"is not one of {choices}" in outcome.output
+    help_text = CliRunner().invoke(app, ["rejected", "list", "--help"], env={"COLUMNS": "200"}).output
+    assert choices in help_text
+    for doc in ("README.md", "docs/operations.md"):  # the docs name the same list
+        assert f"--status {choices}".replace("|", "\\|" if doc == "README.md" else "|") in (ROOT / doc).read_text()
+
+
+def test_rejected_list_is_a_table_one_line_per_record_and_json_on_request(tmp_path):
+    ops_url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    long_reason = "unknown SKU 'GHOST-1': not in the commercetools catalog; " + "the till sold it under a code " * 10
+    OpsStore.from_url(ops_url).add_rejections("stock_lightspeed_x_to_commercetools", [
+        Rejection(system="lightspeed_x", entity="stock", record_ref=f"GHOST-{n}@berlin", field="sku",
+                  reason=long_reason, payload='{"count": 3}') for n in range(3)])
+    table = CliRunner().invoke(app, ["rejected", "list"], env={"OMNISYNC_OPS_URL": ops_url}).output.splitlines()
+    assert table[0].split() == ["id", "flow", "record", "field", "reason", "status", "attempts", "updated", "(UTC)"]
+    assert len(table) == 2 + 3 and all(len(line) < 200 for line in table)  # header, rule, one line each
+    assert "GHOST-2@berlin" in table[-1] and "…" in table[-1]
+
+    listed = json.loads(CliRunner().invoke(app, ["rejected", "list", "--json"], env={"OMNISYNC_OPS_URL": ops_url}).output)
+    assert [r["record_ref"] for r in listed] == ["GHOST-0@berlin", "GHOST-1@berlin", "GHOST-2@berlin"]
+    assert listed[0]["reason"] == long_reason and listed[0]["payload"] == '{"count": 3}'

@@ -80,7 +80,9 @@ cursors = Table(
 )
 
 # Records that could not be mapped or applied. `status`: open, held (waiting for an operator),
-# resolved (a retry applied it), released (an operator let it through), dismissed.
+# resolved (a retry applied it), released (an operator let it through). The one list the CLI's
+# `rejected list --status`, its help and the README share:
+REJECTED_STATUSES = ("open", "held", "resolved", "released")
 rejected = Table(
     "rejected",
     metadata,

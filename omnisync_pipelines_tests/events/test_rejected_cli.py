@@ -80,8 +80,8 @@ def test_list_shows_the_open_records_with_their_reasons(ops):
     result = omnisync("list")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["id", "flow", "system", "entity", "record_ref", "field", "reason", "status", "attempts"]
-    assert len(lines) == 4
+    assert lines[0].split() == ["id", "flow", "record", "field", "reason", "status", "attempts", "updated", "(UTC)"]
+    assert len(lines) == 2 + 3  # header, rule, one line per open record
     ghost = next(line for line in lines if "GHOST-1@berlin" in line)
     assert STOCK_FLOW in ghost and "not in the commercetools catalog" in ghost and " open " in ghost
     assert any("cust-7" in line and "not an email address" in line for line in lines)
