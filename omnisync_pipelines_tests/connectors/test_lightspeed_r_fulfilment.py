@@ -85,6 +85,22 @@ async def test_an_interrupted_assignment_finds_its_sale_by_the_order_id(store):
     assert await store["pos"].find_sale("ct-NEVER-SENT") is None
 
 
+async def test_a_run_killed_between_reserving_and_opening_the_sale_never_sets_the_goods_aside_twice(store):
+    """The first attempt reserved the lines, then died before POST Sale: the retry takes them over."""
+    order, lines = web_order("WEB-6", "click_and_collect")
+    pos = store["pos"]
+    items = await pos._items(["TEE-M", "MUG"])
+    till = await pos._till_context()
+    customer = await pos._customer_id(order, None)
+    orphaned = await pos._reserve(order, lines, items, str(store["berlin"]), customer, till["employee"])
+    assert on_layaway(store, store["tee"]) == (10, 3)
+
+    sale = await pos.create_sale(order, lines, "berlin")
+
+    assert on_layaway(store, store["tee"]) == (10, 3) and on_layaway(store, store["mug"]) == (1, 1)
+    assert sorted(line["saleLineID"] for line in sale["SaleLines"]["SaleLine"]) == sorted(orphaned)
+
+
 async def test_a_cancelled_order_voids_the_sale_and_the_units_come_back(store):
     order, lines = web_order("WEB-4", "click_and_collect")
     sale = await store["pos"].create_sale(order, lines, "berlin")

@@ -40,6 +40,11 @@ from omnisync_pipelines.connectors.lightspeed_r.shapes import flag, integer, man
 from omnisync_pipelines.rest.errors import ApiError, ApiTransportError
 
 OWN_SOURCE = "omnisync"  # referenceNumberSource of the sales omnisync opens
+
+
+def reservation_note(order_id: str) -> str:
+    """The private Note on each layaway line reserved for a commercetools order."""
+    return f"omnisync: commercetools order {order_id}"
 LOOKUP_CHUNK = 100
 
 
@@ -163,20 +168,40 @@ class LightspeedRFulfilment:
     async def _reserve(self, order: Order, lines: list[OrderLine], items: dict[str, dict], shop: str, customer: str,
                        employee: str) -> list[str]:
         """One layaway SaleLine per order line (reservations tutorial; `saleID` "cannot be set on create",
-        saleline.md), all or none: a line the count cannot cover releases the ones before it."""
+        saleline.md), all or none: a line the count cannot cover releases the ones before it.
+
+        Each line carries a private Note naming the order. An attempt that died after reserving and
+        before opening the sale left its lines unattached (`saleID` 0), holding the units: this attempt
+        takes them over instead of setting the goods aside twice, and releases those it cannot use."""
+        left = await self._unattached(order)
         reserved: list[str] = []
         try:
             for line in lines:
+                item_id = text(items[line.sku].get("itemID"))
+                earlier = next((row for row in left if text(row.get("itemID")) == item_id
+                                and integer(row.get("unitQuantity")) == line.quantity), None)
+                if earlier is not None:
+                    left.remove(earlier)
+                    reserved.append(text(earlier.get("saleLineID")))
+                    continue
                 made = await self.client.create("SaleLine", {
                     "isLayaway": True, "requireFullReservation": True, "customerID": customer, "shopID": shop,
-                    "employeeID": employee, "itemID": text(items[line.sku].get("itemID")),
+                    "employeeID": employee, "itemID": item_id,
                     "unitQuantity": line.quantity, "unitPrice": major(line.unit_price, order.currency),
-                    "discountAmount": major(line.discount, order.currency), "tax": True})
+                    "discountAmount": major(line.discount, order.currency), "tax": True,
+                    "Note": {"note": reservation_note(order.order_id), "isPublic": False}})
                 reserved.append(text(made.get("saleLineID")))
         except ApiError:
             await self._release(reserved)
             raise
+        await self._release([text(row.get("saleLineID")) for row in left])
         return reserved
+
+    async def _unattached(self, order: Order) -> list[dict]:
+        """Layaway lines an interrupted attempt reserved for `order` and never attached to a sale."""
+        rows = await self.client.rows("SaleLine", params={"saleID": "0"}, relations=["Note"])
+        mark = reservation_note(order.order_id)
+        return [row for row in rows if ((row.get("Note") or {}).get("note") or "") == mark]
 
     async def _release(self, sale_line_ids: list[str]) -> None:
         """Cancel reservations ("Cancelling a Reservation": DELETE restores the units)."""
