@@ -4,7 +4,7 @@ A DuckDB file admits one writing process. A DuckLake keeps the same schemas and 
 files under a data path (a shared disk), with its catalog in PostgreSQL: every process attaches it,
 writes in transactions that commit as snapshots, and readers see the last committed snapshot without
 waiting for anyone. Two transactions that touched the same table (one store's rows replaced while
-another store's are) conflict at commit; the loser retries its transaction (`run_transaction`).
+another store's are) conflict at commit; the loser runs its write again whole (`commit_retrying`).
 
 Set `OMNISYNC_WAREHOUSE_CATALOG` (e.g. `postgres:dbname=omnisync_lake host=db user=omnisync`; a
 password belongs in libpq's `PGPASSWORD`/`.pgpass`, not in this string) and `OMNISYNC_WAREHOUSE_DATA_PATH`
@@ -17,13 +17,10 @@ release exactly, which the pins in pyproject.toml keep.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import duckdb
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -34,7 +31,6 @@ ALIAS = "warehouse"
 COMMIT_ATTEMPTS = 12
 _PASSWORD = re.compile(r"password=\S+", re.IGNORECASE)
 
-T = TypeVar("T")
 
 
 class LakeSetupError(RuntimeError):
@@ -57,12 +53,12 @@ def connect_lake(catalog: str, data_path: str | None = None) -> duckdb.DuckDBPyC
         if catalog.startswith("postgres:"):
             load_extension(con, "postgres_scanner")
         Path(data_path).mkdir(parents=True, exist_ok=True)
-        data = _literal(data_path.rstrip("/") + "/")
+        data = sql_literal(data_path.rstrip("/") + "/")
         # First attach creates the catalog's tables; two processes doing that at once: one retries.
         for attempt in Retrying(retry=retry_if_exception(_is_retryable_setup), stop=stop_after_attempt(5),
                                 wait=wait_random_exponential(multiplier=0.1, max=1.0), reraise=True):
             with attempt:
-                con.execute(f"ATTACH IF NOT EXISTS {_literal('ducklake:' + catalog)} AS {ALIAS} (DATA_PATH {data})")
+                con.execute(f"ATTACH IF NOT EXISTS {sql_literal('ducklake:' + catalog)} AS {ALIAS} (DATA_PATH {data})")
         con.execute(f"USE {ALIAS}")
     except duckdb.Error as exc:
         con.close()
@@ -84,32 +80,18 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
         built = sorted(p.name for p in (Path(module.__file__).parent / "extensions").iterdir())
         raise LakeSetupError(f"the {name} extension installed is built for DuckDB {', '.join(built)}, "
                              f"not {duckdb.__version__}: install duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}")
-    con.execute(f"LOAD {_literal(str(binary))}")
+    con.execute(f"LOAD {sql_literal(str(binary))}")
 
 
 def is_commit_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
 
 
-def run_transaction(con: duckdb.DuckDBPyConnection, body: Callable[[], T]) -> T:
-    """`body` inside BEGIN ... COMMIT; on a lake, a commit that lost a conflict is retried whole (the
-    other writer's snapshot is read afresh). Outside a lake nothing conflicts, and this runs once."""
-    for attempt in Retrying(retry=retry_if_exception(is_commit_conflict), stop=stop_after_attempt(COMMIT_ATTEMPTS),
-                            wait=wait_random_exponential(multiplier=0.05, max=2.0), reraise=True):
-        with attempt:
-            con.execute("BEGIN")
-            try:
-                result = body()
-                con.execute("COMMIT")
-            except BaseException:
-                _rollback(con)
-                raise
-    return result
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
-        con.execute("ROLLBACK")
+def commit_retrying() -> Retrying:
+    """The retry of a write that lost a commit conflict: run it again whole, after a jittered pause,
+    up to COMMIT_ATTEMPTS times. Outside a lake nothing conflicts, and a write runs once."""
+    return Retrying(retry=retry_if_exception(is_commit_conflict), stop=stop_after_attempt(COMMIT_ATTEMPTS),
+                    wait=wait_random_exponential(multiplier=0.05, max=2.0), reraise=True)
 
 
 def _is_retryable_setup(exc: BaseException) -> bool:
@@ -117,7 +99,8 @@ def _is_retryable_setup(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and ("conflict" in text or "duplicate key" in text or "already exists" in text)
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """`text` as a SQL string literal, for the statements DuckDB takes no parameters in (ATTACH, LOAD, COMMENT)."""
     return "'" + text.replace("'", "''") + "'"
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock
 
+from omnisync_pipelines.store.lake import sql_literal
+
 ANALYSTS_STORAGE_VERSION = "v1.5.0"
 _ALIAS = "analysts_copy"
 
@@ -59,8 +61,7 @@ def _publish(con: duckdb.DuckDBPyConnection, target_path: Path) -> Published:
         left.unlink(missing_ok=True)
     staging = target_path.with_name(f".{target_path.name}.{os.getpid()}.publishing")
     source = con.execute("SELECT current_database()").fetchall()[0][0]
-    literal = str(staging).replace("'", "''")
-    con.execute(f"ATTACH '{literal}' AS {_ALIAS} (STORAGE_VERSION '{ANALYSTS_STORAGE_VERSION}')")
+    con.execute(f"ATTACH {sql_literal(str(staging))} AS {_ALIAS} (STORAGE_VERSION '{ANALYSTS_STORAGE_VERSION}')")
     try:
         con.execute(f'COPY FROM DATABASE "{source}" TO {_ALIAS}')
         tables, views = con.execute(

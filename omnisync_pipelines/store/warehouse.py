@@ -34,7 +34,6 @@ import pandas as pd
 from tenacity import (
     Retrying,
     retry_if_exception,
-    stop_after_attempt,
     stop_after_delay,
     wait_random_exponential,
 )
@@ -115,9 +114,7 @@ def _retried_on_conflict(write: Callable[..., T]) -> Callable[..., T]:
     def retried(con: duckdb.DuckDBPyConnection, *args, **kwargs) -> T:
         if id(con) in _OPEN:
             return write(con, *args, **kwargs)
-        for attempt in Retrying(retry=retry_if_exception(lake.is_commit_conflict),
-                                stop=stop_after_attempt(lake.COMMIT_ATTEMPTS),
-                                wait=wait_random_exponential(multiplier=0.05, max=2.0), reraise=True):
+        for attempt in lake.commit_retrying():
             with attempt:
                 return write(con, *args, **kwargs)
         raise AssertionError("unreachable")
@@ -195,13 +192,9 @@ def _create(con: duckdb.DuckDBPyConnection, schema: str, table: str, declaration
 def _comment(con: duckdb.DuckDBPyConnection, schema: str, table: str, declaration: TableSchema) -> None:
     """COMMENT ON the table and its declared columns. DDL takes no parameters: the texts are the
     declaration's own constants, quoted as SQL string literals."""
-    con.execute(f"COMMENT ON TABLE {schema}.{table} IS {_literal(declaration.comment)}")
+    con.execute(f"COMMENT ON TABLE {schema}.{table} IS {lake.sql_literal(declaration.comment)}")
     for column in declaration.columns:
-        con.execute(f'COMMENT ON COLUMN {schema}.{table}."{_ident(column.name)}" IS {_literal(column.comment)}')
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        con.execute(f'COMMENT ON COLUMN {schema}.{table}."{_ident(column.name)}" IS {lake.sql_literal(column.comment)}')
 
 
 def _cast(name: str, source: str, target: str) -> str:
