@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv lock clean npm-deps
+.PHONY: demo test venv lock clean npm-deps sandbox
 
 $(BIN)/omnisync: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,10 @@ venv: $(BIN)/omnisync
 
 demo: venv
 	$(BIN)/omnisync demo --seed 7
+
+# The emulators with the seeded world and the Dagster UI against them (http://127.0.0.1:3000) until Ctrl-C.
+sandbox: venv
+	$(BIN)/omnisync sandbox ui --seed 7
 
 # The commercetools conformance suite also runs against @labdigital/commercetools-mock (node).
 # Without npm it skips that server locally; in CI (CI set) the suite fails instead.
@@ -33,4 +37,4 @@ lock:
 	$(BIN)/pip freeze --exclude-editable > requirements.lock
 
 clean:
-	rm -rf $(VENV) data/*.duckdb data/*.sqlite data/dagster_home
+	rm -rf $(VENV) data/*.duckdb data/*.sqlite data/dagster_home data/sandbox

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from omnisync_pipelines import systems
+from omnisync_pipelines.live_sandbox import sandbox_ui
 from omnisync_pipelines.store.tables import REJECTED_STATUSES
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keep commercetools and your POS telling the same truth.")
@@ -57,23 +58,36 @@ def sync(
     mode: Annotated[str, typer.Argument(help="full or delta")],
 ) -> None:
     """Run full_sync or delta_sync against the systems in the configuration file (OMNISYNC_CONFIG)."""
-    from omnisync_pipelines.runs import run_job
-
     if mode not in ("full", "delta"):
         raise typer.BadParameter("expected 'full' or 'delta'", param_hint="MODE")
-    result = run_job(f"{mode}_sync")
-    typer.echo(result.summary())
-    raise typer.Exit(0 if result.success else 1)
+    raise typer.Exit(_run_with_progress(f"{mode}_sync"))
 
 
 @app.command()
 def reconcile() -> None:
-    """Compare both systems now and write reconciliation.stock and drift.stock_history."""
+    """Compare both systems now (every reconciliation table, drift history) and say what was found."""
+    raise typer.Exit(_run_with_progress("reconcile", findings=True))
+
+
+def _run_with_progress(job: str, findings: bool = False) -> int:
+    """Check the setup (exit 2 naming what to fix), run `job` showing progress, then say what it did."""
+    import sys
+
+    from omnisync_pipelines.preflight import SetupProblem, check_setup
+    from omnisync_pipelines.run_report import RunProgress, closing_summary, reconcile_findings
     from omnisync_pipelines.runs import run_job
 
-    result = run_job("reconcile")
-    typer.echo(result.summary())
-    raise typer.Exit(0 if result.success else 1)
+    try:
+        check_setup()
+    except SetupProblem as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        return 2
+    typer.echo(f"{job}: started (the run is recorded in the Dagster instance at $DAGSTER_HOME)")
+    with RunProgress(typer.echo, live=sys.stderr.isatty()) as progress:
+        result = run_job(job, on_event=progress)
+    for line in closing_summary(result) + (reconcile_findings(result) if findings else []):
+        typer.echo(line)
+    return 0 if result.success else 1
 
 
 @app.command()
@@ -120,6 +134,9 @@ def sandbox_serve(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     sandbox.stop()
+
+
+sandbox_app.command("ui")(sandbox_ui)
 
 
 REJECTED_STATUS_CHOICES = (*REJECTED_STATUSES, "all")

@@ -173,6 +173,8 @@ def demo_environment(data_dir: Path, server: SandboxServer) -> dict[str, str]:
         "OMNISYNC_DUCKDB_PATH": str(data_dir / "omnisync.duckdb"),
         "OMNISYNC_CT_CLIENT_ID": ct_credentials["client_id"],
         "OMNISYNC_CT_CLIENT_SECRET": ct_credentials["client_secret"],
+        # the emulators are local: a step that failed on an injected fault is retried seconds later
+        "OMNISYNC_STEP_RETRY_DELAY_S": "3",
     }
     for pos in served_pos(server):
         environment.update(registry.sandbox_plugin(pos).environment(server.base_url(pos), emulator_of(server, pos)))
@@ -183,17 +185,14 @@ def demo_environment(data_dir: Path, server: SandboxServer) -> dict[str, str]:
 def run_demo(seed: int, fault_rate: float, data_dir: str, echo: Callable[[str], None] = print,
              pos: tuple[str, ...] = (registry.DEFAULT_POS,)) -> int:
     from omnisync_pipelines.demo_report import converged, print_summary
-    from omnisync_pipelines.runs import run_job
+    from omnisync_pipelines.runs import prepare_dagster_home, run_job
 
     started = time.monotonic()
     data = Path(data_dir)
     for name in ("omnisync.duckdb", "omnisync.duckdb.wal", "ops.sqlite", "ops.sqlite-wal", "ops.sqlite-shm", "omnisync.yaml"):
         (data / name).unlink(missing_ok=True)
     shutil.rmtree(data / "dagster_home", ignore_errors=True)
-    (data / "dagster_home").mkdir(parents=True, exist_ok=True)
-    instance_yaml = Path(__file__).parent.parent / "dagster.yaml"
-    if instance_yaml.exists():
-        shutil.copy(instance_yaml, data / "dagster_home" / "dagster.yaml")
+    prepare_dagster_home(data / "dagster_home")
 
     def step(text: str) -> None:
         echo(f"[{time.monotonic() - started:6.1f}s] {text}")

@@ -65,7 +65,7 @@ def retry_rejected(ids: list[int], flow: str | None, actor: str, reason: str | N
                    ops: OpsStore | None = None) -> bool:
     """Queue the records, then run `reprocess_rejected` as a real Dagster run (DAGSTER_HOME)."""
     from omnisync_pipelines.engine.reprocess import queue_retry
-    from omnisync_pipelines.runs import QUIET, dagster_instance, load_definitions
+    from omnisync_pipelines.runs import dagster_instance, run_job
 
     queued = queue_retry(ops or OpsStore.from_url(), ids=ids or None, flow=flow, actor=actor, reason=reason)
     if not queued:
@@ -73,14 +73,13 @@ def retry_rejected(ids: list[int], flow: str | None, actor: str, reason: str | N
         return True
     echo(f"queued {len(queued)} rejected records for retry: {', '.join(map(str, queued))}")
     instance = dagster_instance()  # without one the records stay queued for the next reprocess_rejected run
-    job = load_definitions().resolve_job_def("reprocess_rejected")
-    run_config = {**QUIET, "ops": {"reprocess_rejected_records": {"config": {"actor": actor}}}}
+    run_config = {"ops": {"reprocess_rejected_records": {"config": {"actor": actor}}}}
     with instance:
-        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        result = run_job("reprocess_rejected", instance=instance, run_config=run_config)
     if not result.success:
         echo(f"reprocess_rejected FAILED (run {result.run_id[:8]}); the records stay queued")
         return False
-    outcome = result.output_for_node("reprocess_rejected_records")
+    outcome = result.outputs["reprocess_rejected_records"]["record_ids"]
     echo(f"reprocess_rejected succeeded (run {result.run_id[:8]}): {len(outcome['applied'])} applied "
          f"{outcome['applied']}, {len(outcome['still_rejected'])} still rejected {outcome['still_rejected']}, "
          f"{len(outcome['unsupported'])} left to their flow's next run")

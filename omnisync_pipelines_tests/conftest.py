@@ -5,7 +5,13 @@ POS's emulator internals runs against the sandbox of that POS only. It is skippe
 for every other parameter of the `sandbox` or `scenario` fixture (defs/, scenarios/ conftest.py), before that sandbox starts.
 """
 
+import os
+
 import pytest
+
+# A run in these tests fails where a step fails, as the reliability and crash-safety stories expect;
+# the step retry policy itself is proven in defs/test_step_retries.py. Set before any job is defined.
+os.environ.setdefault("OMNISYNC_STEP_RETRIES", "0")
 
 POS_FIXTURES = ("sandbox", "scenario")  # the fixtures parametrised over the POS with an emulator
 

@@ -124,8 +124,8 @@ def test_sync_without_dagster_home_says_so_in_one_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     finished = subprocess.run([*OMNISYNC, "sync", "delta"], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=120)
-    assert finished.returncode == 1
-    assert finished.stderr.startswith("DAGSTER_HOME is not set"), finished.stderr
+    assert finished.returncode == 2
+    assert finished.stderr.startswith("Error: DAGSTER_HOME is not set"), finished.stderr
     assert "export DAGSTER_HOME=" in finished.stderr
     assert "Traceback" not in finished.stderr + finished.stdout
 

@@ -64,7 +64,7 @@ def build_sellable_stock(pos_systems: tuple[str, ...]) -> dg.AssetsDefinition:
                                       av.units_by_location(aside), av.units_by_location(waiting), rules)
             warehouse.replace_table(con, "availability", "sellable_stock", frame)
         return dg.MaterializeResult(metadata={
-            "rows": len(frame), "reserved_units": int(frame["reserved"].sum()) if len(frame) else 0,
+            "rows": len(frame), "dagster/row_count": len(frame), "reserved_units": int(frame["reserved"].sum()) if len(frame) else 0,
             "sellable_units": int(frame["sellable"].sum()) if len(frame) else 0})
 
     return sellable_stock
@@ -86,7 +86,8 @@ def plan_availability(omnisync: OmnisyncResource) -> dg.MaterializeResult:
         frame = pd.DataFrame([{"sku": s, "channel_key": c, "target": n} for (s, c), n in sorted(targets.items())],
                              columns=TARGET_COLUMNS)
         warehouse.replace_table(con, "plan", av.FLOW, frame)
-    return dg.MaterializeResult(metadata={"targets": len(frame), "channels": len(rules.channels)})
+    return dg.MaterializeResult(metadata={"targets": len(frame), "channels": len(rules.channels),
+                                          "dagster/row_count": len(frame)})
 
 
 @dg.asset(
@@ -105,7 +106,7 @@ def push_availability(context: dg.AssetExecutionContext, omnisync: OmnisyncResou
         with omnisync.warehouse() as con:
             warehouse.replace_table(con, "push", av.FLOW, pd.DataFrame(columns=OUTCOME_COLUMNS).astype(
                 {"target": "int64", "delta": "int64"}))
-        return dg.MaterializeResult(metadata={"processed": 0})
+        return dg.MaterializeResult(metadata={"processed": 0, "dagster/row_count": 0})
     call_log = CallLogBuffer(ops)
 
     async def main():
@@ -128,11 +129,11 @@ def push_availability(context: dg.AssetExecutionContext, omnisync: OmnisyncResou
     outcome = plan.assign(status=[statuses.get(k, "rejected") for k in plan["idempotency_key"]]) if len(plan) \
         else pd.DataFrame(columns=OUTCOME_COLUMNS)
     with omnisync.warehouse() as con:
-        warehouse.replace_table(con, "push", av.FLOW, outcome[OUTCOME_COLUMNS])
+        written = warehouse.replace_table(con, "push", av.FLOW, outcome[OUTCOME_COLUMNS])
     context.log.info(stats.summary())
     if stats.failed:
         raise dg.Failure(f"{stats.failed} availability writes failed transiently; retried next run", metadata=stats.as_dict())
-    return dg.MaterializeResult(metadata=stats.as_dict())
+    return dg.MaterializeResult(metadata={**stats.as_dict(), "dagster/row_count": written})
 
 
 @dg.definitions

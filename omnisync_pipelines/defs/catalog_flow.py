@@ -62,6 +62,7 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
         ops.resolve_rejections(flow, SOURCE, [s for s in skus if s not in rejected and s not in set(rows["sku"])])
         return dg.MaterializeResult(metadata={
             "planned": len(rows),
+            "dagster/row_count": len(rows),
             "creates": int((rows["action"] == "create").sum()) if len(rows) else 0,
             "rejected": len(rejections),
             "rejected_skus": dg.MetadataValue.md("\n".join(f"- {r.record_ref} ({r.field}): {r.reason}"
@@ -109,13 +110,13 @@ def build_catalog_flow(pos: str) -> list[dg.AssetsDefinition]:
             call_log.flush()
         statuses = ops.ledger_statuses(rows["idempotency_key"]) if len(rows) else {}
         with omnisync.warehouse() as con:
-            warehouse.replace_table(con, "push", flow, _outcomes(rows, statuses))
+            written = warehouse.replace_table(con, "push", flow, _outcomes(rows, statuses))
         summary = {**(stats.as_dict() if stats else {"processed": 0}), **budget}
         context.log.info(stats.summary() if stats else f"{flow}: nothing to push")
         if stats and stats.failed:
             raise dg.Failure(f"{stats.failed} catalog writes failed transiently; they are retried next run: "
                              f"{stats.errors[:5]}", metadata=summary)
-        return dg.MaterializeResult(metadata=summary)
+        return dg.MaterializeResult(metadata={**summary, "dagster/row_count": written})
 
     return [plan, push]
 

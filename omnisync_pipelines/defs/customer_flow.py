@@ -99,13 +99,14 @@ def build_customer_flow(pos: str) -> list[dg.AssetsDefinition]:
             writes = result.for_flow(flow)
             yield dg.MaterializeResult(asset_key=["plan", flow], metadata={
                 "planned": len(writes),
+                "dagster/row_count": len(writes),
                 "creates": int((writes["action"] == "create").sum()) if len(writes) else 0,
                 "rejected": len(by_flow[flow]),
                 "preview": dg.MetadataValue.md(writes[["source_id", "action", "changes"]].head(10).to_markdown(index=False))
                 if len(writes) else "",
             })
         yield dg.MaterializeResult(asset_key=["plan", duplicates_key(pos)], metadata={
-            "suspects": len(result.duplicates), "matched_pairs": len(result.links) // 2,
+            "suspects": len(result.duplicates), "dagster/row_count": len(result.duplicates), "matched_pairs": len(result.links) // 2,
         })
 
     def build_push(source: str, target_system: str) -> dg.AssetsDefinition:
@@ -143,13 +144,13 @@ def build_customer_flow(pos: str) -> list[dg.AssetsDefinition]:
                 call_log.flush()
             statuses = ops.ledger_statuses(writes["idempotency_key"]) if len(writes) else {}
             with omnisync.warehouse() as con:
-                warehouse.replace_table(con, "push", flow, _outcomes(writes, statuses))
+                written = warehouse.replace_table(con, "push", flow, _outcomes(writes, statuses))
             summary = stats.as_dict() if stats else {"processed": 0}
             context.log.info(stats.summary() if stats else f"{flow}: nothing to push")
             if stats and stats.failed:
                 raise dg.Failure(f"{stats.failed} customer writes failed transiently; they are retried next run",
                                  metadata=summary)
-            return dg.MaterializeResult(metadata=summary)
+            return dg.MaterializeResult(metadata={**summary, "dagster/row_count": written})
 
         return push
 

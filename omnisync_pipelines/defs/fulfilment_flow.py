@@ -114,7 +114,7 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
                                    default_fallback=[k for k in config.fulfilment.default_fallback if k in own],
                                    other_flows=[fulfilment_flow(other) for other in systems.pos_ids() if other != pos])
             warehouse.replace_table(con, "plan", flow, rows)
-        return dg.MaterializeResult(metadata={"open_orders": len(rows),
+        return dg.MaterializeResult(metadata={"open_orders": len(rows), "dagster/row_count": len(rows),
                                               "to_assign": int((rows["status"] == "to_assign").sum()) if len(rows) else 0})
 
     @dg.asset(
@@ -158,6 +158,7 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         context.log.info(stats.summary() if stats else f"{flow}: no order to assign")
         return dg.MaterializeResult(metadata={
             **(stats.as_dict() if stats else {"processed": 0}),
+            "dagster/row_count": len(table),
             "exceptions": int((table["status"] == "exception").sum()) if len(table) else 0,
             "rerouted": int((table["status"] == "rerouted").sum()) if len(table) else 0,
         })
@@ -196,7 +197,8 @@ def build_fulfilment_flow(pos: str) -> list[dg.AssetsDefinition]:
         if stats and stats.failed:  # logged, not raised: the stock flow downstream must still run
             context.log.warning(f"{stats.failed} status writes failed transiently; retried next run: {stats.errors[:5]}")
         return dg.MaterializeResult(metadata={**(stats.as_dict() if stats else {"processed": 0}),
-                                              "open_pickups": int((table["pos_status"] == WAITING_PICKUP).sum())})
+                                              "open_pickups": int((table["pos_status"] == WAITING_PICKUP).sum()),
+                                              "dagster/row_count": len(table)})
 
     return [plan, push, status_push]
 

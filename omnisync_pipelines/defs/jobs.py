@@ -24,6 +24,27 @@ from omnisync_pipelines.defs.resources import OmnisyncResource
 from omnisync_pipelines.defs.specs import MODE_TAG, configured_pos
 from omnisync_pipelines.defs.stock_flow import LOCATIONS
 
+
+# The steps of the sync jobs call APIs: an outage longer than the HTTP layer's own retries (seconds)
+# fails the step, which is tried again (`OMNISYNC_STEP_RETRIES`, default 2) after a delay that doubles
+# (`OMNISYNC_STEP_RETRY_DELAY_S`, default 60) before the run fails. What cannot succeed on a retry (a
+# configuration, location-map or mode problem) raises `dg.Failure(allow_retries=False)` and fails at
+# once. There are no instance-wide run retries (dagster.yaml): they repeated whole runs that had
+# failed on a configuration problem.
+def step_retry_policy(env=os.environ) -> dg.RetryPolicy:
+    retries, delay = env.get("OMNISYNC_STEP_RETRIES", "2"), env.get("OMNISYNC_STEP_RETRY_DELAY_S", "60")
+    if not retries.strip().isdigit():
+        raise ValueError(f"OMNISYNC_STEP_RETRIES={retries!r} is not a whole number of retries")
+    try:
+        seconds = float(delay)
+    except ValueError:
+        raise ValueError(f"OMNISYNC_STEP_RETRY_DELAY_S={delay!r} is not a number of seconds") from None
+    return dg.RetryPolicy(max_retries=int(retries), delay=seconds, backoff=dg.Backoff.EXPONENTIAL,
+                          jitter=dg.Jitter.PLUS_MINUS)
+
+
+API_STEP_RETRY = step_retry_policy()
+
 SYNC_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.groups("reconciliation", "ops")
 # Every job ends with the analysts' copy (group "analysts"; `defs/analysts_copy.py`).
 RECONCILE_SELECTION = dg.AssetSelection.groups("reconciliation", "ops", "analysts")
@@ -32,17 +53,20 @@ full_sync = dg.define_asset_job(
     "full_sync",
     selection=dg.AssetSelection.all(),
     tags={MODE_TAG: "full"},
+    op_retry_policy=API_STEP_RETRY,
     description="Re-read every entity of every system, plan against the baselines, push, reconcile.",
 )
 delta_sync = dg.define_asset_job(
     "delta_sync",
     selection=dg.AssetSelection.all(),
     tags={MODE_TAG: "delta"},
+    op_retry_policy=API_STEP_RETRY,
     description="Read what changed since the stored cursors, plan, push, reconcile.",
 )
 reconcile = dg.define_asset_job(
     "reconcile",
     selection=RECONCILE_SELECTION,
+    op_retry_policy=API_STEP_RETRY,
     description="Read both systems fresh, compare stock, orders, returns and customers, record drift "
     "(correcting stock where a store is set to correct_to_pos), without syncing.",
 )
@@ -54,7 +78,8 @@ def build_stock_sync(pos_systems: tuple[str, ...]):
         selection=dg.AssetSelection.assets(*[[pos, "stock"] for pos in pos_systems])
         | dg.AssetSelection.groups("stock", "analysts"),
         tags={MODE_TAG: "delta"},
-        description="Re-sync the stock of one store (pick its partition) or several (a backfill: one run per "
+        op_retry_policy=API_STEP_RETRY,
+    description="Re-sync the stock of one store (pick its partition) or several (a backfill: one run per "
         "store): read the POS stock since the cursor, then plan and push only those stores' counts.",
     )
 

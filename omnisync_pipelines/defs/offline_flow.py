@@ -52,7 +52,7 @@ def build_stock_discrepancies(pos_systems: tuple[str, ...]) -> dg.AssetsDefiniti
                               [stock_flow(pos) for pos in pos_systems])
         with omnisync.warehouse() as con:
             warehouse.replace_table(con, "reconciliation", "stock_discrepancies", frame)
-        return dg.MaterializeResult(metadata={"rows": len(frame), "held": int((frame["status"] == "held").sum())})
+        return dg.MaterializeResult(metadata={"rows": len(frame), "dagster/row_count": len(frame), "held": int((frame["status"] == "held").sum())})
 
     return stock_discrepancies
 

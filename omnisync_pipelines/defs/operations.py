@@ -76,9 +76,10 @@ def build_reprocess_job(pos_systems: tuple[str, ...]) -> dg.JobDefinition:
         finally:
             call_log.flush()
         context.log.info(outcome.summary())
+        ids = {"applied": outcome.applied, "still_rejected": outcome.still_rejected, "unsupported": outcome.unsupported}
         context.add_output_metadata({"applied": len(outcome.applied), "still_rejected": len(outcome.still_rejected),
-                                     "left_to_flow": len(outcome.unsupported)})
-        return {"applied": outcome.applied, "still_rejected": outcome.still_rejected, "unsupported": outcome.unsupported}
+                                     "left_to_flow": len(outcome.unsupported), "record_ids": dg.MetadataValue.json(ids)})
+        return ids
 
     @dg.job(description="Retry queued rejected records after a fix; each outcome is in rejected_audit.")
     def reprocess_rejected():

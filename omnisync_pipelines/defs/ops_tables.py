@@ -4,7 +4,7 @@
 import dagster as dg
 
 from omnisync_pipelines.defs.resources import OmnisyncResource
-from omnisync_pipelines.store import warehouse, warehouse_schema
+from omnisync_pipelines.store import warehouse
 
 OPS_TABLES = {
     "ledger": "Every write omnisync made or attempted: idempotency key, flow, status (applied, rejected, retrying, superseded).",
@@ -16,18 +16,11 @@ OPS_TABLES = {
 }
 
 
-def column_schema(name: str) -> dg.TableSchema:
-    """The declared columns of ops.<name> (types and comments from `store/warehouse_schema.py`)."""
-    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.comment)
-                                   for c in warehouse_schema.OPS[name].columns])
-
-
 @dg.multi_asset(
     name="ops_tables",
     specs=[
         dg.AssetSpec(["ops", name], group_name="ops", kinds={"duckdb"}, description=text,
-                     deps=[dg.AssetKey(["drift", "stock_history"]), dg.AssetKey(["drift", "orders_history"])],
-                     metadata={"dagster/column_schema": column_schema(name)})
+                     deps=[dg.AssetKey(["drift", "stock_history"]), dg.AssetKey(["drift", "orders_history"])])
         for name, text in OPS_TABLES.items()
     ],
     pool="duckdb",
@@ -39,7 +32,7 @@ def ops_tables(omnisync: OmnisyncResource):
     with omnisync.warehouse() as con:
         for name in OPS_TABLES:
             rows = warehouse.replace_table(con, "ops", name, ops.table_frame(name))
-            yield dg.MaterializeResult(asset_key=["ops", name], metadata={"rows": rows})
+            yield dg.MaterializeResult(asset_key=["ops", name], metadata={"rows": rows, "dagster/row_count": rows})
 
 
 @dg.definitions

@@ -150,7 +150,7 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
     yield dg.MaterializeResult(
         asset_key=["reconciliation", "stock"],
         metadata={
-            "rows": len(frame), "match": int(counts.get("match", 0)), "explained": int(counts.get("explained", 0)),
+            "rows": len(frame), "dagster/row_count": len(frame), "match": int(counts.get("match", 0)), "explained": int(counts.get("explained", 0)),
             "drift": int(counts.get("drift", 0)), "above_threshold": int(frame["above_threshold"].sum()),
             "corrections_applied": corrections_applied, **sent,
             "worst_drift": dg.MetadataValue.md(drift.top_n(frame, config.reconciliation.top_n)),
@@ -158,7 +158,7 @@ def _reconcile_stock(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
     )
     yield dg.MaterializeResult(
         asset_key=["drift", "stock_history"],
-        metadata={"rows_added": len(history), "drift_over_time": dg.MetadataValue.md(drift.drift_chart(full_history, runs=runs))},
+        metadata={"rows_added": len(history), "dagster/row_count": len(full_history), "drift_over_time": dg.MetadataValue.md(drift.drift_chart(full_history, runs=runs))},
     )
     yield dg.AssetCheckResult(
         asset_key=["reconciliation", "stock"], check_name=SHARE_CHECK, passed=passed, severity=dg.AssetCheckSeverity.ERROR,

@@ -126,10 +126,12 @@ def _reconcile_sales(context: dg.AssetExecutionContext, omnisync: OmnisyncResour
         warehouse.replace_table(con, "reconciliation", "returns", returns)
         warehouse.replace_table(con, "reconciliation", "customers", customers)
         append_history(con, "orders_history", history)
+        history_held = con.execute("SELECT count(*) FROM drift.orders_history").fetchone()[0]
     yield dg.MaterializeResult(asset_key=["reconciliation", "orders"], metadata=_counts(orders, "status"))
     yield dg.MaterializeResult(asset_key=["reconciliation", "returns"], metadata=_counts(returns, "status"))
     yield dg.MaterializeResult(asset_key=["reconciliation", "customers"], metadata=_counts(customers, "status"))
-    yield dg.MaterializeResult(asset_key=["drift", "orders_history"], metadata={"rows_added": len(history)})
+    yield dg.MaterializeResult(asset_key=["drift", "orders_history"], metadata={"rows_added": len(history),
+                                                                               "dagster/row_count": int(history_held)})
 
 
 def rejected_sales(open_rejections: pd.DataFrame, pos: str, unmapped: list, mapped: set[str]) -> pd.DataFrame:
@@ -177,7 +179,7 @@ def _ids(frame, column: str) -> set[str]:
 
 
 def _counts(frame, column: str) -> dict:
-    return {"rows": len(frame), **{str(k): int(v) for k, v in frame[column].value_counts().items()}}
+    return {"rows": len(frame), "dagster/row_count": len(frame), **{str(k): int(v) for k, v in frame[column].value_counts().items()}}
 
 
 @dg.definitions

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
-from omnisync_pipelines.config import OmnisyncConfig, load_config
+from omnisync_pipelines.config import ConfigError, OmnisyncConfig, load_config
 from omnisync_pipelines.store import read_copy, warehouse
 from omnisync_pipelines.store.ops import DEFAULT_OPS_URL, OpsStore
 from omnisync_pipelines.systems import pos_plugin
@@ -22,7 +22,11 @@ class OmnisyncResource(dg.ConfigurableResource):
     duckdb_path: str = warehouse.DEFAULT_DUCKDB_PATH
 
     def load_config(self) -> OmnisyncConfig:
-        return load_config(self.config_path)
+        """The configuration; a problem with it fails the step at once (a retry would fail the same way)."""
+        try:
+            return load_config(self.config_path)
+        except ConfigError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
 
     def analysts_copy_path(self) -> str:
         return read_copy.analysts_path(self.duckdb_path)

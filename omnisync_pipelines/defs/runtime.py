@@ -19,7 +19,7 @@ T = TypeVar("T")
 def run_mode(context: dg.AssetExecutionContext) -> str:
     mode = context.run.tags.get(MODE_TAG, "delta")
     if mode not in ("full", "delta"):
-        raise dg.Failure(f"run tag {MODE_TAG}={mode!r}: expected 'full' or 'delta'")
+        raise dg.Failure(f"run tag {MODE_TAG}={mode!r}: expected 'full' or 'delta'", allow_retries=False)
     return mode
 
 

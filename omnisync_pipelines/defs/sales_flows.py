@@ -124,7 +124,7 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
             keys = {o.order_id: sale_key(o, orders_key) for o in orders}
             plan = _plan_frame(keys, ops.ledger_statuses(keys.values()) if keys else {})
             warehouse.replace_table(con, "plan", orders_key, plan)
-        return dg.MaterializeResult(metadata={"sales": len(plan), "to_import": int((plan["action"] == "import").sum())})
+        return dg.MaterializeResult(metadata={"sales": len(plan), "dagster/row_count": len(plan), "to_import": int((plan["action"] == "import").sum())})
 
     @dg.asset(
         key=["plan", returns_key],
@@ -142,7 +142,7 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
             keys = {r.return_id: return_key(r, returns_key) for r in returns}
             plan = _plan_frame(keys, ops.ledger_statuses(keys.values()) if keys else {})
             warehouse.replace_table(con, "plan", returns_key, plan)
-        return dg.MaterializeResult(metadata={"returns": len(plan), "to_record": int((plan["action"] == "import").sum())})
+        return dg.MaterializeResult(metadata={"returns": len(plan), "dagster/row_count": len(plan), "to_record": int((plan["action"] == "import").sum())})
 
     @dg.asset(
         key=["push", orders_key],
@@ -181,12 +181,13 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
             call_log.flush()
         statuses = ops.ledger_statuses(keys.values())
         with omnisync.warehouse() as con:
-            warehouse.replace_table(con, "push", orders_key, _outcome_frame(keys, statuses, "order_id"))
+            written = warehouse.replace_table(con, "push", orders_key, _outcome_frame(keys, statuses, "order_id"))
         stats = outcome.statistics
         context.log.info(stats.summary())
         if stats.failed:
             raise dg.Failure(f"{stats.failed} orders failed transiently; they are retried next run", metadata=stats.as_dict())
-        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(keys) - len(wanted)})
+        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(keys) - len(wanted),
+                                              "dagster/row_count": written})
 
     @dg.asset(
         key=["push", returns_key],
@@ -220,12 +221,13 @@ def build_sales_flows(pos: str) -> list[dg.AssetsDefinition]:
             call_log.flush()
         statuses = ops.ledger_statuses(keys.values())
         with omnisync.warehouse() as con:
-            warehouse.replace_table(con, "push", returns_key, _outcome_frame(keys, statuses, "return_id"))
+            written = warehouse.replace_table(con, "push", returns_key, _outcome_frame(keys, statuses, "return_id"))
         stats = outcome.statistics
         context.log.info(stats.summary())
         if stats.failed:
             raise dg.Failure(f"{stats.failed} returns failed transiently; they are retried next run", metadata=stats.as_dict())
-        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(keys) - len(wanted)})
+        return dg.MaterializeResult(metadata={**stats.as_dict(), "already_in_ledger": len(keys) - len(wanted),
+                                              "dagster/row_count": written})
 
     return [plan_orders, push_orders, plan_returns, push_returns]
 

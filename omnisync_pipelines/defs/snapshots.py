@@ -67,7 +67,7 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
         config = omnisync.load_config()
         if spec.system != "commercetools" and spec.system not in config.pos_systems:
             raise dg.Failure(f"{spec.system} is not a POS of the configuration (no location trades on it; "
-                             f"configured: {', '.join(config.pos_systems)})")
+                             f"configured: {', '.join(config.pos_systems)})", allow_retries=False)
         ops = omnisync.ops_store()
         mode = run_mode(context)
         since = ops.get_cursor(spec.cursor_name) if mode == "delta" else None
@@ -83,8 +83,8 @@ def build_snapshot_asset(spec: SnapshotSpec) -> dg.AssetsDefinition:
 
         try:  # a location map the system does not match stops the run here, before any push writes
             result, cost = with_connector(spec.system, config, secrets, ops, read)
-        except LocationMapError as exc:
-            raise dg.Failure(str(exc)) from exc
+        except LocationMapError as exc:  # a configuration problem: a retry would meet it again
+            raise dg.Failure(str(exc), allow_retries=False) from exc
         ops.add_rejections(snapshot_flow(spec.system, spec.entity), result.rejected)
 
         frames = {t: schemas.frame_from_records(t, result.tables.get(t, [])) for t in spec.tables}
@@ -145,6 +145,7 @@ def _write(
             **metadata,
             "records_read": len(frame),
             "rows_in_table": int(total),
+            "dagster/row_count": int(total),
             "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)) if len(frame) else "",
         },
     )

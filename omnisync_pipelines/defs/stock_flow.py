@@ -104,6 +104,7 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
                 "locations": _described(locations),
                 "diff": "full snapshot" if full else "changed since the plan watermarks",
                 "planned": len(rows),
+                "dagster/row_count": len(rows),
                 "initial": int((rows["kind"] == "initial").sum()),
                 "units_moved": int(rows["expected_delta"].abs().sum()) if len(rows) else 0,
                 "rejected": len(rejections),
@@ -157,7 +158,7 @@ def build_stock_flow(pos: str) -> list[dg.AssetsDefinition]:
                 f"{stats.failed} stock writes failed transiently and stay queued for the next run: {stats.errors[:5]}",
                 metadata=summary,
             )
-        return dg.MaterializeResult(metadata=summary)
+        return dg.MaterializeResult(metadata={**summary, "dagster/row_count": len(outcomes)})
 
     return [plan, push]
 

@@ -9,6 +9,9 @@ to retry" for released records, and otherwise queues the records and runs the re
 retry itself go back to `open` for their flow's next run, with the audit trail to show it.
 """
 
+import shutil
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -53,6 +56,7 @@ def deployment(tmp_path, monkeypatch, ops) -> OpsStore:
     """What `retry` needs besides the store: configuration, secrets, a Dagster home."""
     (tmp_path / "omnisync.yaml").write_text(CONFIG)
     (tmp_path / "dagster_home").mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "dagster.yaml", tmp_path / "dagster_home")
     monkeypatch.setenv("OMNISYNC_CONFIG", str(tmp_path / "omnisync.yaml"))
     monkeypatch.setenv("OMNISYNC_DUCKDB_PATH", str(tmp_path / "omnisync.duckdb"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))

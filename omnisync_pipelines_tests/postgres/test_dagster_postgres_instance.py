@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+from omnisync_pipelines.run_coordinator import EveryStoreRunCoordinator
 from omnisync_pipelines_tests.postgres import throwaway_database
 
 pytestmark = pytest.mark.postgres
@@ -46,7 +47,8 @@ def test_the_production_instance_config_runs_a_job_on_postgres(pg_url, tmp_path,
             assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
             assert instance.run_storage.postgres_url.startswith("postgresql+psycopg2://")
             assert instance.get_concurrency_config().pool_config.default_pool_limit == 8  # the lake takes writers at once
-            assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+            assert not instance.run_retries_enabled  # the API-calling steps retry, not whole runs
+            assert isinstance(instance.run_coordinator, EveryStoreRunCoordinator)
 
             result = tiny_job.execute_in_process(instance=instance)
 

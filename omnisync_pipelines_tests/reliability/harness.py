@@ -22,7 +22,7 @@ from omnisync_pipelines.demo import demo_environment, load_served, play_served, 
 from omnisync_pipelines.engine.orders import orders_flow
 from omnisync_pipelines.engine.returns import returns_flow
 from omnisync_pipelines.engine.stock_plan import stock_flow
-from omnisync_pipelines.runs import run_job
+from omnisync_pipelines.runs import prepare_dagster_home, run_job
 from omnisync_pipelines.sandbox.emulators.commercetools import CommercetoolsEmulator
 from omnisync_pipelines.sandbox.faults import FaultPlan
 from omnisync_pipelines.sandbox.loader import expected_pos_stock
@@ -103,6 +103,7 @@ class Rig:
         self.data_dir = data_dir
         write_config(data_dir / "omnisync.yaml", self.server, self.loaded)
         self.env = demo_environment(data_dir, self.server)
+        prepare_dagster_home(Path(self.env["DAGSTER_HOME"]))  # the crash children run as `omnisync sync` does
         self.pos_secret_variables = required_secrets(pos, self.env)
         self.days: list[TradingDay] = []
         self._saved_env: dict = {}
