@@ -3,9 +3,10 @@
 A job holding the stock flow's location partitions (full_sync, delta_sync, stock_sync, an asset
 selection that includes the stock plan or push) cannot run without a partition or range once the
 plan has been materialized: Dagster then stops at the push with "Cannot access partition_key for a
-non-partitioned run". The schedules and `omnisync sync` give every run the range of all configured
-stores (`defs.jobs.launch_tags`); this coordinator does the same for whatever else submits one
-without (the UI's Launchpad or Materialize, a sensor, `dagster job launch`), before it is queued.
+non-partitioned run". The schedules give their runs the range of all configured stores; this
+coordinator does the same for whatever else submits one without (the UI's Launchpad or Materialize,
+a sensor, `dagster job launch`, `omnisync sync` through the queue) before it is queued, and
+`runs.run_job` applies the same rule to a run a command executes itself.
 
 dagster.yaml and dagster.postgres.yaml name it as `run_coordinator`. Its settings are those of
 Dagster's QueuedRunCoordinator.
@@ -31,17 +32,23 @@ class EveryStoreRunCoordinator(QueuedRunCoordinator):
     chosen, the range of every configured store."""
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
-        run = context.dagster_run
-        if not _chose_partitions(run) and _holds_location_partitions(run, context.workspace):
-            from omnisync_pipelines.defs.jobs import every_configured_location_tags
+        run = over_every_store_if_unchosen(self._instance, context.dagster_run, context.workspace)
+        return super().submit_run(SubmitRunContext(run, context.workspace))
 
-            tags = every_configured_location_tags(self._instance)
-            if tags:
-                self._instance.add_run_tags(run.run_id, tags)
-                run = self._instance.get_run_by_id(run.run_id) or run
-                log.info("run %s of %s names no store: it runs over every configured store", run.run_id, run.job_name)
-                context = SubmitRunContext(run, context.workspace)
-        return super().submit_run(context)
+
+def over_every_store_if_unchosen(instance, run: DagsterRun, workspace) -> DagsterRun:
+    """The run, given the range of every configured store when it holds the location partitions and
+    chose none. Also applied by `runs.run_job` to the runs a command executes itself."""
+    if _chose_partitions(run) or not _holds_location_partitions(run, workspace):
+        return run
+    from omnisync_pipelines.defs.jobs import every_configured_location_tags
+
+    tags = every_configured_location_tags(instance)
+    if not tags:
+        return run
+    instance.add_run_tags(run.run_id, tags)
+    log.info("run %s of %s names no store: it runs over every configured store", run.run_id, run.job_name)
+    return instance.get_run_by_id(run.run_id) or run
 
 
 def _chose_partitions(run: DagsterRun) -> bool:

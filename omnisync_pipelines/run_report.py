@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from dagster._core.events import DagsterEvent
 
-from omnisync_pipelines.runs import RunOutcome, first_line
+from omnisync_pipelines.runs import RunOutcome, first_line, metadata_values
 
 Echo = Callable[[str], None]
 SHOWN_COUNTS = 4  # counts per asset line: the row count first, then the asset's own counters
@@ -69,7 +69,7 @@ class RunProgress:
         elif kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             partition = f" [{materialization.partition}]" if materialization.partition else ""
-            counts = counts_text({k: getattr(v, "value", v) for k, v in materialization.metadata.items()})
+            counts = counts_text(metadata_values(materialization.metadata))
             self._line(f"  ✓ {materialization.asset_key.to_user_string()}{partition}  {counts}")
         elif kind == "STEP_SUCCESS":
             self.done += 1

@@ -105,16 +105,15 @@ def run_job(
 ) -> RunOutcome:
     """Create the run in the instance as the UI would, run it (the queue's daemon, else this process),
     and follow it to its end; `on_event` sees each of its events as it happens."""
-    from omnisync_pipelines.defs.jobs import launch_tags
+    from omnisync_pipelines.run_coordinator import over_every_store_if_unchosen
 
     instance = instance or dagster_instance()  # before loading the definitions: a wrong setup fails fast
     started = time.monotonic()
     follower = _Follower(job_name, on_event)
+    tags = dict(tags or {})
     with code_location_workspace(instance) as workspace:
-        job = load_definitions().resolve_job_def(job_name)
-        tags = launch_tags(instance, job, tags)  # a job with the stock flow's location partitions: every store
         config = {**(QUIET if quiet else {}), **(run_config or {})}
-        if queue_is_served(instance):
+        if queue_is_served(instance):  # the instance's coordinator gives it every store if it chose none
             run = create_run(instance, workspace, job_name, config, tags)
             follower.launched = "queue"
             instance.submit_run(run.run_id, workspace)
@@ -122,7 +121,7 @@ def run_job(
         else:
             give_back_slots_of_dead_runs(instance)
             run = create_run(instance, workspace, job_name, config, {**tags, **this_process_tags()})
-            execute_here(instance, run, follower)
+            execute_here(instance, over_every_store_if_unchosen(instance, run, workspace), follower)
     final = instance.get_run_by_id(run.run_id)
     return follower.outcome(run.run_id, final is not None and final.status == dg.DagsterRunStatus.SUCCESS,
                             time.monotonic() - started)
@@ -276,18 +275,22 @@ class _Follower:
         if event.event_type_value == "STEP_FAILURE" and event.event_specific_data and event.event_specific_data.error:
             self.failures.append(f"{event.step_key}: {first_line(event.event_specific_data.error)}")
         elif event.event_type_value == "STEP_OUTPUT" and event.step_output_data.metadata:
-            self.outputs[event.step_key] = {key: getattr(value, "value", value)
-                                            for key, value in event.step_output_data.metadata.items()}
+            self.outputs[event.step_key] = metadata_values(event.step_output_data.metadata)
         elif event.event_type_value == "ASSET_MATERIALIZATION":
             self.materialized += 1
             materialization = event.event_specific_data.materialization
             partition = f" [{materialization.partition}]" if materialization.partition else ""
-            self.assets[materialization.asset_key.to_user_string() + partition] = {
-                key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+            self.assets[materialization.asset_key.to_user_string() + partition] = metadata_values(
+                materialization.metadata)
 
     def outcome(self, run_id: str, success: bool, seconds: float) -> RunOutcome:
         return RunOutcome(self.job, run_id, success, self.failures, self.materialized, self.assets, seconds,
                           self.launched, self.outputs)
+
+
+def metadata_values(metadata) -> dict:
+    """Dagster metadata entries as the plain values they hold."""
+    return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
 def first_line(error) -> str:

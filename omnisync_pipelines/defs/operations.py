@@ -20,13 +20,12 @@ alert_log = logging.getLogger("omnisync.alerts")
 
 def failure_steps(context: dg.RunFailureSensorContext) -> list[tuple[str | None, str]]:
     """(failing step, first line of its error) for each failed step of the run."""
+    from omnisync_pipelines.runs import first_line
+
     steps = []
     for event in context.get_step_failure_events():
         error = event.event_specific_data.error if event.event_specific_data else None
-        while error is not None and error.cause is not None:  # the asset's own exception, not Dagster's wrapper
-            error = error.cause
-        message = error.message.strip().splitlines()[0] if error and error.message.strip() else "unknown error"
-        steps.append((event.step_key, message))
+        steps.append((event.step_key, first_line(error) if error else "unknown error"))
     if not steps and context.failure_event.message:
         steps.append((None, context.failure_event.message.strip().splitlines()[0]))
     return steps
